@@ -1,0 +1,160 @@
+"""Shared fixtures: a migrated database on SQLite and on a real PostgreSQL, people, a clock.
+
+PostgreSQL tests take the server from WARTA_TEST_PG_URL (for example
+postgresql+psycopg://postgres@127.0.0.1:5432/test). Without it they are skipped, unless
+WARTA_REQUIRE_SERVERS=1 (CI sets it), in which case they fail: CI never skips them silently.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from workflow import db
+from workflow.config import DeadlineSettings
+from workflow.deadlines import StageDeadlines
+from workflow.models import Base, Person, Role
+from workflow.people import add_person, set_active
+from workflow.service import Workflow
+
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
+
+PG_URL = os.environ.get("WARTA_TEST_PG_URL", "")
+REQUIRE_SERVERS = os.environ.get("WARTA_REQUIRE_SERVERS") == "1"
+
+# Wednesday 2026-11-25 09:00 in Jakarta: inside office hours.
+START = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+
+
+def postgres_url_or_skip() -> str:
+    if PG_URL:
+        return PG_URL
+    if REQUIRE_SERVERS:
+        pytest.fail("WARTA_TEST_PG_URL is not set but WARTA_REQUIRE_SERVERS=1")
+    pytest.skip("PostgreSQL tests need WARTA_TEST_PG_URL (see README)")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "warta.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_schema_url() -> Iterator[str]:
+    """A private schema on the PostgreSQL server, migrated once per test session."""
+    base = postgres_url_or_skip()
+    schema = f"warta_test_{uuid.uuid4().hex[:10]}"
+    admin = db.make_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = schema_url(base, schema)
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def schema_url(base: str, schema: str) -> str:
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated, empty database of each kind."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "warta.db"
+        shutil.copy(template, path)
+        created = db.make_engine(f"sqlite:///{path}")
+    else:
+        created = db.make_engine(request.getfixturevalue("postgres_schema_url"))
+        truncate_all(created)
+    yield created
+    created.dispose()
+
+
+def truncate_all(engine: Engine) -> None:
+    names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return db.session_factory(engine)
+
+
+@pytest.fixture
+def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    with sessions() as opened:
+        yield opened
+
+
+class Clock:
+    """A pinned clock that tests move by hand."""
+
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def workflow() -> Workflow:
+    return Workflow(StageDeadlines.from_settings(DeadlineSettings()))
+
+
+class Office:
+    """A small office: one of each role, plus a second officer, editor and official."""
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        def person(telegram_id: int, name: str, *roles: Role, section: str = "") -> Person:
+            return add_person(session, None, now, telegram_id=telegram_id, name=name,
+                              roles=roles, section=section)
+
+        self.officer = person(1001, "Sari Petugas", Role.PETUGAS, section="Bidang Sosial")
+        self.officer2 = person(1002, "Budi Petugas", Role.PETUGAS, section="Bidang PMD")
+        self.editor = person(2001, "Eko Editor", Role.EDITOR)
+        self.editor2 = person(2002, "Rina Editor", Role.EDITOR)
+        self.official = person(3001, "Pak Joko Pejabat", Role.PEJABAT)
+        self.official2 = person(3002, "Bu Wati Pejabat", Role.PEJABAT)
+        self.admin = person(4001, "Ani Admin", Role.ADMIN)
+        self.head = person(5001, "Kepala Dinas", Role.KEPALA, Role.PEJABAT)
+        self.inactive = person(6001, "Mantan Petugas", Role.PETUGAS, Role.EDITOR, Role.PEJABAT)
+        set_active(session, None, now, 6001, False)
+
+    def everyone(self) -> list[Person]:
+        return [self.officer, self.officer2, self.editor, self.editor2, self.official,
+                self.official2, self.admin, self.head, self.inactive]
+
+
+@pytest.fixture
+def office(session: Session, clock: Clock) -> Office:
+    return Office(session, clock.now)

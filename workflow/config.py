@@ -1,0 +1,336 @@
+"""Configuration: one TOML file read once into frozen, validated settings.
+
+Every key is declared here with its type and default; `config.example.toml` documents them.
+A malformed file, an unknown key, a wrong type or a missing required key raises
+`ConfigError` naming the key, and the command line turns that into exit code 2.
+Secrets may come from the environment instead of the file (see `SECRET_ENVIRONMENT`), so
+the file can stay readable by more people than the token.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+LANGUAGES = ("id", "en")
+POST_STATUSES = ("publish", "pending", "draft")
+ADAPTERS = ("wordpress", "webhook", "none")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; `key` names the offending setting."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class OfficeSettings:
+    name: str = "Kantor"
+    timezone: str = "Asia/Jakarta"
+    language: str = "id"
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    token: str = field(default="", repr=False)
+    api_base_url: str = "https://api.telegram.org/bot"
+    api_file_url: str = "https://api.telegram.org/file/bot"
+    local_mode: bool = False
+    it_team_chat_id: int = 0
+    alert_chat_id: int = 0
+    webhook_url: str = ""
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_secret: str = field(default="", repr=False)
+    album_wait_seconds: float = 1.5
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = field(default="sqlite:///warta.db", repr=False)
+
+
+@dataclass(frozen=True)
+class MediaSettings:
+    dir: str = "media"
+    max_photo_mb: float = 10.0
+    max_document_mb: float = 20.0
+    max_video_mb: float = 50.0
+    photo_max_edge: int = 2048
+    jpeg_quality: int = 85
+    thumbnail_edge: int = 320
+    max_image_megapixels: float = 40.0
+
+
+@dataclass(frozen=True)
+class WebsiteSettings:
+    adapter: str = "wordpress"
+    base_url: str = "https://example.go.id"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    post_status: str = "publish"
+    rest_route_form: bool = False
+    create_missing_terms: bool = True
+    timeout_seconds: float = 20.0
+    webhook_url: str = ""
+    webhook_secret: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class PublisherSettings:
+    interval_seconds: float = 5.0
+    max_attempts: int = 8
+    backoff_base_seconds: float = 10.0
+    backoff_max_seconds: float = 900.0
+
+
+@dataclass(frozen=True)
+class HoursSettings:
+    """Office hours per weekday, "HH:MM-HH:MM" intervals separated by commas; "" is closed."""
+
+    mon: str = "07:30-16:00"
+    tue: str = "07:30-16:00"
+    wed: str = "07:30-16:00"
+    thu: str = "07:30-16:00"
+    fri: str = "07:30-16:30"
+    sat: str = ""
+    sun: str = ""
+
+
+@dataclass(frozen=True)
+class HolidaySettings:
+    country: str = "ID"
+    extra: tuple[date, ...] = ()
+    extra_working_days: tuple[date, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeadlineSettings:
+    """How long each stage may take: "1d", "3h", "30m" in working time, or "1h clock"."""
+
+    draft: str = "1d"
+    submitted: str = "3h"
+    in_editing: str = "3h"
+    awaiting_approval: str = "1h"
+    approved: str = "1h clock"
+    rejected: str = "30m clock"
+    returned_to_officer: str = "1d"
+    publish_failed: str = "1h clock"
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    reminder_factor: float = 2.0
+    escalation_factor: float = 3.0
+    sweep_seconds: float = 60.0
+    digest_time: time = time(7, 30)
+
+
+@dataclass(frozen=True)
+class Settings:
+    office: OfficeSettings = OfficeSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    media: MediaSettings = MediaSettings()
+    website: WebsiteSettings = WebsiteSettings()
+    publisher: PublisherSettings = PublisherSettings()
+    hours: HoursSettings = HoursSettings()
+    holidays: HolidaySettings = HolidaySettings()
+    deadlines: DeadlineSettings = DeadlineSettings()
+    alerts: AlertSettings = AlertSettings()
+    source: str = ""
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.office.timezone)
+
+
+# Secrets read from the environment when set; the environment wins over the file.
+SECRET_ENVIRONMENT: Mapping[str, tuple[str, str]] = {
+    "WARTA_TELEGRAM_TOKEN": ("telegram", "token"),
+    "WARTA_WEBHOOK_SECRET": ("telegram", "webhook_secret"),
+    "WARTA_WEBSITE_PASSWORD": ("website", "password"),
+    "WARTA_WEBSITE_WEBHOOK_SECRET": ("website", "webhook_secret"),
+    "WARTA_DATABASE_URL": ("database", "url"),
+}
+
+REQUIRED_KEYS = ("office.name",)
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhm])(\s+clock)?\s*$")
+
+
+def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Reads the file at `path` (None: built-in defaults), applies secrets from `environ`."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with path.open("rb") as handle:
+                raw = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ConfigError(str(path), "file not found") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(str(path), f"not valid TOML ({error})") from None
+        for key in REQUIRED_KEYS:
+            section, name = key.split(".")
+            if name not in raw.get(section, {}):
+                raise ConfigError(key, "required key is missing")
+    for variable, (section, name) in SECRET_ENVIRONMENT.items():
+        if environ.get(variable):
+            raw.setdefault(section, {})
+            if not isinstance(raw[section], dict):
+                raise ConfigError(section, "must be a table")
+            raw[section][name] = environ[variable]
+    settings: Settings = _build(Settings, raw, "")
+    settings = dataclasses.replace(settings, source=str(path) if path else "")
+    _check_values(settings)
+    return settings
+
+
+def parse_duration(text: str) -> tuple[float, bool]:
+    """Turns "3h" into (hours, clock=False) and "30m clock" into (0.5, True)."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration such as 3h, 1d, 30m or '1h clock'")
+    amount, unit, clock = match.groups()
+    hours = float(amount) * {"d": 24.0, "h": 1.0, "m": 1 / 60}[unit]
+    return hours, clock is not None
+
+
+def _build(cls: type[Any], raw: Any, prefix: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(prefix.rstrip("."), "must be a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls) if f.name != "source"}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"{prefix}{key}", "unknown key")
+    values: dict[str, Any] = {}
+    for name in known:
+        if name in raw:
+            values[name] = _convert(hints[name], raw[name], f"{prefix}{name}")
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, key: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _build(typing.cast(type[Any], hint), value, f"{key}.")
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(key, f"must be true or false, not {value!r}")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(key, f"must be a whole number, not {value!r}")
+    if hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(key, f"must be a number, not {value!r}")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(key, f"must be a string, not {value!r}")
+    if hint is time:
+        return _to_time(value, key)
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(key, "must be a list")
+        return tuple(_to_date(item, key) for item in value)
+    if isinstance(hint, types.UnionType):  # pragma: no cover - no optional keys yet
+        raise ConfigError(key, "unsupported type")
+    raise ConfigError(key, f"unsupported type {hint!r}")  # pragma: no cover
+
+
+def _to_date(value: Any, key: str) -> date:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ConfigError(key, f"must list dates like 2026-12-24, not {value!r}")
+
+
+def _to_time(value: Any, key: str) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, str):
+        try:
+            return time.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ConfigError(key, f"must be a time like 07:30, not {value!r}")
+
+
+def _check_values(settings: Settings) -> None:
+    try:
+        ZoneInfo(settings.office.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            "office.timezone", f"unknown time zone {settings.office.timezone!r}"
+        ) from None
+    _check_choice("office.language", settings.office.language, LANGUAGES)
+    _check_choice("website.adapter", settings.website.adapter, ADAPTERS)
+    _check_choice("website.post_status", settings.website.post_status, POST_STATUSES)
+    if not settings.database.url.strip():
+        raise ConfigError("database.url", "must not be empty")
+    for section_name in ("media", "publisher"):
+        section = getattr(settings, section_name)
+        for item in dataclasses.fields(section):
+            value = getattr(section, item.name)
+            if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
+                raise ConfigError(f"{section_name}.{item.name}", "must be greater than zero")
+    if not 1 <= settings.media.jpeg_quality <= 95:
+        raise ConfigError("media.jpeg_quality", "must be between 1 and 95")
+    for item in dataclasses.fields(DeadlineSettings):
+        try:
+            parse_duration(getattr(settings.deadlines, item.name))
+        except ValueError as error:
+            raise ConfigError(f"deadlines.{item.name}", str(error)) from None
+    for item in dataclasses.fields(HoursSettings):
+        try:
+            parse_office_hours(getattr(settings.hours, item.name))
+        except ValueError as error:
+            raise ConfigError(f"hours.{item.name}", str(error)) from None
+
+
+def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(key, f"must be one of {', '.join(choices)}, not {value!r}")
+
+
+_INTERVAL = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_office_hours(text: str) -> tuple[tuple[time, time], ...]:
+    """Turns "07:30-12:00,13:00-16:00" into ordered (start, end) pairs; "" is a closed day."""
+    intervals: list[tuple[time, time]] = []
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        match = _INTERVAL.match(part)
+        if match is None:
+            raise ValueError(f"{part!r} is not an interval such as 07:30-16:00")
+        h1, m1, h2, m2 = (int(group) for group in match.groups())
+        try:
+            start, end = time(h1, m1), time(h2, m2)
+        except ValueError:
+            raise ValueError(f"{part!r} has an impossible time") from None
+        if end <= start or (intervals and start < intervals[-1][1]):
+            raise ValueError(f"{part!r} must end after it starts and follow the previous one")
+        intervals.append((start, end))
+    return tuple(intervals)

@@ -1,0 +1,72 @@
+"""Typed refusals from the workflow.
+
+Each carries a stable `code` and the facts the interface needs to explain it in the
+person's language; no sentence meant for a user is written here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class WorkflowError(Exception):
+    code = "error"
+
+    def __init__(self, detail: str = "", **facts: object) -> None:
+        super().__init__(detail or self.code)
+        self.facts = facts
+
+
+class NotFound(WorkflowError):
+    """The item or person does not exist (or is not visible to the asker)."""
+
+    code = "not_found"
+
+
+class NotRegistered(WorkflowError):
+    """The Telegram user is unknown or deactivated."""
+
+    code = "not_registered"
+
+
+class NotAllowed(WorkflowError):
+    """The person lacks the role, or the item is not theirs to act on."""
+
+    code = "not_allowed"
+
+
+class WrongState(WorkflowError):
+    """The action does not apply to the item in its current state."""
+
+    code = "wrong_state"
+
+
+class Conflict(WrongState):
+    """Somebody else acted first: says who, what and when, for the loser of a race."""
+
+    code = "conflict"
+
+    def __init__(self, detail: str, *, by: str, at: datetime, action: str, state: str) -> None:
+        super().__init__(detail, by=by, at=at, action=action, state=state)
+        self.by = by
+        self.at = at
+        self.action = action
+        self.state = state
+
+
+class MissingNote(WorkflowError):
+    """A reason or note is required and was empty."""
+
+    code = "missing_note"
+
+
+class Incomplete(WorkflowError):
+    """The item lacks something the action needs (media or text, a title, a body)."""
+
+    code = "incomplete"
+
+
+class InvalidValue(WorkflowError):
+    """A value given to an edit cannot be used (unknown media, bad role, duplicate id...)."""
+
+    code = "invalid"

@@ -1,0 +1,149 @@
+"""The office's people and their roles (the SOP's staff administration)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from workflow.config import LANGUAGES
+from workflow.errors import InvalidValue, NotAllowed, NotFound, NotRegistered
+from workflow.models import AuditEvent, Person, PersonRole, Role
+from workflow.service import transaction
+
+
+def parse_roles(names: Iterable[str]) -> frozenset[Role]:
+    """Turns "editor,pejabat" style names into roles; unknown names are refused."""
+    roles = set()
+    for name in names:
+        for part in filter(None, (piece.strip().lower() for piece in name.split(","))):
+            try:
+                roles.add(Role(part))
+            except ValueError:
+                valid = ", ".join(role.value for role in Role)
+                raise InvalidValue(f"unknown role {part!r} (use {valid})", field="role",
+                                   value=part) from None
+    if not roles:
+        raise InvalidValue("at least one role is needed", field="role")
+    return frozenset(roles)
+
+
+def find_by_telegram_id(session: Session, telegram_id: int) -> Person | None:
+    return session.scalars(select(Person).where(Person.telegram_id == telegram_id)).first()
+
+
+def active_person(session: Session, telegram_id: int) -> Person:
+    """The registered, active person behind a Telegram id, or NotRegistered."""
+    person = find_by_telegram_id(session, telegram_id)
+    if person is None or not person.active:
+        raise NotRegistered("unknown or deactivated", telegram_id=telegram_id)
+    return person
+
+
+def add_person(
+    session: Session,
+    actor: Person | None,
+    now: datetime,
+    *,
+    telegram_id: int,
+    name: str,
+    roles: Iterable[Role],
+    section: str = "",
+    language: str = "id",
+) -> Person:
+    """Registers a person; `actor` None means the command line (the server's operator)."""
+    with transaction(session):
+        _require_admin(session, actor)
+        name = " ".join(name.split())
+        if not name:
+            raise InvalidValue("a name is needed", field="name")
+        if language not in LANGUAGES:
+            raise InvalidValue(f"language must be one of {LANGUAGES}", field="language")
+        if find_by_telegram_id(session, telegram_id) is not None:
+            raise InvalidValue(f"Telegram id {telegram_id} is already registered",
+                               field="telegram_id", value=telegram_id)
+        person = Person(telegram_id=telegram_id, name=name, section=section.strip(),
+                        language=language, active=True, created_at=now)
+        person.role_rows = [PersonRole(role=role) for role in sorted(set(roles))]
+        session.add(person)
+        try:
+            session.flush()
+        except IntegrityError:
+            raise InvalidValue(f"Telegram id {telegram_id} is already registered",
+                               field="telegram_id", value=telegram_id) from None
+        _audit(session, actor, "people.add", now, person,
+               roles=sorted(role.value for role in person.roles))
+        return person
+
+
+def set_roles(
+    session: Session, actor: Person | None, now: datetime, telegram_id: int, roles: Iterable[Role]
+) -> Person:
+    with transaction(session):
+        _require_admin(session, actor)
+        person = _existing(session, telegram_id)
+        wanted = set(roles)
+        person.role_rows = [row for row in person.role_rows if Role(row.role) in wanted]
+        have = person.roles
+        person.role_rows.extend(PersonRole(role=role) for role in sorted(wanted - have))
+        session.flush()
+        _audit(session, actor, "people.set_roles", now, person,
+               roles=sorted(role.value for role in wanted))
+        return person
+
+
+def set_active(
+    session: Session, actor: Person | None, now: datetime, telegram_id: int, active: bool
+) -> Person:
+    with transaction(session):
+        _require_admin(session, actor)
+        person = _existing(session, telegram_id)
+        person.active = active
+        _audit(session, actor, "people.activate" if active else "people.deactivate", now, person)
+        return person
+
+
+def set_language(session: Session, person: Person, now: datetime, language: str) -> Person:
+    """A person chooses the language the bot speaks to them."""
+    if language not in LANGUAGES:
+        raise InvalidValue(f"language must be one of {LANGUAGES}", field="language")
+    with transaction(session):
+        current = _existing(session, person.telegram_id)
+        current.language = language
+        _audit(session, current, "people.language", now, current, language=language)
+        return current
+
+
+def list_people(session: Session, include_inactive: bool = True) -> list[Person]:
+    query = select(Person).order_by(Person.name, Person.id)
+    if not include_inactive:
+        query = query.where(Person.active.is_(True))
+    return list(session.scalars(query))
+
+
+def _existing(session: Session, telegram_id: int) -> Person:
+    person = find_by_telegram_id(session, telegram_id)
+    if person is None:
+        raise NotFound(f"no person with Telegram id {telegram_id}", telegram_id=telegram_id)
+    return person
+
+
+def _require_admin(session: Session, actor: Person | None) -> None:
+    if actor is None:
+        return
+    current = session.get(Person, actor.id, populate_existing=True)
+    if current is None or not current.has_role(Role.ADMIN):
+        raise NotAllowed("only an admin manages people", action="people", reason="role")
+
+
+def _audit(
+    session: Session, actor: Person | None, action: str, now: datetime, person: Person,
+    **data: object,
+) -> None:
+    session.add(AuditEvent(
+        item_id=None, actor_id=actor.id if actor else None, action=action,
+        data={"person_id": person.id, "telegram_id": person.telegram_id, **data}, at=now,
+    ))

@@ -1,0 +1,647 @@
+"""The operations of the SOP. Each call is one database transaction.
+
+A call loads the acting person and the item afresh (roles are checked as they are in the
+database now, never as a button claims), checks the transitions table, and writes the
+change, its audit row, the outbox rows and the stage deadline together, or nothing.
+The session is the caller's; it must not be inside a transaction when a call starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from workflow import transitions
+from workflow.deadlines import DeadlinePolicy
+from workflow.errors import (
+    Conflict,
+    Incomplete,
+    InvalidValue,
+    MissingNote,
+    NotAllowed,
+    NotFound,
+    WrongState,
+)
+from workflow.models import (
+    AuditEvent,
+    Item,
+    Media,
+    MediaKind,
+    OutboxKind,
+    OutboxMessage,
+    Person,
+    PersonRole,
+    Role,
+    StageDeadline,
+    Status,
+)
+from workflow.transitions import TRANSITIONS, Audience, Transition
+
+PUBLISH_TARGET = "website"
+MAX_NOTE = 2000
+MAX_TITLE = 300
+
+
+@dataclass(frozen=True)
+class NewMedia:
+    """A file already stored by the media pipeline, to attach to an item."""
+
+    kind: MediaKind
+    sha256: str
+    stored_path: str
+    mime: str
+    size: int
+    width: int | None = None
+    height: int | None = None
+    thumbnail_path: str = ""
+    original_name: str = ""
+    telegram_file_unique_id: str = ""
+
+
+@dataclass(frozen=True)
+class Edit:
+    """An editor's changes; fields left as None stay as they are."""
+
+    title: str | None = None
+    body: str | None = None
+    category: str | None = None
+    tags: Sequence[str] | None = None
+    cover_media_id: int | None = None
+    media_order: Sequence[int] | None = None
+    remove_media_ids: Sequence[int] = field(default_factory=tuple)
+    publish_at: datetime | None = None
+
+    def changed_fields(self) -> dict[str, Any]:
+        changes = {
+            "title": self.title,
+            "body": self.body,
+            "category": self.category,
+            "tags": list(self.tags) if self.tags is not None else None,
+            "cover_media_id": self.cover_media_id,
+            "media_order": list(self.media_order) if self.media_order is not None else None,
+            "remove_media_ids": list(self.remove_media_ids) or None,
+            "publish_at": self.publish_at.isoformat() if self.publish_at else None,
+        }
+        return {key: value for key, value in changes.items() if value is not None}
+
+
+class Workflow:
+    """The office's SOP, bound to its deadline policy."""
+
+    def __init__(self, deadlines: DeadlinePolicy) -> None:
+        self.deadlines = deadlines
+
+    # --- officer ---------------------------------------------------------------------
+
+    def create_draft(
+        self, session: Session, actor: Person, now: datetime, *, description: str = ""
+    ) -> Item:
+        with transaction(session):
+            person = _reload_person(session, actor)
+            if not person.has_role(Role.PETUGAS):
+                raise NotAllowed("only officers create items", action="create", reason="role")
+            item = Item(
+                state=Status.DRAFT,
+                officer_id=person.id,
+                description=description.strip(),
+                section=person.section,
+                tags=[],
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(item)
+            session.flush()
+            _audit(session, item, person, "workflow.create", None, Status.DRAFT, now)
+            self._open_deadline(session, item, Status.DRAFT, now)
+            return item
+
+    def current_draft(
+        self, session: Session, actor: Person, now: datetime
+    ) -> Item:
+        """The officer's open draft (the newest), creating one when there is none."""
+        existing = session.scalars(
+            select(Item)
+            .where(Item.officer_id == actor.id, Item.state == Status.DRAFT)
+            .order_by(Item.id.desc())
+            .limit(1)
+        ).first()
+        session.rollback()
+        return existing if existing is not None else self.create_draft(session, actor, now)
+
+    def add_media(
+        self, session: Session, actor: Person, item_id: int, now: datetime, new: NewMedia
+    ) -> Media:
+        """Attaches a stored file; the same Telegram file sent twice is attached once."""
+        with self._acting(session, actor, item_id, "update_draft", now) as act:
+            if new.telegram_file_unique_id:
+                already = session.scalars(
+                    select(Media).where(
+                        Media.item_id == act.item.id,
+                        Media.telegram_file_unique_id == new.telegram_file_unique_id,
+                    )
+                ).first()
+                if already is not None:
+                    return already
+            position = session.scalar(
+                select(func.coalesce(func.max(Media.position), 0)).where(
+                    Media.item_id == act.item.id
+                )
+            )
+            media = Media(
+                item_id=act.item.id,
+                position=(position or 0) + 1,
+                added_at=now,
+                **new.__dict__,
+            )
+            session.add(media)
+            session.flush()
+            act.record("workflow.add_media", data={"media_id": media.id, "kind": new.kind})
+            return media
+
+    def update_draft(
+        self,
+        session: Session,
+        actor: Person,
+        item_id: int,
+        now: datetime,
+        *,
+        append_text: str | None = None,
+        section: str | None = None,
+        activity_date: date | None = None,
+    ) -> Item:
+        """The officer adds to the description, or sets the section or activity date."""
+        with self._acting(session, actor, item_id, "update_draft", now) as act:
+            item = act.item
+            data: dict[str, Any] = {}
+            if append_text and append_text.strip():
+                item.description = "\n\n".join(
+                    part for part in (item.description, append_text.strip()) if part
+                )
+                data["appended"] = len(append_text.strip())
+            if section is not None:
+                item.section = section.strip()
+                data["section"] = item.section
+            if activity_date is not None:
+                item.activity_date = activity_date
+                data["activity_date"] = activity_date.isoformat()
+            act.record("workflow.update_draft", data=data)
+            return item
+
+    def submit(self, session: Session, actor: Person, item_id: int, now: datetime) -> Item:
+        with self._acting(session, actor, item_id, "submit", now) as act:
+            if not act.item.media and not act.item.description.strip():
+                raise Incomplete("nothing to send yet", missing="content")
+            act.item.submitted_at = now
+            return act.move()
+
+    def cancel(self, session: Session, actor: Person, item_id: int, now: datetime) -> Item:
+        with self._acting(session, actor, item_id, "cancel", now) as act:
+            return act.move()
+
+    # --- editor ----------------------------------------------------------------------
+
+    def claim(self, session: Session, actor: Person, item_id: int, now: datetime) -> Item:
+        with self._acting(session, actor, item_id, "claim", now) as act:
+            item = act.item
+            assert act.person is not None  # the table lets only editors claim
+            item.editor_id = act.person.id
+            item.claimed_at = now
+            if not item.body:
+                item.body = item.description
+            return act.move()
+
+    def edit(
+        self, session: Session, actor: Person, item_id: int, now: datetime, changes: Edit
+    ) -> Item:
+        with self._acting(session, actor, item_id, "edit", now) as act:
+            _apply_edit(session, act.item, changes, now)
+            act.record("workflow.edit", data=changes.changed_fields())
+            return act.item
+
+    def forward(self, session: Session, actor: Person, item_id: int, now: datetime) -> Item:
+        with self._acting(session, actor, item_id, "forward", now) as act:
+            missing = [name for name in ("title", "body") if not getattr(act.item, name).strip()]
+            if missing:
+                raise Incomplete("title and body are needed", missing=",".join(missing))
+            act.item.forwarded_at = now
+            return act.move()
+
+    def return_to_officer(
+        self, session: Session, actor: Person, item_id: int, now: datetime, note: str
+    ) -> Item:
+        with self._acting(session, actor, item_id, "return_to_officer", now, note) as act:
+            return act.move()
+
+    # --- official --------------------------------------------------------------------
+
+    def approve(self, session: Session, actor: Person, item_id: int, now: datetime) -> Item:
+        with self._acting(session, actor, item_id, "approve", now) as act:
+            _decided(act.item, act.person, now)
+            return act.move()
+
+    def reject(
+        self, session: Session, actor: Person, item_id: int, now: datetime, reason: str
+    ) -> Item:
+        with self._acting(session, actor, item_id, "reject", now, reason) as act:
+            _decided(act.item, act.person, now)
+            return act.move()
+
+    def request_revision(
+        self, session: Session, actor: Person, item_id: int, now: datetime, note: str
+    ) -> Item:
+        with self._acting(session, actor, item_id, "request_revision", now, note) as act:
+            return act.move()
+
+    # --- publisher -------------------------------------------------------------------
+
+    def mark_published(
+        self, session: Session, item_id: int, now: datetime, *, remote_id: str, url: str
+    ) -> Item:
+        with self._acting(session, None, item_id, "mark_published", now) as act:
+            act.item.remote_id, act.item.remote_url = remote_id, url
+            act.item.published_at = now
+            _finish_publish_job(session, act.item.id, now, remote_id=remote_id, url=url)
+            return act.move(data={"remote_id": remote_id, "url": url})
+
+    def mark_publish_failed(
+        self, session: Session, item_id: int, now: datetime, reason: str
+    ) -> Item:
+        with self._acting(session, None, item_id, "mark_publish_failed", now, reason) as act:
+            _finish_publish_job(session, act.item.id, now, error=reason)
+            return act.move()
+
+    def retry_publish(
+        self, session: Session, actor: Person, item_id: int, now: datetime
+    ) -> Item:
+        with self._acting(session, actor, item_id, "retry_publish", now) as act:
+            return act.move()
+
+    # --- machinery -------------------------------------------------------------------
+
+    @contextmanager
+    def _acting(
+        self,
+        session: Session,
+        actor: Person | None,
+        item_id: int,
+        action: str,
+        now: datetime,
+        note: str | None = None,
+    ) -> Iterator[_Act]:
+        transition = TRANSITIONS[action]
+        with transaction(session):
+            person = _reload_person(session, actor) if actor is not None else None
+            item = _lock_item(session, item_id)
+            try:
+                transitions.check(transition, item, person)
+            except WrongState:
+                _explain_conflict(session, transition, item)
+                raise
+            cleaned = _clean_note(note, transition)
+            yield _Act(self, session, transition, item, person, now, cleaned)
+            item.updated_at = now
+            session.flush()
+
+    def _open_deadline(self, session: Session, item: Item, stage: Status, now: datetime) -> None:
+        due = self.deadlines.due(stage, now)
+        if due is not None:
+            session.add(StageDeadline(item_id=item.id, stage=stage, started_at=now, due_at=due))
+
+
+@dataclass
+class _Act:
+    """One action under way inside its transaction."""
+
+    workflow: Workflow
+    session: Session
+    transition: Transition
+    item: Item
+    person: Person | None
+    now: datetime
+    note: str
+
+    def record(self, action: str, data: dict[str, Any] | None = None) -> AuditEvent:
+        state = self.item.status
+        return _audit(
+            self.session, self.item, self.person, action, state, state, self.now,
+            note=self.note, data=data,
+        )
+
+    def move(self, data: dict[str, Any] | None = None) -> Item:
+        """Moves the item to the transition's target with audit, outbox and deadlines."""
+        target = self.transition.target
+        assert target is not None
+        source = self.item.status
+        self.item.state = target
+        if self.note:
+            self.item.last_note = self.note
+        event = _audit(
+            self.session, self.item, self.person, f"workflow.{self.transition.action}",
+            source, target, self.now, note=self.note, data=data,
+        )
+        _close_deadlines(self.session, self.item.id, self.now)
+        self.workflow._open_deadline(self.session, self.item, target, self.now)
+        _queue_notifications(self.session, self.item, self.transition, event, self.now)
+        if self.transition.queues_publish:
+            _queue_publish(self.session, self.item, self.now)
+        return self.item
+
+
+@contextmanager
+def transaction(session: Session) -> Iterator[None]:
+    """One atomic unit of work on the caller's session."""
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("the session has unsaved changes; a workflow call is atomic")
+        # Only reads happened since the last call (for example an expired attribute was
+        # loaded); end that read so this call gets a transaction, and locks, of its own.
+        session.commit()
+    try:
+        with session.begin():
+            yield
+    except StaleDataError:
+        # Only reachable if a row changed under us despite the lock; report it as the
+        # same conflict a late second tap would get.
+        raise WrongState("the item changed meanwhile; try again") from None
+
+
+def _reload_person(session: Session, actor: Person) -> Person:
+    person = session.get(Person, actor.id, populate_existing=True)
+    if person is None:
+        raise NotAllowed("unknown person", reason="unknown")
+    return person
+
+
+def _lock_item(session: Session, item_id: int) -> Item:
+    item = session.scalars(
+        select(Item)
+        .where(Item.id == item_id)
+        .with_for_update(of=Item)
+        .execution_options(populate_existing=True)
+    ).first()
+    if item is None:
+        raise NotFound(f"no item {item_id}", item_id=item_id)
+    return item
+
+
+def _explain_conflict(session: Session, transition: Transition, item: Item) -> None:
+    """Turns "wrong state" into "somebody already did it" when that is what happened."""
+    last = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.item_id == item.id, AuditEvent.to_state == item.state)
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    ).first()
+    if last is None or item.status is Status.DRAFT:
+        return
+    by = last.actor.name if last.actor is not None else ""
+    raise Conflict(
+        f"{transition.action}: already {last.action} by {by or 'the system'} at {last.at}",
+        by=by,
+        at=last.at,
+        action=last.action.removeprefix("workflow."),
+        state=item.state,
+    )
+
+
+def _clean_note(note: str | None, transition: Transition) -> str:
+    cleaned = (note or "").strip()
+    if transition.needs_note and not cleaned:
+        raise MissingNote(f"{transition.action} needs a reason", action=transition.action)
+    if len(cleaned) > MAX_NOTE:
+        raise InvalidValue("note too long", field="note", limit=MAX_NOTE)
+    return cleaned
+
+
+def _decided(item: Item, person: Person | None, now: datetime) -> None:
+    item.decided_by_id = person.id if person is not None else None
+    item.decided_at = now
+
+
+def _audit(
+    session: Session,
+    item: Item | None,
+    person: Person | None,
+    action: str,
+    source: Status | None,
+    target: Status | None,
+    now: datetime,
+    *,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    event = AuditEvent(
+        item_id=item.id if item is not None else None,
+        actor_id=person.id if person is not None else None,
+        action=action,
+        from_state=source,
+        to_state=target,
+        note=note,
+        data=data or {},
+        at=now,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def _close_deadlines(session: Session, item_id: int, now: datetime) -> None:
+    session.execute(
+        update(StageDeadline)
+        .where(StageDeadline.item_id == item_id, StageDeadline.closed_at.is_(None))
+        .values(closed_at=now)
+    )
+
+
+def _queue_notifications(
+    session: Session, item: Item, transition: Transition, event: AuditEvent, now: datetime
+) -> None:
+    for audience in transition.notify:
+        for target, recipient_id in _expand(session, item, audience):
+            session.add(
+                OutboxMessage(
+                    kind=OutboxKind.NOTIFY,
+                    item_id=item.id,
+                    target=target,
+                    recipient_id=recipient_id,
+                    template=f"item.{transition.action}",
+                    payload={"event_id": event.id, "note": event.note},
+                    idempotency_key=f"notify:{event.id}:{target}:{recipient_id or ''}",
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+
+
+def _expand(session: Session, item: Item, audience: Audience) -> list[tuple[str, int | None]]:
+    """Turns an audience into (target, person id) pairs, one outbox row each."""
+    if audience is Audience.OFFICER:
+        return [("person", item.officer_id)]
+    if audience is Audience.EDITOR:
+        return [("person", item.editor_id)] if item.editor_id else []
+    if audience is Audience.DECIDER:
+        return [("person", item.decided_by_id)] if item.decided_by_id else []
+    if audience is Audience.OFFICIALS:
+        return [("person", person.id) for person in active_people_with(session, Role.PEJABAT)]
+    return [(audience.value, None)]
+
+
+def active_people_with(session: Session, role: Role) -> list[Person]:
+    return list(
+        session.scalars(
+            select(Person)
+            .join(PersonRole)
+            .where(PersonRole.role == role, Person.active.is_(True))
+            .order_by(Person.id)
+        )
+    )
+
+
+def _queue_publish(session: Session, item: Item, now: datetime) -> None:
+    key = publish_key(item.id)
+    job = session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).first()
+    if job is None:
+        session.add(
+            OutboxMessage(
+                kind=OutboxKind.PUBLISH,
+                item_id=item.id,
+                target=PUBLISH_TARGET,
+                idempotency_key=key,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+        return
+    # A retry after failure reuses the job: same key, so the website is asked for the
+    # same post, and attempts start over.
+    job.done_at = None
+    job.attempts = 0
+    job.next_attempt_at = now
+    job.last_error = ""
+
+
+def _finish_publish_job(
+    session: Session,
+    item_id: int,
+    now: datetime,
+    *,
+    remote_id: str = "",
+    url: str = "",
+    error: str = "",
+) -> None:
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.idempotency_key == publish_key(item_id))
+        .values(done_at=now, remote_id=remote_id, remote_url=url, last_error=error)
+    )
+
+
+def publish_key(item_id: int) -> str:
+    """The idempotency key of an item's post, also stored on the website's side."""
+    return f"warta-{item_id}"
+
+
+def _apply_edit(session: Session, item: Item, changes: Edit, now: datetime) -> None:
+    if changes.title is not None:
+        title = " ".join(changes.title.split())
+        if not title or len(title) > MAX_TITLE:
+            raise InvalidValue("title must be 1 to 300 characters", field="title")
+        item.title = title
+    if changes.body is not None:
+        if not changes.body.strip():
+            raise InvalidValue("body must not be empty", field="body")
+        item.body = changes.body.strip()
+    if changes.category is not None:
+        item.category = changes.category.strip()
+    if changes.tags is not None:
+        item.tags = sorted({tag.strip() for tag in changes.tags if tag.strip()})
+    if changes.publish_at is not None:
+        item.publish_at = changes.publish_at
+    media = {m.id: m for m in item.media}
+    for media_id in changes.remove_media_ids:
+        _known(media, media_id).removed_at = now
+        media[media_id].is_cover = False
+    if changes.cover_media_id is not None:
+        cover = _known(media, changes.cover_media_id)
+        if cover.kind != MediaKind.PHOTO or cover.removed_at is not None:
+            raise InvalidValue("the cover must be a photo of this item", field="cover")
+        for other in media.values():
+            other.is_cover = False
+        session.flush()
+        cover.is_cover = True
+    if changes.media_order is not None:
+        _reorder(media, changes.media_order)
+    session.flush()
+    session.expire(item, ["media"])
+
+
+def _reorder(media: dict[int, Media], order: Sequence[int]) -> None:
+    """Puts the given media first, in that order; the rest keep their relative order."""
+    for media_id in order:
+        _known(media, media_id)
+    if len(set(order)) != len(order):
+        raise InvalidValue("a media id appears twice", field="order")
+    rest = [m.id for m in sorted(media.values(), key=lambda m: m.position) if m.id not in order]
+    for position, media_id in enumerate([*order, *rest], start=1):
+        media[media_id].position = position
+
+
+def _known(media: dict[int, Media], media_id: int) -> Media:
+    if media_id not in media:
+        raise InvalidValue(f"no media {media_id} on this item", field="media", media_id=media_id)
+    return media[media_id]
+
+
+# --- reading -------------------------------------------------------------------------
+
+
+def get_item(session: Session, item_id: int, viewer: Person) -> Item:
+    """The item if `viewer` may see it; NotFound otherwise (so ids cannot be probed)."""
+    item = session.get(Item, item_id)
+    if item is None or not transitions.can_view(item, viewer):
+        raise NotFound(f"no item {item_id}", item_id=item_id)
+    return item
+
+
+def history(session: Session, item_id: int) -> list[AuditEvent]:
+    return list(
+        session.scalars(
+            select(AuditEvent).where(AuditEvent.item_id == item_id).order_by(AuditEvent.id)
+        )
+    )
+
+
+def items_of_officer(session: Session, officer: Person, limit: int = 20) -> list[Item]:
+    return list(
+        session.scalars(
+            select(Item)
+            .where(Item.officer_id == officer.id, Item.state != Status.CANCELLED)
+            .order_by(Item.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def list_items(session: Session, states: Sequence[Status] = (), limit: int = 200) -> list[Item]:
+    query = select(Item).order_by(Item.id)
+    if states:
+        query = query.where(Item.state.in_(list(states)))
+    return list(session.scalars(query.limit(limit)))
+
+
+def stage_started_at(session: Session, item: Item) -> datetime:
+    """When the item entered its current state (for "waiting since")."""
+    at = session.scalar(
+        select(func.max(AuditEvent.at)).where(
+            AuditEvent.item_id == item.id, AuditEvent.to_state == item.state,
+            AuditEvent.from_state.is_distinct_from(item.state),
+        )
+    )
+    return at or item.created_at
