@@ -15,7 +15,8 @@ Model
   Saturday that is worked, or a holiday/cuti bersama day on which the office does work
   (also the way to correct an *estimated* Islamic holiday that the government fixed on
   another day).  An extra working date uses its weekday's own hours, or, when that
-  weekday has none (a Saturday), ``extra_working_day_hours`` (default: Monday's hours).
+  weekday has none (a Saturday), ``extra_working_day_hours`` (default: the first weekday
+  with hours, i.e. Monday's).
 
 Holidays decision
 -----------------
@@ -46,6 +47,10 @@ Durations
   the last working moment of that day before it, e.g. Friday 16:20 + 1 day → Monday
   16:00.  It is *not* a fixed 8 or 24 hours: use ``Deadline(timedelta(hours=8.5))`` for
   that.  See ``add_working_days``.
+* Arithmetic is done on UTC instants, so offices in zones with daylight saving time work
+  too.  (Python compares aware datetimes that share a tzinfo by wall clock, ignoring
+  ``fold``; callers in a DST zone should compare ``.astimezone(UTC)`` values.  WIB, WITA
+  and WIT have no DST.)
 * Searches never look further than ``MAX_SEARCH_DAYS`` (about three years) ahead and raise
   ``WorkingTimeLimitError`` instead, which also catches a calendar with no opening at all.
 """
@@ -284,7 +289,8 @@ class WorkingCalendar:
     extra_holidays: frozenset[date] = frozenset()
     extra_working_days: frozenset[date] = frozenset()
     extra_working_day_hours: tuple[Interval, ...] | None = None
-    """Hours of an extra working date whose weekday is closed; None = Monday's hours."""
+    """Hours of an extra working date whose weekday is closed; None = the hours of the
+    first weekday that has any (Monday with the defaults)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.tz, ZoneInfo):
