@@ -19,7 +19,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow import db
-from workflow.config import DeadlineSettings
+from workflow.config import Settings, working_calendar
 from workflow.deadlines import StageDeadlines
 from workflow.models import Base, Person, Role
 from workflow.people import add_person, set_active
@@ -128,7 +128,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def workflow() -> Workflow:
-    return Workflow(StageDeadlines.from_settings(DeadlineSettings()))
+    settings = Settings()
+    return Workflow(StageDeadlines.from_settings(settings.deadlines, working_calendar(settings)))
 
 
 class Office:

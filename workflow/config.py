@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import tomllib
 import types
 import typing
@@ -21,6 +20,8 @@ from datetime import date, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from workflow.calendar import Deadline, WorkingCalendar
 
 LANGUAGES = ("id", "en")
 POST_STATUSES = ("publish", "pending", "draft")
@@ -119,7 +120,8 @@ class HolidaySettings:
 
 @dataclass(frozen=True)
 class DeadlineSettings:
-    """How long each stage may take: "1d", "3h", "30m" in working time, or "1h clock"."""
+    """How long each stage may take: "1d" (working days), "3h", "30m" (working time), or
+    "1h clock" (plain clock time, for stages that run outside office hours)."""
 
     draft: str = "1d"
     submitted: str = "3h"
@@ -169,9 +171,6 @@ SECRET_ENVIRONMENT: Mapping[str, tuple[str, str]] = {
 
 REQUIRED_KEYS = ("office.name",)
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhm])(\s+clock)?\s*$")
-
-
 def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
     """Reads the file at `path` (None: built-in defaults), applies secrets from `environ`."""
     environ = os.environ if environ is None else environ
@@ -198,16 +197,6 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
     settings = dataclasses.replace(settings, source=str(path) if path else "")
     _check_values(settings)
     return settings
-
-
-def parse_duration(text: str) -> tuple[float, bool]:
-    """Turns "3h" into (hours, clock=False) and "30m clock" into (0.5, True)."""
-    match = _DURATION.match(text)
-    if match is None:
-        raise ValueError(f"{text!r} is not a duration such as 3h, 1d, 30m or '1h clock'")
-    amount, unit, clock = match.groups()
-    hours = float(amount) * {"d": 24.0, "h": 1.0, "m": 1 / 60}[unit]
-    return hours, clock is not None
 
 
 def _build(cls: type[Any], raw: Any, prefix: str) -> Any:
@@ -300,37 +289,36 @@ def _check_values(settings: Settings) -> None:
         raise ConfigError("media.jpeg_quality", "must be between 1 and 95")
     for item in dataclasses.fields(DeadlineSettings):
         try:
-            parse_duration(getattr(settings.deadlines, item.name))
+            Deadline.parse(getattr(settings.deadlines, item.name))
         except ValueError as error:
             raise ConfigError(f"deadlines.{item.name}", str(error)) from None
-    for item in dataclasses.fields(HoursSettings):
-        try:
-            parse_office_hours(getattr(settings.hours, item.name))
-        except ValueError as error:
-            raise ConfigError(f"hours.{item.name}", str(error)) from None
+    try:
+        working_calendar(settings)
+    except ValueError as error:
+        key, _, problem = str(error).partition(": ")
+        raise ConfigError(_CALENDAR_KEYS.get(key, key), problem or str(error)) from None
+
+
+# How the calendar's own key names map onto this file's sections.
+_CALENDAR_KEYS = {
+    "timezone": "office.timezone",
+    "country": "holidays.country",
+    "extra_holidays": "holidays.extra",
+    "extra_working_days": "holidays.extra_working_days",
+}
+
+
+def working_calendar(settings: Settings) -> WorkingCalendar:
+    """The office's working-time calendar, as configured."""
+    return WorkingCalendar.from_settings(
+        settings.office.timezone,
+        dataclasses.asdict(settings.hours),
+        settings.holidays.extra,
+        settings.holidays.extra_working_days,
+        country=settings.holidays.country or None,
+    )
 
 
 def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ConfigError(key, f"must be one of {', '.join(choices)}, not {value!r}")
-
-
-_INTERVAL = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
-
-
-def parse_office_hours(text: str) -> tuple[tuple[time, time], ...]:
-    """Turns "07:30-12:00,13:00-16:00" into ordered (start, end) pairs; "" is a closed day."""
-    intervals: list[tuple[time, time]] = []
-    for part in filter(None, (piece.strip() for piece in text.split(","))):
-        match = _INTERVAL.match(part)
-        if match is None:
-            raise ValueError(f"{part!r} is not an interval such as 07:30-16:00")
-        h1, m1, h2, m2 = (int(group) for group in match.groups())
-        try:
-            start, end = time(h1, m1), time(h2, m2)
-        except ValueError:
-            raise ValueError(f"{part!r} has an impossible time") from None
-        if end <= start or (intervals and start < intervals[-1][1]):
-            raise ValueError(f"{part!r} must end after it starts and follow the previous one")
-        intervals.append((start, end))
-    return tuple(intervals)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Protocol
 
-from workflow.config import DeadlineSettings, parse_duration
+from workflow.calendar import Deadline, WorkingCalendar
+from workflow.config import DeadlineSettings
 from workflow.models import Status
 
 
@@ -16,30 +17,21 @@ class DeadlinePolicy(Protocol):
         """When `stage`, entered at `started_at`, is overdue; None: no deadline."""
 
 
-AddWorkingTime = Callable[[datetime, timedelta], datetime]
-
-
 @dataclasses.dataclass(frozen=True)
 class StageDeadlines:
-    """Per-stage allowances, each counted in working time or in plain clock time."""
+    """Per-stage allowances on the office's working-time calendar."""
 
-    allowances: Mapping[Status, tuple[timedelta, bool]]
-    add_working_time: AddWorkingTime | None = None
+    allowances: Mapping[Status, Deadline]
+    calendar: WorkingCalendar
 
     @classmethod
-    def from_settings(
-        cls, settings: DeadlineSettings, add_working_time: AddWorkingTime | None = None
-    ) -> StageDeadlines:
-        allowances: dict[Status, tuple[timedelta, bool]] = {}
-        for item in dataclasses.fields(settings):
-            hours, clock = parse_duration(getattr(settings, item.name))
-            allowances[Status(item.name)] = (timedelta(hours=hours), clock)
-        return cls(allowances, add_working_time)
+    def from_settings(cls, settings: DeadlineSettings, calendar: WorkingCalendar) -> StageDeadlines:
+        allowances = {
+            Status(item.name): Deadline.parse(getattr(settings, item.name))
+            for item in dataclasses.fields(settings)
+        }
+        return cls(allowances, calendar)
 
     def due(self, stage: Status, started_at: datetime) -> datetime | None:
-        if stage not in self.allowances:
-            return None
-        allowed, clock = self.allowances[stage]
-        if clock or self.add_working_time is None:
-            return started_at + allowed
-        return self.add_working_time(started_at, allowed)
+        allowance = self.allowances.get(stage)
+        return None if allowance is None else self.calendar.due(started_at, allowance)
