@@ -35,7 +35,7 @@ Type policy (content decides, names and Telegram's claims never do)
 --------------------------------------------------------------------
 * The first bytes select a candidate type from a small signature table (:func:`_sniff`),
   and that type's structure is then checked: Pillow decodes images; a PDF must start with
-  ``%PDF-`` at offset 0 and end with ``%%EOF`` (within its last 1 KiB); a ZIP is accepted
+  ``%PDF-`` at offset 0 and end with ``%%EOF`` (only whitespace after it); a ZIP is accepted
   only as OOXML (``[Content_Types].xml`` plus ``word/document.xml`` / ``xl/workbook.xml`` /
   ``ppt/presentation.xml``) or ODF (a stored ``mimetype`` entry), read from the central
   directory with :mod:`zipfile`, nothing extracted, macro-enabled variants (a
@@ -441,8 +441,11 @@ def _guess_text(head: bytes) -> str:
 def _check_pdf(f: BinaryIO, size: int) -> _Detected:
     # The header must be at offset 0 (readers tolerate it within 1 KiB; we don't, so an
     # HTML/ZIP page can't smuggle itself in as a "PDF"), and %%EOF must close the file.
+    # Only whitespace/NUL padding may follow the last %%EOF: nothing can be appended.
     f.seek(max(0, size - 1024))
-    if b"%%EOF" not in f.read(1024):
+    tail = f.read(1024)
+    end = tail.rfind(b"%%EOF")
+    if end < 0 or tail[end + 5 :].strip(b" \t\r\n\f\x00"):
         raise _broken(PDF)
     return _Detected(PDF, "document")
 
