@@ -771,8 +771,10 @@ def test_temp_path_must_come_from_the_store(store: MediaStore, tmp_path: Path) -
     with pytest.raises(ValueError):
         store.store(link, "document", None)
     assert outside.exists() and not link.exists()
+    sticker = put(store, pdf_bytes())
     with pytest.raises(ValueError):
-        store.store(put(store, pdf_bytes()), "sticker", None)
+        store.store(sticker, "sticker", None)
+    assert_tmp_clean(store)
 
 
 def test_discard_and_cleanup_temp(store: MediaStore, tmp_path: Path) -> None:

@@ -497,7 +497,15 @@ def _check_zip(f: BinaryIO, size: int) -> _Detected:
                     if declared in (ODT, ODS, ODP) and "content.xml" in names:
                         return _Detected(declared, "document")
                     return _Detected(declared or ZIP, "other")
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        EOFError,
+        ValueError,
+        RuntimeError,  # encrypted entry
+        NotImplementedError,  # unsupported compression
+    ) as exc:
         log.debug("ZIP parse failed: %r", exc)
         raise _broken(ZIP) from None
     if "[Content_Types].xml" in names:
@@ -797,14 +805,15 @@ class MediaStore:
         """Check, normalise and store a downloaded file; the temp file is always removed.
 
         ``temp_path`` must be a regular file directly in ``<root>/tmp/`` (from
-        :meth:`new_temp_path`), else ``ValueError`` (and it is left alone).
+        :meth:`new_temp_path`), else ``ValueError`` (and it is left alone).  An unknown
+        ``declared_kind`` is a ``ValueError`` too (the temp file is removed).
         Raises :class:`MediaRejected` for files the user must be told about.
         """
-        kind = _check_kind(declared_kind)
         src = Path(temp_path)
         if src.parent.resolve() != self.tmp_dir:
             raise ValueError(f"temp file must be in {self.tmp_dir}: {src}")
         try:
+            kind = _check_kind(declared_kind)
             st = src.lstat()
             if not stat.S_ISREG(st.st_mode):
                 raise ValueError(f"temp path is not a regular file: {src}")
