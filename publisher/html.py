@@ -1,0 +1,148 @@
+"""Safe HTML for a post, from plain user text and already-uploaded media.
+
+Everything a user typed is escaped here, so no HTML from users reaches a page live:
+``<``, ``>``, ``&`` and quotes become entities, and so do ``[`` and ``]``, because WordPress
+runs shortcodes (``[gallery]``, ``[embed]``, plugin shortcodes...) on post content even when
+the text around them is escaped. Block-editor comments (``<!-- wp:... -->``) are ours only;
+a user's ``<!--`` arrives as ``&lt;!--``.
+
+The markup uses core blocks (paragraph, gallery of images, file, video) so the block editor
+and block themes treat it as blocks, and classic themes see plain ``<p>``/``<figure>``/``<a>``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = ["Embedded", "body_html", "escape_text", "post_html"]
+
+_SHORTCODE_BRACKETS: Final = {ord("["): "&#91;", ord("]"): "&#93;"}
+_PARAGRAPH_BREAK: Final = re.compile(r"\n[ \t]*\n+")
+# An http(s) URL in raw user text. Quotes, angle brackets and square brackets end it, so a
+# link never needs them (they would be escaped in the href anyway).
+_URL: Final = re.compile(r"https?://[^\s<>\"'\[\]]+")
+_ATTR_ESCAPES: Final = (
+    ("--", "\\u002d\\u002d"),
+    ("<", "\\u003c"),
+    (">", "\\u003e"),
+    ("&", "\\u0026"),
+)
+# Punctuation that usually ends a sentence rather than the URL it follows.
+_URL_TRAILING: Final = ".,;:!?)"
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """A media file as the website has it."""
+
+    kind: str  # "photo" | "document" | "video"
+    url: str  # public URL of the file
+    remote_id: int | None  # the site's id for it, if any
+    name: str  # human file name (link text for documents)
+    alt: str = ""
+    caption: str = ""
+
+
+def escape_text(text: str) -> str:
+    """Escape user text for HTML element content or a quoted attribute."""
+    return html.escape(text, quote=True).translate(_SHORTCODE_BRACKETS)
+
+
+def _line_html(line: str) -> str:
+    """One line of user text: escaped, with its http(s) URLs as links."""
+    out: list[str] = []
+    pos = 0
+    for match in _URL.finditer(line):
+        url = match.group(0).rstrip(_URL_TRAILING)
+        if len(url) <= len("https://"):
+            continue
+        out.append(escape_text(line[pos : match.start()]))
+        href = escape_text(url)
+        out.append(f'<a href="{href}" rel="nofollow noopener">{href}</a>')
+        pos = match.start() + len(url)
+    out.append(escape_text(line[pos:]))
+    return "".join(out)
+
+
+def _paragraphs(text: str) -> list[str]:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    return [p.strip() for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
+
+
+def _block(name: str, inner: str, attrs: dict[str, object] | None = None) -> str:
+    """A core block: the editor's comment delimiters around its rendered markup."""
+    attr_json = json.dumps(attrs, ensure_ascii=False, separators=(",", ":"))
+    # Inside an HTML comment, "--" and ">" could end it early; escape them (and the other
+    # markup characters) the way the block editor serialises attributes.
+    for char, escaped in _ATTR_ESCAPES:
+        attr_json = attr_json.replace(char, escaped)
+    opener = f"<!-- wp:{name} {attr_json} -->" if attrs else f"<!-- wp:{name} -->"
+    return f"{opener}\n{inner}\n<!-- /wp:{name} -->"
+
+
+def body_html(text: str) -> str:
+    """Paragraph blocks from plain text: blank lines separate paragraphs, single newlines
+    become <br>."""
+    blocks = []
+    for paragraph in _paragraphs(text):
+        lines = [_line_html(line.strip()) for line in paragraph.split("\n")]
+        blocks.append(_block("paragraph", "<p>" + "<br>".join(lines) + "</p>"))
+    return "\n\n".join(blocks)
+
+
+def _caption(text: str, class_name: str = "wp-element-caption") -> str:
+    return f'<figcaption class="{class_name}">{escape_text(text)}</figcaption>' if text else ""
+
+
+def _image(photo: Embedded) -> str:
+    attrs: dict[str, object] = {"sizeSlug": "large", "linkDestination": "none"}
+    img_class = ""
+    if photo.remote_id is not None:
+        attrs = {"id": photo.remote_id, **attrs}
+        img_class = f' class="wp-image-{photo.remote_id}"'
+    img = f'<img src="{escape_text(photo.url)}" alt="{escape_text(photo.alt)}"{img_class}/>'
+    figure = f'<figure class="wp-block-image size-large">{img}{_caption(photo.caption)}</figure>'
+    return _block("image", figure, attrs)
+
+
+def _gallery(photos: Sequence[Embedded]) -> str:
+    images = "\n\n".join(_image(p) for p in photos)
+    figure = (
+        '<figure class="wp-block-gallery has-nested-images columns-default is-cropped">'
+        f"{images}</figure>"
+    )
+    return _block("gallery", figure, {"linkTo": "none"})
+
+
+def _file(document: Embedded) -> str:
+    url = escape_text(document.url)
+    inner = f'<div class="wp-block-file"><a href="{url}">{escape_text(document.name)}</a></div>'
+    attrs: dict[str, object] = {"href": document.url, "showDownloadButton": False}
+    if document.remote_id is not None:
+        attrs = {"id": document.remote_id, **attrs}
+    return _block("file", inner, attrs)
+
+
+def _video(video: Embedded) -> str:
+    inner = (
+        f'<figure class="wp-block-video"><video controls src="{escape_text(video.url)}">'
+        f"</video>{_caption(video.caption)}</figure>"
+    )
+    return _block("video", inner, {"id": video.remote_id} if video.remote_id else None)
+
+
+def post_html(body: str, media: Iterable[Embedded]) -> str:
+    """Post content: the body, then a gallery of the photos, the videos, the documents."""
+    items = list(media)
+    photos = [m for m in items if m.kind == "photo"]
+    parts = [body_html(body)] if body.strip() else []
+    if photos:
+        parts.append(_gallery(photos))
+    parts += [_video(m) for m in items if m.kind == "video"]
+    parts += [_file(m) for m in items if m.kind == "document"]
+    return "\n\n".join(parts)
