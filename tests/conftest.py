@@ -136,6 +136,7 @@ class Office:
     """A small office: one of each role, plus a second officer, editor and official."""
 
     def __init__(self, session: Session, now: datetime) -> None:
+        self.now = now
         def person(telegram_id: int, name: str, *roles: Role, section: str = "") -> Person:
             return add_person(session, None, now, telegram_id=telegram_id, name=name,
                               roles=roles, section=section)
@@ -159,3 +160,9 @@ class Office:
 @pytest.fixture
 def office(session: Session, clock: Clock) -> Office:
     return Office(session, clock.now)
+
+
+@pytest.fixture
+def office_factory(clock: Clock) -> object:
+    """Builds the office in a database of the test's choosing."""
+    return lambda session: Office(session, clock.now)

@@ -116,6 +116,7 @@ class HolidaySettings:
     country: str = "ID"
     extra: tuple[date, ...] = ()
     extra_working_days: tuple[date, ...] = ()
+    cuti_bersama: bool = True
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,10 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             raise ConfigError(str(path), f"not valid TOML ({error})") from None
         for key in REQUIRED_KEYS:
             section, name = key.split(".")
-            if name not in raw.get(section, {}):
+            table = raw.get(section, {})
+            if not isinstance(table, dict):
+                raise ConfigError(section, "must be a table")
+            if name not in table:
                 raise ConfigError(key, "required key is missing")
     for variable, (section, name) in SECRET_ENVIRONMENT.items():
         if environ.get(variable):
@@ -316,6 +320,7 @@ def working_calendar(settings: Settings) -> WorkingCalendar:
         settings.holidays.extra,
         settings.holidays.extra_working_days,
         country=settings.holidays.country or None,
+        include_cuti_bersama=settings.holidays.cuti_bersama,
     )
 
 

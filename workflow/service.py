@@ -610,6 +610,14 @@ def get_item(session: Session, item_id: int, viewer: Person) -> Item:
     return item
 
 
+def get_item_unchecked(session: Session, item_id: int) -> Item:
+    """The item for the operator's own tools (command line, publisher), with no viewer."""
+    item = session.get(Item, item_id)
+    if item is None:
+        raise NotFound(f"no item {item_id}", item_id=item_id)
+    return item
+
+
 def history(session: Session, item_id: int) -> list[AuditEvent]:
     return list(
         session.scalars(

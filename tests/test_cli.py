@@ -1,0 +1,77 @@
+"""The `warta` command as an operator uses it: schema, people, items."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.flow import item_in
+from warta.cli import main
+from warta.context import Context
+from workflow.config import load_settings
+from workflow.models import Status
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(f'[office]\nname = "Kantor Uji"\n[database]\nurl = "sqlite:///{tmp_path}/w.db"\n')
+    return path
+
+
+def run(config: Path, *args: str) -> int:
+    return main(["--config", str(config), *args])
+
+
+def test_people_lifecycle(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(config, "user", "list") == 1
+    assert "warta db upgrade" in capsys.readouterr().err
+    assert run(config, "db", "upgrade") == 0
+    assert run(config, "user", "add", "--telegram-id", "111", "--name", "Sari",
+               "--role", "petugas", "--section", "Bidang Sosial") == 0
+    assert run(config, "user", "add", "--telegram-id", "222", "--name", "Eko",
+               "--role", "editor,admin", "--language", "en") == 0
+    capsys.readouterr()
+    assert run(config, "user", "add", "--telegram-id", "111", "--name", "Lagi",
+               "--role", "editor") == 1
+    assert "already registered" in capsys.readouterr().err
+    assert run(config, "user", "add", "--telegram-id", "333", "--name", "X",
+               "--role", "raja") == 1
+    assert "unknown role 'raja'" in capsys.readouterr().err
+    assert run(config, "user", "set-role", "--telegram-id", "111", "--role", "petugas",
+               "--role", "pejabat") == 0
+    assert run(config, "user", "deactivate", "--telegram-id", "222") == 0
+    assert run(config, "user", "deactivate", "--telegram-id", "999") == 1
+    capsys.readouterr()
+    assert run(config, "user", "list") == 0
+    listing = capsys.readouterr().out
+    assert "Sari [Bidang Sosial]  roles=pejabat,petugas  active" in listing
+    assert "Eko  roles=admin,editor  inactive" in listing
+
+
+def test_item_list_and_show(config: Path, capsys: pytest.CaptureFixture[str],
+                            office_factory: object) -> None:
+    assert run(config, "db", "upgrade") == 0
+    context = Context(load_settings(config))
+    with context.sessions() as session:
+        office = office_factory(session)  # type: ignore[operator]
+        item = item_in(context.workflow, session, office, Status.REJECTED, office.now)
+    context.close()
+    capsys.readouterr()
+    assert run(config, "item", "list", "--state", "rejected") == 0
+    assert f"#{item.id}" in capsys.readouterr().out
+    assert run(config, "item", "show", str(item.id)) == 0
+    shown = capsys.readouterr().out
+    assert "workflow.reject awaiting_approval -> rejected  Pak Joko Pejabat (Tidak layak" in shown
+    assert run(config, "item", "show", "999") == 1
+    assert "no item 999" in capsys.readouterr().err
+
+
+def test_console_script_runs(config: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "warta.cli", "--config", str(config), "db",
+                           "upgrade"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "revision 0001" in done.stdout

@@ -1,0 +1,204 @@
+"""The `warta` command: one entry point for the server's operator.
+
+`warta [--config FILE] SUB-COMMAND ...`; the file defaults to $WARTA_CONFIG, then to
+config.toml in the working directory, then to built-in defaults (SQLite in warta.db).
+Exit codes: 0 done, 1 refused (the message says why), 2 bad configuration or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from warta.context import Context
+from workflow import people
+from workflow.config import ConfigError, load_settings
+from workflow.errors import WorkflowError
+from workflow.models import Person, Status
+from workflow.service import get_item_unchecked, history, list_items
+
+Handler = Callable[[Context, argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(config_path(args.config))
+    except ConfigError as error:
+        print(f"warta: configuration error: {error}", file=sys.stderr)
+        return 2
+    handler: Handler = args.handler
+    context = Context(settings)
+    try:
+        return handler(context, args)
+    except WorkflowError as error:
+        print(f"warta: {error}", file=sys.stderr)
+        return 1
+    finally:
+        context.close()
+
+
+def config_path(given: str | None) -> Path | None:
+    if given:
+        return Path(given)
+    if os.environ.get("WARTA_CONFIG"):
+        return Path(os.environ["WARTA_CONFIG"])
+    default = Path("config.toml")
+    return default if default.exists() else None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="warta", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", metavar="FILE", help="configuration file (TOML)")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    database = _group(commands, "db", "database schema")
+    _command(database, "upgrade", "create or migrate the database to the current schema",
+             cmd_db_upgrade)
+
+    user = _group(commands, "user", "people and their roles")
+    add = _command(user, "add", "register a person", cmd_user_add)
+    add.add_argument("--telegram-id", type=int, required=True)
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", action="append", required=True,
+                     help="petugas|editor|pejabat|admin|kepala; repeat or comma-separate")
+    add.add_argument("--section", default="", help="bidang/bagian")
+    add.add_argument("--language", default=None, help="id or en (default: office language)")
+    _command(user, "list", "list people", cmd_user_list)
+    set_role = _command(user, "set-role", "replace a person's roles", cmd_user_set_role)
+    set_role.add_argument("--telegram-id", type=int, required=True)
+    set_role.add_argument("--role", action="append", required=True)
+    for name, active in (("deactivate", False), ("activate", True)):
+        toggle = _command(user, name, f"{name} a person", cmd_user_active)
+        toggle.add_argument("--telegram-id", type=int, required=True)
+        toggle.set_defaults(active=active)
+
+    item = _group(commands, "item", "news items")
+    listing = _command(item, "list", "list items", cmd_item_list)
+    listing.add_argument("--state", choices=[s.value for s in Status], action="append")
+    show = _command(item, "show", "show an item with its history", cmd_item_show)
+    show.add_argument("item_id", type=int)
+    return parser
+
+
+def _group(commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
+           help_text: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    group = commands.add_parser(name, help=help_text)
+    return group.add_subparsers(required=True, metavar="ACTION")
+
+
+def _command(group: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
+             help_text: str, handler: Handler) -> argparse.ArgumentParser:
+    command = group.add_parser(name, help=help_text, description=help_text)
+    command.set_defaults(handler=handler)
+    return command
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- handlers ---------------------------------------------------------------------------
+
+
+def cmd_db_upgrade(context: Context, _args: argparse.Namespace) -> int:
+    context.upgrade()
+    print(f"database is at revision {context.revision()}")
+    return 0
+
+
+def cmd_user_add(context: Context, args: argparse.Namespace) -> int:
+    with context.session() as session:
+        person = people.add_person(
+            session, None, now(), telegram_id=args.telegram_id, name=args.name,
+            roles=people.parse_roles(args.role), section=args.section,
+            language=args.language or context.settings.office.language,
+        )
+        print(f"added {describe_person(person)}")
+    return 0
+
+
+def cmd_user_list(context: Context, _args: argparse.Namespace) -> int:
+    with context.session() as session:
+        rows = people.list_people(session)
+        if not rows:
+            print("no people registered yet: warta user add --telegram-id N --name ... --role ...")
+        for person in rows:
+            print(describe_person(person))
+    return 0
+
+
+def cmd_user_set_role(context: Context, args: argparse.Namespace) -> int:
+    with context.session() as session:
+        person = people.set_roles(session, None, now(), args.telegram_id,
+                                  people.parse_roles(args.role))
+        print(f"updated {describe_person(person)}")
+    return 0
+
+
+def cmd_user_active(context: Context, args: argparse.Namespace) -> int:
+    with context.session() as session:
+        person = people.set_active(session, None, now(), args.telegram_id, args.active)
+        print(f"updated {describe_person(person)}")
+    return 0
+
+
+def cmd_item_list(context: Context, args: argparse.Namespace) -> int:
+    with context.session() as session:
+        items = list_items(session, [Status(s) for s in args.state or []])
+        if not items:
+            print("no items")
+        for item in items:
+            title = item.title or item.description.split("\n", 1)[0][:60]
+            print(f"#{item.id:<5} {item.state:<20} {item.officer.name:<24} {title}")
+    return 0
+
+
+def cmd_item_show(context: Context, args: argparse.Namespace) -> int:
+    with context.session() as session:
+        item = get_item_unchecked(session, args.item_id)
+        print(format_item(session, item.id))
+    return 0
+
+
+# --- formatting -------------------------------------------------------------------------
+
+
+def describe_person(person: Person) -> str:
+    roles = ",".join(sorted(role.value for role in person.roles))
+    state = "active" if person.active else "inactive"
+    section = f" [{person.section}]" if person.section else ""
+    return f"{person.telegram_id:>12}  {person.name}{section}  roles={roles}  {state}"
+
+
+def format_item(session: Session, item_id: int) -> str:
+    item = get_item_unchecked(session, item_id)
+    lines = [
+        f"Item #{item.id}: {item.state}",
+        f"  officer: {item.officer.name}   editor: {item.editor.name if item.editor else '-'}",
+        f"  section: {item.section or '-'}   category: {item.category or '-'}   "
+        f"tags: {', '.join(item.tags) or '-'}",
+        f"  title: {item.title or '-'}",
+        f"  media: {len(item.media)}   published: {item.remote_url or '-'}",
+        "  history:",
+    ]
+    for event in history(session, item.id):
+        who = event.actor.name if event.actor else "sistem"
+        move = f" {event.from_state} -> {event.to_state}" if event.from_state != event.to_state \
+            else ""
+        note = f" ({event.note})" if event.note else ""
+        lines.append(f"    {event.at:%Y-%m-%d %H:%M:%S} UTC  {event.action}{move}  {who}{note}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
+
+
