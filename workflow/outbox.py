@@ -1,0 +1,104 @@
+"""Taking work from the outbox: due rows, leases, success, retry with backoff.
+
+Rows are written by the transitions (and the deadline sweeper) in their own transactions.
+A worker leases due rows by pushing `next_attempt_at` forward before doing the slow part
+(a Telegram message, a website call) outside any transaction, then records the outcome.
+If the worker dies mid-way the lease runs out and the row is taken again: delivery is at
+least once from here, and the receivers make it once (a post is looked up by its key on
+the website; a notification row is marked done right after its message went out).
+
+Notification rows (kind "notify"):
+- `target`: "person" (with `recipient_id`), "it_team", "alert" or "cards" (edit every
+  copy of the item's card); `template`: what happened (`item.<action>`, `deadline.*`,
+  `digest.daily`); `payload`: facts for the message (event id, note, ...).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from workflow.models import OutboxKind, OutboxMessage
+from workflow.service import transaction
+
+DEFAULT_LEASE = timedelta(minutes=2)
+
+
+def lease_due(
+    session: Session,
+    kind: OutboxKind,
+    now: datetime,
+    *,
+    limit: int = 20,
+    lease: timedelta = DEFAULT_LEASE,
+) -> list[OutboxMessage]:
+    """Due rows of `kind`, oldest first, each hidden from other workers for `lease`."""
+    with transaction(session):
+        rows = list(
+            session.scalars(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.kind == kind,
+                    OutboxMessage.done_at.is_(None),
+                    OutboxMessage.next_attempt_at <= now,
+                )
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        for row in rows:
+            row.next_attempt_at = now + lease
+            row.attempts += 1
+        return rows
+
+
+def finish(
+    session: Session, row_id: int, now: datetime, *, remote_id: str = "", remote_url: str = ""
+) -> None:
+    with transaction(session):
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id)
+            .values(done_at=now, remote_id=remote_id, remote_url=remote_url, last_error="")
+        )
+
+
+def retry_later(
+    session: Session, row_id: int, now: datetime, error: str, delay: timedelta
+) -> None:
+    with transaction(session):
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id, OutboxMessage.done_at.is_(None))
+            .values(next_attempt_at=now + delay, last_error=error[:2000])
+        )
+
+
+def give_up(session: Session, row_id: int, now: datetime, error: str) -> None:
+    """Stops retrying a row (kept, with its error, for the record)."""
+    with transaction(session):
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id)
+            .values(done_at=now, last_error=error[:2000])
+        )
+
+
+def backoff(
+    attempts: int, base: float, ceiling: float, rng: random.Random | None = None
+) -> timedelta:
+    """Exponential backoff with full jitter: up to base * 2^(attempts-1), capped."""
+    chooser = rng or random
+    limit = min(ceiling, base * 2 ** max(0, attempts - 1))
+    return timedelta(seconds=chooser.uniform(limit / 2, limit))
+
+
+def pending_count(session: Session, kind: OutboxKind) -> int:
+    count = session.scalar(
+        select(func.count()).where(OutboxMessage.kind == kind, OutboxMessage.done_at.is_(None))
+    )
+    return int(count or 0)
