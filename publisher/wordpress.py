@@ -78,6 +78,8 @@ _EXTENSIONS: Final = {"image/jpeg": ".jpg", "video/quicktime": ".mov", "video/3g
 _SLUG_JUNK: Final = re.compile(r"[^a-z0-9-]+")
 _FILENAME_JUNK: Final = re.compile(r"[^A-Za-z0-9._-]+")
 _ERROR_DETAIL_MAX: Final = 300
+# The API index lists every route (160 kB on a bare site); only the namespaces matter here.
+_INDEX_PARAMS: Final = {"_fields": "namespaces"}
 
 
 def post_slug(key: str) -> str:
@@ -316,20 +318,21 @@ class WordPressAdapter:
     def _term_ids_for(self, taxonomy: str, names: list[str], warnings: list[str]) -> list[int]:
         ids = []
         for name in names:
-            term_id = self._term_id(taxonomy, name)
-            if term_id is None:
-                warnings.append(f"{taxonomy} {name!r} does not exist on the site; left out")
-            elif term_id not in ids:
+            term_id = self._term_id(taxonomy, name, warnings)
+            if term_id is not None and term_id not in ids:
                 ids.append(term_id)
         return ids
 
-    def _term_id(self, taxonomy: str, name: str) -> int | None:
+    def _term_id(self, taxonomy: str, name: str, warnings: list[str]) -> int | None:
         cache_key = (taxonomy, name.casefold())
         if cache_key in self._term_ids:
             return self._term_ids[cache_key]
         term_id = self._find_term(taxonomy, name)
-        if term_id is None and self._create_terms:
-            term_id = self._create_term(taxonomy, name)
+        if term_id is None:
+            if not self._create_terms:
+                warnings.append(f"{taxonomy} {name!r} does not exist on the site; left out")
+                return None
+            term_id = self._create_term(taxonomy, name, warnings)
         if term_id is not None:
             self._term_ids[cache_key] = term_id
         return term_id
@@ -344,19 +347,25 @@ class WordPressAdapter:
                 return int(term["id"])
         return None
 
-    def _create_term(self, taxonomy: str, name: str) -> int:
+    def _create_term(self, taxonomy: str, name: str, warnings: list[str]) -> int | None:
+        what = f"POST /wp/v2/{taxonomy}"
         response = self._call(
-            "POST",
-            f"/wp/v2/{taxonomy}",
-            json={"name": html.escape(name, quote=False)},
-            accept={400},
-        )
-        body = _parse_json(response, f"POST /wp/v2/{taxonomy}")
+            "POST", f"/wp/v2/{taxonomy}", json={"name": html.escape(name, quote=False)},
+            accept={400, 403},
+        )  # fmt: skip
+        if response.status_code == 403:
+            # Authors may use terms but not create them; the post is still worth publishing.
+            warnings.append(
+                f"{taxonomy} {name!r} does not exist and the WordPress user may not create it "
+                "(needs the Editor role); left out"
+            )
+            return None
+        body = _parse_json(response, what)
         if response.status_code == 400:
             # Created meanwhile, or a term whose name differs only in ways search missed.
             if isinstance(body, dict) and body.get("code") == "term_exists":
                 return int(body["data"]["term_id"])
-            raise error_from_status(400, f"POST /wp/v2/{taxonomy}", str(body)[:_ERROR_DETAIL_MAX])
+            raise error_from_status(400, what, str(body)[:_ERROR_DETAIL_MAX])
         return int(body["id"])
 
     # --- media -------------------------------------------------------------------------------
@@ -536,9 +545,9 @@ class WordPressAdapter:
         """Whether to use ``?rest_route=``; detected once when not configured."""
         if self._query_form is not None:
             return self._query_form
-        response = self._send("GET", "/", False, None, None)
+        response = self._send("GET", "/", False, _INDEX_PARAMS, None)
         if response.status_code == 404 or not _is_rest_index(response):
-            fallback = self._send("GET", "/", True, None, None)
+            fallback = self._send("GET", "/", True, _INDEX_PARAMS, None)
             if not _is_rest_index(fallback):
                 if response.status_code in (401, 403) or 300 <= response.status_code < 400:
                     raise self._error(response, "GET /wp-json/")

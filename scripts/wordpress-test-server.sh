@@ -40,11 +40,12 @@ set_paths() {
     WWW=$DATA/www
     LOGS=$DATA/log
     STATE=$DATA/state.env
-    SOCK=$RUN/mysqld.sock
+    SOCK_DIR=$RUN
     # A unix socket path must fit in 108 bytes; deep temp dirs do not always.
-    if [ ${#SOCK} -gt 100 ]; then
-        SOCK=/tmp/warta-wp-$(printf '%s' "$DATA" | md5sum | cut -c1-16).sock
+    if [ $((${#RUN} + 12)) -gt 100 ]; then
+        SOCK_DIR=/tmp/warta-wp-$(printf '%s' "$DATA" | md5sum | cut -c1-16)
     fi
+    SOCK=$SOCK_DIR/mysqld.sock
 }
 
 # --- processes --------------------------------------------------------------------------------
@@ -182,7 +183,7 @@ start_db() {
     fi
     rm -f "$SOCK"
     # --no-defaults: never read the machine's my.cnf (port, socket, datadir of its service).
-    # --skip-grant-tables: no accounts to manage; the socket in a 0700 directory is the gate.
+    # --skip-grant-tables: no accounts to manage; the socket's 0700 directory is the gate.
     setsid mariadbd --no-defaults "${user_opt[@]}" --datadir="$DB" --socket="$SOCK" \
         --pid-file="$RUN/mariadb.pid" --skip-networking --skip-grant-tables \
         --log-error="$LOGS/mariadb.log" --innodb-buffer-pool-size=32M \
@@ -303,8 +304,9 @@ start_web() {
 start() {
     set_paths "$1"
     ensure_packages
-    mkdir -p "$RUN" "$LOGS"
-    chmod 700 "$DATA" "$RUN"
+    mkdir -p "$RUN" "$LOGS" "$SOCK_DIR"
+    # The database accepts anyone who reaches its socket (no grant tables): keep it private.
+    chmod 700 "$DATA" "$RUN" "$SOCK_DIR"
     load_state
     WP_PORT=${2:-${WP_PORT:-}}
     [ -n "$WP_PORT" ] || WP_PORT=$(free_port)
@@ -327,6 +329,7 @@ stop() {
     stop_pid "$RUN/php.pid" "$WWW"
     stop_pid "$RUN/mariadb.pid" "$DB"
     rm -f "$SOCK"
+    [ "$SOCK_DIR" = "$RUN" ] || rmdir "$SOCK_DIR" 2>/dev/null || true
     log "stopped"
 }
 

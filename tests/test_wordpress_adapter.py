@@ -295,6 +295,24 @@ def test_scheduled_item_is_future_at_the_right_time(adapter: WordPressAdapter, s
     assert requests.get(result.url, timeout=30).status_code == 404  # not public yet
 
 
+def test_post_status_override_holds_items_for_review(
+    wordpress_site: WordPressSite,  # noqa: F811
+    site: Site,
+) -> None:
+    adapter = WordPressAdapter(*wordpress_site, post_status="pending")
+    when = datetime.now(JAKARTA) + timedelta(days=2)
+    request = item(status="future", publish_at=when.replace(microsecond=0))
+
+    result = adapter.publish(request)
+
+    post = site.post(result.remote_id)
+    assert post["status"] == "pending"
+    assert post["date_gmt"] == when.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()
+    assert adapter.find_published(request.idempotency_key) == PublishResult(
+        result.remote_id, result.url
+    )
+
+
 def _after_post_created(method: str, route: str, response: requests.Response) -> bool:
     return method == "POST" and route == "/wp/v2/posts" and response.status_code == 201
 
@@ -508,3 +526,60 @@ def test_publish_is_idempotent_and_find_published_finds_it(
     assert adapter.find_published(request.idempotency_key) == PublishResult(
         first.remote_id, first.url
     )
+
+
+@pytest.fixture(scope="module")
+def author(wordpress_site: WordPressSite) -> WordPressSite:  # noqa: F811
+    """A least-privilege account, as a careful webmaster would give Warta: role Author."""
+    admin = Site(wordpress_site)
+    name = f"penulis-{uuid.uuid4().hex[:8]}"
+    api = f"{wordpress_site.url}/wp-json/wp/v2"
+    user = admin.session.post(
+        f"{api}/users",
+        json={"username": name, "email": f"{name}@example.invalid",
+              "password": uuid.uuid4().hex, "roles": ["author"]},
+        timeout=30,
+    ).json()  # fmt: skip
+    app = admin.session.post(
+        f"{api}/users/{user['id']}/application-passwords", json={"name": "warta"}, timeout=30
+    ).json()
+    return WordPressSite(wordpress_site.url, name, app["password"])
+
+
+def test_author_account_publishes_everything_but_new_terms(
+    author: WordPressSite, site: Site, tmp_path: Path
+) -> None:
+    existing_tag = f"tag-{uuid.uuid4().hex[:8]}"
+    site.session.post(f"{site.site.url}/wp-json/wp/v2/tags", json={"name": existing_tag})
+    files = (
+        photo(tmp_path, "a.jpg", "navy", caption="Keterangan <foto>"),
+        photo(tmp_path, "b.jpg", "teal"),
+        pdf(tmp_path, "Lampiran.pdf"),
+        mp4(tmp_path, "Video.mp4", valid=True),
+    )
+    new_category = f"Kategori baru {uuid.uuid4().hex[:6]}"
+    request = item(
+        body="Isi <script>alert(1)</script>\n\nhttps://kab.example.go.id/info?a=1&b=2",
+        media=files, cover_sha256=files[1].sha256, category=new_category, tags=(existing_tag,),
+    )  # fmt: skip
+    adapter = WordPressAdapter(*author)
+    adapter.check()
+
+    result = adapter.publish(request)
+
+    post = site.post(result.remote_id)
+    assert post["status"] == "publish" and post["author"] != 1
+    assert term_names(site, "tags", post["tags"]) == {existing_tag}
+    assert post["categories"] == [1]  # WordPress's default category
+    assert len(result.warnings) == 1 and new_category in result.warnings[0]
+    # WordPress filters an author's HTML (kses); the markup must come through unchanged.
+    raw = post["content"]["raw"]
+    rendered = post["content"]["rendered"]
+    assert raw.count("wp-image-") == 2 and rendered.count("<img") == 2
+    assert "Keterangan &lt;foto&gt;</figcaption>" in rendered
+    assert "Lampiran.pdf</a>" in rendered and "<video controls" in rendered
+    assert (
+        '<a href="https://kab.example.go.id/info?a=1&amp;b=2" rel="nofollow noopener">' in rendered
+    )
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered
+    assert post["featured_media"] != 0
