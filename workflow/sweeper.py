@@ -1,0 +1,625 @@
+"""The deadline sweeper and the daily digest: who must hear that a stage is late.
+
+No Telegram here: the sweeper writes notification rows to the outbox (see
+`workflow.outbox`) and the bot delivers them. Time is always a parameter.
+
+Sweeper
+-------
+For each *open* stage deadline (``closed_at IS NULL``) whose ``due_at`` has passed, three
+messages may go out, each exactly once:
+
+========== ================================== ===================== ====================
+level      when                               template              to
+========== ================================== ===================== ====================
+alert      ``due_at`` passed                  ``deadline.overdue``  responsible + "alert"
+reminder   allowance × ``reminder_factor``    ``deadline.reminder`` responsible + "alert"
+escalation allowance × ``escalation_factor``  ``deadline.escalation`` every active kepala
+                                                                    + "alert"
+========== ================================== ===================== ====================
+
+*Responsible* per stage: the officer (person) for ``draft`` / ``returned_to_officer``; the
+IT team chat (target "it_team") for ``submitted``; the claiming editor (person) for
+``in_editing`` (the IT team if, unexpectedly, nobody claimed it); every active pejabat
+(person) for ``awaiting_approval``; nobody but the webmaster ("alert") for ``approved``,
+``publish_failed`` and ``rejected`` (the webmaster runs the publisher and the bot).
+
+Thresholds are measured **in the deadline's own terms**, from ``started_at``:
+
+* working-time deadlines ("3h"): the allowance is the working time from ``started_at`` to
+  ``due_at``; the reminder is due once ``allowance × factor`` of working time has elapsed
+  (``calendar.add_working_time``), so evenings, weekends and holidays do not count;
+* working-day deadlines ("1d"): ``days × factor`` working days (``add_working_days``) when
+  that is a whole number (2 and 3 with the defaults), else working time as above;
+* clock deadlines ("1h clock"): ``started_at + (due_at - started_at) × factor``.
+
+The mode of a stage comes from the deadline settings passed in (defaults: the SOP's).
+
+Exactly once: each level has a marker column (``alerted_at``, ``reminded_at``,
+``escalated_at``). Rows are handled in batches, one transaction per batch; inside it the
+rows are locked (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so a second sweeper skips
+rows the first one holds; SQLite transactions take the write lock at BEGIN), and each
+marker is set by ``UPDATE ... WHERE marker IS NULL AND closed_at IS NULL`` whose rowcount
+decides whether the outbox rows are written, in the same transaction. The outbox's unique
+idempotency key ``deadline:<id>:<level>:<target>:<recipient>`` is a second guard. A
+sweeper that was down while several thresholds passed sends each passed level once, in
+order, on its first run (catch-up); it never sends one twice.
+
+Cost: the candidate query is ``closed_at IS NULL AND due_at <= now AND escalated_at IS
+NULL``, a range scan of the partial index ``ix_stage_deadlines_open_due``; it reads only
+overdue rows, whatever the number of items. Reminder and escalation thresholds are computed
+in Python for those rows only.
+
+``rejected`` deadlines ("rejection notified ≤ 30 min") have no transition that closes
+them. The sweeper closes an overdue one itself when the rejection's notifications to the
+officer and the editor are delivered (their outbox rows are done; ``closed_at`` = the last
+delivery), and otherwise alerts the webmaster as for any late stage.
+
+Digest
+------
+``daily_digest`` lists what waits on whom, oldest first: each active editor gets the
+submitted items (anyone may claim) and the in_editing items they claimed; each active
+pejabat the awaiting_approval items; the webmaster ("alert") every open item. People with
+nothing waiting get no entry. ``queue_digest`` writes one ``digest.daily`` row per
+recipient per local date, only on working days.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, Final, Protocol, cast
+
+from sqlalchemy import CursorResult, Table, and_, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased
+
+from workflow.calendar import Deadline, WorkingCalendar
+from workflow.config import DeadlineSettings
+from workflow.models import (
+    FINAL_STATES,
+    AuditEvent,
+    Item,
+    OutboxKind,
+    OutboxMessage,
+    Person,
+    Role,
+    StageDeadline,
+    Status,
+)
+from workflow.service import active_people_with, transaction
+
+TEMPLATES: Final[Mapping[str, str]] = {
+    "alert": "deadline.overdue",
+    "reminder": "deadline.reminder",
+    "escalation": "deadline.escalation",
+}
+LEVELS: Final = ("alert", "reminder", "escalation")
+DIGEST_TEMPLATE: Final = "digest.daily"
+DIGEST_MAX_LINES: Final = 100
+DEFAULT_BATCH: Final = 100
+
+_MARKERS: Final[Mapping[str, Any]] = {
+    "alert": StageDeadline.alerted_at,
+    "reminder": StageDeadline.reminded_at,
+    "escalation": StageDeadline.escalated_at,
+}
+_ZERO = timedelta(0)
+
+
+class AlertFactors(Protocol):
+    """What the sweeper needs from `AlertSettings`."""
+
+    @property
+    def reminder_factor(self) -> float: ...
+
+    @property
+    def escalation_factor(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """How many stages got each message in this sweep (not how many outbox rows)."""
+
+    alerts: int = 0
+    reminders: int = 0
+    escalations: int = 0
+    closed: int = 0  # rejected stages found notified and closed
+    rows: int = 0  # outbox rows written
+
+    def __add__(self, other: SweepResult) -> SweepResult:
+        return SweepResult(*(a + b for a, b in zip(
+            dataclasses.astuple(self), dataclasses.astuple(other), strict=True)))
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    id: int
+    item_id: int
+    stage: str
+    started_at: datetime
+    due_at: datetime
+    alerted_at: datetime | None
+    reminded_at: datetime | None
+    escalated_at: datetime | None
+
+
+def allowances_from(
+    deadlines: DeadlineSettings | Mapping[str, Deadline] | None,
+) -> dict[str, Deadline]:
+    """Stage name → parsed allowance, from settings (None: the SOP defaults)."""
+    if deadlines is None:
+        deadlines = DeadlineSettings()
+    if isinstance(deadlines, DeadlineSettings):
+        return {
+            field.name: Deadline.parse(getattr(deadlines, field.name))
+            for field in dataclasses.fields(deadlines)
+        }
+    return {str(stage): deadline for stage, deadline in deadlines.items()}
+
+
+def threshold(
+    calendar: WorkingCalendar,
+    started_at: datetime,
+    due_at: datetime,
+    factor: float,
+    deadline: Deadline | None,
+) -> datetime:
+    """When `factor` times the allowance (started_at → due_at) has elapsed, in the
+    deadline's own terms (see the module doc). Never before `due_at`."""
+    mode = deadline.mode if deadline is not None else "working"
+    if factor <= 1:
+        return due_at
+    if mode == "clock":
+        answer = started_at + (due_at - started_at) * factor
+    elif mode == "working_days" and deadline is not None and (
+        float(deadline.amount.days * factor).is_integer()
+    ):
+        answer = calendar.add_working_days(started_at, int(deadline.amount.days * factor))
+    else:
+        allowance = calendar.working_time_between(started_at, due_at)
+        answer = calendar.add_working_time(started_at, allowance * factor)
+    return max(answer, due_at)
+
+
+def lateness(
+    calendar: WorkingCalendar, due_at: datetime, now: datetime, deadline: Deadline | None
+) -> timedelta:
+    """How late a stage is at `now`, in the deadline's terms (working time unless clock)."""
+    if deadline is not None and deadline.mode == "clock":
+        return max(_ZERO, now - due_at)
+    return calendar.working_time_between(due_at, now)
+
+
+def sweep(
+    session: Session,
+    now: datetime,
+    settings: AlertFactors,
+    calendar: WorkingCalendar,
+    deadlines: DeadlineSettings | Mapping[str, Deadline] | None = None,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+) -> SweepResult:
+    """Sends (as outbox rows) every alert, reminder and escalation due at `now`, once.
+
+    Safe to run from several processes at once and after restarts. The session must not
+    be inside a transaction with unsaved changes. Returns what this call sent.
+    """
+    allowances = allowances_from(deadlines)
+    candidates = _overdue(session, now)
+    to_do: list[tuple[_Candidate, tuple[str, ...]]] = []
+    for row in candidates:
+        allowance = allowances.get(row.stage)
+        levels = _levels_due(row, now, settings, calendar, allowance)
+        if levels:
+            to_do.append((row, levels))
+    result = SweepResult()
+    for start in range(0, len(to_do), batch_size):
+        chunk = to_do[start:start + batch_size]
+        result += _sweep_batch(session, now, settings, calendar, allowances, chunk)
+    return result
+
+
+def _overdue(session: Session, now: datetime) -> list[_Candidate]:
+    """Open deadlines past due with a message still to send (index range scan)."""
+    with transaction(session):
+        rows = session.execute(overdue_query(now)).all()
+    return [_Candidate(*row) for row in rows]
+
+
+def overdue_query(now: datetime) -> Any:
+    """The sweeper's candidate query (public for the benchmark's EXPLAIN)."""
+    d = StageDeadline
+    return (
+        select(d.id, d.item_id, d.stage, d.started_at, d.due_at, d.alerted_at, d.reminded_at,
+               d.escalated_at)
+        .where(d.closed_at.is_(None), d.due_at <= now, d.escalated_at.is_(None))
+        .order_by(d.due_at, d.id)
+    )
+
+
+def _levels_due(
+    row: _Candidate,
+    now: datetime,
+    factors: AlertFactors,
+    calendar: WorkingCalendar,
+    allowance: Deadline | None,
+) -> tuple[str, ...]:
+    levels = []
+    if row.alerted_at is None:
+        levels.append("alert")
+    for level, marker, factor in (
+        ("reminder", row.reminded_at, factors.reminder_factor),
+        ("escalation", row.escalated_at, factors.escalation_factor),
+    ):
+        if marker is None and now >= threshold(
+            calendar, row.started_at, row.due_at, factor, allowance
+        ):
+            levels.append(level)
+    return tuple(levels)
+
+
+@dataclass(frozen=True)
+class _ItemFacts:
+    id: int
+    state: str
+    officer_id: int
+    editor_id: int | None
+    section: str
+    title: str
+
+
+def _sweep_batch(
+    session: Session,
+    now: datetime,
+    factors: AlertFactors,
+    calendar: WorkingCalendar,
+    allowances: Mapping[str, Deadline],
+    chunk: Sequence[tuple[_Candidate, tuple[str, ...]]],
+) -> SweepResult:
+    alerts = reminders = escalations = closed = rows_written = 0
+    with transaction(session):
+        ids = [row.id for row, _ in chunk]
+        # Lock this batch's rows; on PostgreSQL another sweeper skips them (and finds
+        # them marked next time). SQLite ignores FOR UPDATE: its transactions are
+        # serialised by BEGIN IMMEDIATE, so the fresh read below sees the other's marks.
+        fresh = {
+            row[0]: _Candidate(*row)
+            for row in session.execute(
+                select(StageDeadline.id, StageDeadline.item_id, StageDeadline.stage,
+                       StageDeadline.started_at, StageDeadline.due_at,
+                       StageDeadline.alerted_at, StageDeadline.reminded_at,
+                       StageDeadline.escalated_at)
+                .where(StageDeadline.id.in_(ids), StageDeadline.closed_at.is_(None))
+                .with_for_update(skip_locked=True)
+            )
+        }
+        if not fresh:
+            return SweepResult()
+        items = _item_facts(session, {row.item_id for row in fresh.values()})
+        audience = _Audience(session)
+        for candidate, _ in chunk:
+            row = fresh.get(candidate.id)
+            if row is None:
+                continue
+            item = items[row.item_id]
+            allowance = allowances.get(row.stage)
+            if row.stage == Status.REJECTED and _close_if_notified(session, row, item):
+                closed += 1
+                continue
+            levels = _levels_due(row, now, factors, calendar, allowance)
+            for level in levels:
+                marker = _MARKERS[level]
+                updated = cast(CursorResult[Any], session.execute(
+                    update(StageDeadline)
+                    .where(StageDeadline.id == row.id, marker.is_(None),
+                           StageDeadline.closed_at.is_(None))
+                    .values({marker: now})
+                ))
+                if updated.rowcount != 1:
+                    continue
+                targets = audience.for_level(level, row.stage, item)
+                payload = deadline_payload(row, item, level, now, calendar, allowance)
+                for target, recipient_id in targets:
+                    session.add(OutboxMessage(
+                        kind=OutboxKind.NOTIFY,
+                        item_id=item.id,
+                        target=target,
+                        recipient_id=recipient_id,
+                        template=TEMPLATES[level],
+                        payload=payload,
+                        idempotency_key=(
+                            f"deadline:{row.id}:{level}:{target}:{recipient_id or ''}"
+                        ),
+                        next_attempt_at=now,
+                        created_at=now,
+                    ))
+                rows_written += len(targets)
+                if level == "alert":
+                    alerts += 1
+                elif level == "reminder":
+                    reminders += 1
+                else:
+                    escalations += 1
+        session.flush()
+    return SweepResult(alerts, reminders, escalations, closed, rows_written)
+
+
+def _item_facts(session: Session, item_ids: Iterable[int]) -> dict[int, _ItemFacts]:
+    rows = session.execute(
+        select(Item.id, Item.state, Item.officer_id, Item.editor_id, Item.section,
+               Item.title, Item.description)
+        .where(Item.id.in_(sorted(item_ids)))
+    )
+    return {
+        row.id: _ItemFacts(row.id, row.state, row.officer_id, row.editor_id, row.section,
+                           row.title or _snippet(row.description))
+        for row in rows
+    }
+
+
+def _snippet(text: str, limit: int = 80) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+class _Audience:
+    """Recipients per stage, with the office's pejabat and kepala looked up once."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._cache: dict[Role, list[int]] = {}
+
+    def people(self, role: Role) -> list[int]:
+        if role not in self._cache:
+            self._cache[role] = [p.id for p in active_people_with(self.session, role)]
+        return self._cache[role]
+
+    def responsible(self, stage: str, item: _ItemFacts) -> list[tuple[str, int | None]]:
+        if stage in (Status.DRAFT, Status.RETURNED_TO_OFFICER):
+            return [("person", item.officer_id)]
+        if stage == Status.SUBMITTED:
+            return [("it_team", None)]
+        if stage == Status.IN_EDITING:
+            return [("person", item.editor_id)] if item.editor_id else [("it_team", None)]
+        if stage == Status.AWAITING_APPROVAL:
+            return [("person", pid) for pid in self.people(Role.PEJABAT)]
+        return []  # approved, publish_failed, rejected: the webmaster only
+
+    def for_level(self, level: str, stage: str, item: _ItemFacts) -> list[tuple[str, int | None]]:
+        targets: list[tuple[str, int | None]]
+        if level == "escalation":
+            targets = [("person", pid) for pid in self.people(Role.KEPALA)]
+        else:
+            targets = self.responsible(stage, item)
+        return [*targets, ("alert", None)]
+
+
+def deadline_payload(
+    row: _Candidate,
+    item: _ItemFacts,
+    level: str,
+    now: datetime,
+    calendar: WorkingCalendar,
+    allowance: Deadline | None,
+) -> dict[str, Any]:
+    """Facts for `deadline.*` messages; times are ISO 8601 in the office's time zone."""
+    late = lateness(calendar, row.due_at, now, allowance)
+    return {
+        "deadline_id": row.id,
+        "item_id": item.id,
+        "stage": row.stage,
+        "level": level,
+        "title": item.title,
+        "section": item.section,
+        "officer_id": item.officer_id,
+        "editor_id": item.editor_id,
+        "started_at": row.started_at.astimezone(calendar.tz).isoformat(),
+        "due_at": row.due_at.astimezone(calendar.tz).isoformat(),
+        "late_minutes": int(late.total_seconds() // 60),
+        "late_clock_minutes": int(max(_ZERO, now - row.due_at).total_seconds() // 60),
+        "allowance_minutes": int(
+            calendar.elapsed(row.started_at, row.due_at, allowance).total_seconds() // 60
+        ) if allowance is not None else int((row.due_at - row.started_at).total_seconds() // 60),
+        "mode": allowance.mode if allowance is not None else "working",
+    }
+
+
+def _close_if_notified(session: Session, row: _Candidate, item: _ItemFacts) -> bool:
+    """Closes a `rejected` deadline whose notices to officer and editor went out."""
+    event_id = session.scalar(
+        select(AuditEvent.id)
+        .where(AuditEvent.item_id == item.id, AuditEvent.to_state == Status.REJECTED,
+               AuditEvent.from_state != Status.REJECTED)
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    if event_id is None:
+        return False
+    recipients = {item.officer_id, item.editor_id} - {None}
+    keys = [f"notify:{event_id}:person:{pid}" for pid in sorted(r for r in recipients if r)]
+    deliveries = session.execute(
+        select(OutboxMessage.done_at, OutboxMessage.last_error)
+        .where(OutboxMessage.idempotency_key.in_(keys))
+    ).all()
+    if not deliveries or any(done is None or error for done, error in deliveries):
+        return False
+    delivered = max(done for done, _ in deliveries if done is not None)
+    session.execute(
+        update(StageDeadline)
+        .where(StageDeadline.id == row.id, StageDeadline.closed_at.is_(None))
+        .values(closed_at=delivered)
+    )
+    return True
+
+
+# --------------------------------------------------------------------------- digest
+
+
+@dataclass(frozen=True)
+class DigestLine:
+    """One item waiting on the recipient."""
+
+    item_id: int
+    state: str
+    title: str
+    section: str
+    officer: str
+    editor: str
+    waiting_since: datetime
+    due_at: datetime | None
+    overdue: bool
+    waiting_minutes: int  # working time since waiting_since
+
+    def as_payload(self, tz: Any) -> dict[str, Any]:
+        return {
+            "item_id": self.item_id,
+            "state": self.state,
+            "title": self.title,
+            "section": self.section,
+            "officer": self.officer,
+            "editor": self.editor,
+            "waiting_since": self.waiting_since.astimezone(tz).isoformat(),
+            "due_at": self.due_at.astimezone(tz).isoformat() if self.due_at else None,
+            "overdue": self.overdue,
+            "waiting_minutes": self.waiting_minutes,
+        }
+
+
+@dataclass(frozen=True)
+class DigestEntry:
+    """Everything waiting on one recipient, oldest first."""
+
+    target: str  # "person" or "alert" (the webmaster)
+    recipient_id: int | None
+    lines: tuple[DigestLine, ...]
+
+
+OPEN_STATES: Final = tuple(s for s in Status if s not in FINAL_STATES)
+
+
+def daily_digest(session: Session, now: datetime, calendar: WorkingCalendar) -> list[DigestEntry]:
+    """What waits on whom at `now`: one entry per recipient with something waiting."""
+    officer, editor = aliased(Person), aliased(Person)
+    open_deadline = and_(StageDeadline.item_id == Item.id, StageDeadline.closed_at.is_(None))
+    rows = session.execute(
+        select(Item.id, Item.state, Item.title, Item.description, Item.section,
+               Item.editor_id, Item.updated_at, officer.name, editor.name,
+               StageDeadline.started_at, StageDeadline.due_at)
+        .join(officer, officer.id == Item.officer_id)
+        .outerjoin(editor, editor.id == Item.editor_id)
+        .outerjoin(StageDeadline, open_deadline)
+        .where(Item.state.in_([s.value for s in OPEN_STATES]))
+    ).all()
+    lines: list[tuple[DigestLine, int | None]] = []
+    seen: set[int] = set()
+    for row in rows:
+        if row.id in seen:  # two open deadlines would be a bug elsewhere; list once
+            continue
+        seen.add(row.id)
+        since = row.started_at or row.updated_at
+        lines.append((DigestLine(
+            item_id=row.id, state=row.state, title=row.title or _snippet(row.description),
+            section=row.section, officer=row[7], editor=row[8] or "",
+            waiting_since=since, due_at=row.due_at,
+            overdue=row.due_at is not None and row.due_at <= now,
+            waiting_minutes=int(calendar.working_time_between(since, now).total_seconds() // 60),
+        ), row.editor_id))
+    lines.sort(key=lambda pair: (pair[0].waiting_since, pair[0].item_id))
+    entries: list[DigestEntry] = []
+    editor_ids = {p.id for p in active_people_with(session, Role.EDITOR)}
+    officials = {p.id for p in active_people_with(session, Role.PEJABAT)}
+    for person_id in sorted(editor_ids | officials):
+        mine = tuple(
+            line for line, claimed_by in lines
+            if (person_id in editor_ids and (
+                line.state == Status.SUBMITTED
+                or (line.state == Status.IN_EDITING and claimed_by == person_id)))
+            or (person_id in officials and line.state == Status.AWAITING_APPROVAL)
+        )
+        if mine:
+            entries.append(DigestEntry("person", person_id, mine))
+    if lines:
+        entries.append(DigestEntry("alert", None, tuple(line for line, _ in lines)))
+    return entries
+
+
+def queue_digest(
+    session: Session,
+    now: datetime,
+    calendar: WorkingCalendar,
+    *,
+    not_before: time | None = None,
+) -> int:
+    """Writes today's `digest.daily` rows (one per recipient per local date); returns how
+    many were new. Nothing on a closed day (weekend, holiday) or before `not_before`
+    (local time); running it again the same day writes nothing more."""
+    local = now.astimezone(calendar.tz)
+    if not calendar.is_working_day(local.date()):
+        return 0
+    if not_before is not None and local.time() < not_before:
+        return 0
+    with transaction(session):
+        entries = daily_digest(session, now, calendar)
+        rows = [
+            _digest_row(entry, local.date(), now, calendar) for entry in entries
+        ]
+        if not rows:
+            return 0
+        return _insert_ignoring_duplicates(session, rows)
+
+
+def digest_key(day: date, target: str, recipient_id: int | None) -> str:
+    return f"digest:{day.isoformat()}:{target}:{recipient_id or ''}"
+
+
+def _digest_row(
+    entry: DigestEntry, day: date, now: datetime, calendar: WorkingCalendar
+) -> dict[str, Any]:
+    shown = entry.lines[:DIGEST_MAX_LINES]
+    return {
+        "kind": OutboxKind.NOTIFY.value,
+        "item_id": None,
+        "target": entry.target,
+        "recipient_id": entry.recipient_id,
+        "template": DIGEST_TEMPLATE,
+        "payload": {
+            "date": day.isoformat(),
+            "count": len(entry.lines),
+            "overdue": sum(1 for line in entry.lines if line.overdue),
+            "more": len(entry.lines) - len(shown),
+            "lines": [line.as_payload(calendar.tz) for line in shown],
+        },
+        "idempotency_key": digest_key(day, entry.target, entry.recipient_id),
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "remote_id": "",
+        "remote_url": "",
+        "last_error": "",
+    }
+
+
+def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
+    """INSERT ... ON CONFLICT (idempotency_key) DO NOTHING, on SQLite and PostgreSQL."""
+    table = cast(Table, OutboxMessage.__table__)  # Core, not the ORM's bulk insert
+    name = session.get_bind().dialect.name
+    written = 0
+    for row in rows:
+        if name == "postgresql":
+            statement: Any = postgresql.insert(table).values(row).on_conflict_do_nothing(
+                index_elements=["idempotency_key"])
+        elif name == "sqlite":
+            statement = sqlite.insert(table).values(row).on_conflict_do_nothing(
+                index_elements=["idempotency_key"])
+        else:  # pragma: no cover - only the two supported databases
+            exists = session.scalar(select(OutboxMessage.id).where(
+                OutboxMessage.idempotency_key == row["idempotency_key"]))
+            if exists is not None:
+                continue
+            statement = insert(table).values(row)
+        # RETURNING tells whether the row went in (rowcount is not reliable with the
+        # implicit RETURNING SQLAlchemy adds on PostgreSQL).
+        written += len(session.execute(statement.returning(table.c.id)).all())
+    return written
