@@ -763,6 +763,7 @@ class BotApiDouble:
         self._users: dict[int, SimUser] = {}
         self._groups: dict[int, SimChat] = {}
         self._messages: dict[int, dict[int, StoredMessage]] = {}
+        self._last_message_id: dict[int, int] = {}
         self._files: dict[str, StoredFile] = {}
         self._files_by_path: dict[str, StoredFile] = {}
         self._media_by_file_id: dict[str, tuple[str, JSON, StoredFile]] = {}
@@ -1548,7 +1549,7 @@ class BotApiDouble:
         generation = self._poll_generation
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            batch = self._deliverable()[: max(1, min(limit, 100))]
+            batch = self._deliverable(max(1, min(limit, 100)))
             remaining = deadline - asyncio.get_running_loop().time()
             if batch or remaining <= 0 or self._closing:
                 return batch
@@ -1569,18 +1570,26 @@ class BotApiDouble:
         while self._pending and self._pending[0]["update_id"] < offset:
             self._pending.popleft()
 
-    def _deliverable(self) -> list[JSON]:
-        """Pending updates of allowed types (others are dropped, as Telegram never sends them)."""
-        allowed = self._allowed_updates
-        kept = [
-            u
-            for u in self._pending
-            if (_update_type(u) in allowed if allowed else _update_type(u) not in
-                _NOT_DELIVERED_BY_DEFAULT)
-        ]  # fmt: skip
-        if len(kept) != len(self._pending):
-            self._pending = deque(kept)
-        return kept
+    def _deliverable(self, limit: int) -> list[JSON]:
+        """The first ``limit`` pending updates of allowed types.
+
+        Updates of other types met on the way are dropped: Telegram never sends them.
+        """
+        batch: list[JSON] = []
+        dropped: list[JSON] = []
+        for update in self._pending:
+            if len(batch) >= limit:
+                break
+            (batch if self._is_allowed(update) else dropped).append(update)
+        for update in dropped:
+            self._pending.remove(update)
+        return batch
+
+    def _is_allowed(self, update: JSON) -> bool:
+        kind = _update_type(update)
+        if self._allowed_updates:
+            return kind in self._allowed_updates
+        return kind not in _NOT_DELIVERED_BY_DEFAULT
 
     async def _set_webhook(self, call: ApiCall) -> bool:
         params = call.params
@@ -1623,7 +1632,7 @@ class BotApiDouble:
         async with aiohttp.ClientSession() as session:
             while not self._closing:
                 hook = self._webhook
-                batch = self._deliverable() if hook is not None else []
+                batch = self._deliverable(1) if hook is not None else []
                 if hook is None or not batch:
                     await self._wait_change(None)
                     continue
@@ -1655,8 +1664,8 @@ class BotApiDouble:
     # Messages -------------------------------------------------------------
 
     def _next_message_id(self, chat_id: int) -> int:
-        stored = self._messages.get(chat_id)
-        return (max(stored) + 1) if stored else 1
+        self._last_message_id[chat_id] = self._last_message_id.get(chat_id, 0) + 1
+        return self._last_message_id[chat_id]
 
     def _store(self, msg: StoredMessage) -> None:
         self._messages.setdefault(msg.chat_id, {})[msg.message_id] = msg

@@ -201,6 +201,40 @@ async def test_oversized_file_is_refused_without_download(double: BotApiDouble) 
     assert double.downloads == []
 
 
+async def test_local_mode_returns_local_paths_and_lifts_the_cap() -> None:
+    data = b"video bytes " * 1000
+    async with BotApiDouble(TOKEN, local_mode=True) as api:
+        sari = api.user(1001, "Sari")
+        video = await api.send_video(sari, data, file_size=1500 * 1024 * 1024)
+        async with api.app_builder().build() as app:
+            file = await app.bot.get_file(video.media["video"]["file_id"])
+            assert Path(str(file.file_path)).is_absolute()
+            assert await file.download_as_bytearray() == data  # PTB read it from disk
+        assert api.downloads == []
+
+
+async def test_album_arrives_as_one_media_group(double: BotApiDouble) -> None:
+    sari = double.user(1001, "Sari")
+    seen: list[tuple[str | None, str | None]] = []
+
+    async def on_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.message is not None
+        seen.append((update.message.media_group_id, update.message.caption))
+
+    app = double.app_builder().build()
+    app.add_handler(MessageHandler(filters.PHOTO, on_photo))
+    async with double.running(app):
+        album = await double.send_album(sari, [jpeg(50, 40), jpeg(40, 50), jpeg(60, 60)], "Rapat")
+        await double.wait_until(lambda: len(seen) == 3)
+
+    group_id = album[0].media_group_id
+    assert group_id is not None and seen == [
+        (group_id, "Rapat"),
+        (group_id, None),
+        (group_id, None),
+    ]
+
+
 async def test_uploads_arrive_with_bytes(double: BotApiDouble) -> None:
     sari = double.user(1001, "Sari")
     photo, pdf, mp4 = jpeg(640, 480), b"%PDF-1.4 laporan", b"\x00\x00\x00\x18ftypmp42"
@@ -416,6 +450,8 @@ async def test_unhandled_method_and_wrong_token(double: BotApiDouble) -> None:
     wrong = double.app_builder().token("999:wrong").build()
     with pytest.raises(InvalidToken):
         await wrong.initialize()
+    # PTB leaves its HTTP client open when initialize() fails; close it to leak no socket.
+    await wrong.bot.request.shutdown()
 
 
 # --------------------------------------------------------------------------- getUpdates
@@ -437,6 +473,25 @@ async def test_get_updates_offset_limit_and_timeout(double: BotApiDouble) -> Non
     assert [u.message.text for u in rest if u.message] == ["c"]
     assert [u.update_id for u in again] == [rest[0].update_id]
     assert empty == () and 0.9 <= waited < 5  # held for the timeout, then released
+
+
+async def test_allowed_updates_filter_and_raw_updates(double: BotApiDouble) -> None:
+    sari = double.user(1001, "Sari")
+    async with double.app_builder().build() as app:
+        card = await app.bot.send_message(
+            1001,
+            "Kartu",
+            reply_markup=InlineKeyboardMarkup(
+                [[InlineKeyboardButton("Ambil", callback_data="claim")]]
+            ),
+        )
+        stored = double.message(sari, card.message_id)
+        await double.click(sari, stored, "Ambil")
+        await double.send_update({"edited_message": (await double.send_text(sari, "x")).to_api()})
+        only_messages = await app.bot.get_updates(allowed_updates=["message"])
+
+    assert [u.message.text for u in only_messages if u.message] == ["x"]
+    assert len(only_messages) == 1  # the callback query and the edit were never delivered
 
 
 async def test_waiting_poll_is_released_on_stop() -> None:
