@@ -804,6 +804,8 @@ class BotApiDouble:
             ]
         )
         sock = socket.socket()
+        # Like aiohttp's TCPSite: a restarted double may rebind a fixed port in TIME_WAIT.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = int(sock.getsockname()[1])
         self.url = f"http://{self.host}:{self.port}"
@@ -1369,6 +1371,31 @@ class BotApiDouble:
 
         call = await self.wait_for(SEND_METHODS, matches, timeout)
         return call.message
+
+    async def settle(
+        self,
+        quiet: float = 0.2,
+        timeout: float = 5.0,  # noqa: ASYNC109 - part of the documented test API
+    ) -> None:
+        """Wait until the bot has made no new call for ``quiet`` seconds and none is in flight.
+
+        For negative checks ("the bot ignored that"): inject, ``await double.settle()``, then
+        assert on ``calls``/``sent_to``.  A long poll waiting for updates does not count as
+        activity.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        seen, quiet_since = len(self.calls), loop.time()
+        while True:
+            now = loop.time()
+            in_flight = any(not c.status and c.method != "getUpdates" for c in self.calls[-50:])
+            if len(self.calls) != seen or in_flight:
+                seen, quiet_since = len(self.calls), now
+            elif now - quiet_since >= quiet:
+                return
+            if now >= deadline:
+                raise WaitTimeout(f"the bot did not settle within {timeout}s\n{self.recent()}")
+            await self._wait_change(min(quiet_since + quiet, deadline) - now)
 
     def recent(self, n: int = 10) -> str:
         """The last ``n`` calls, one line each (used in timeout messages)."""

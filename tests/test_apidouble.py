@@ -130,10 +130,13 @@ async def test_group_command_with_bot_mention(double: BotApiDouble) -> None:
     async with double.running(app):
         await double.send_command(budi, "status", "42", chat=it_team, mention=True)
         reply = await double.wait_for_message(it_team)
+        await double.send_text(budi, "tanpa handler", chat=it_team)
+        await double.settle(quiet=0.1)  # nothing answers plain text in this app
 
     assert reply.text == "status 1002 42"
     assert reply.chat["type"] == "supergroup" and reply.chat_id == -100777
     assert double.messages(it_team)[0].text == "/status@warta_test_bot 42"
+    assert [m.text for m in double.sent_to(it_team)] == ["status 1002 42"]
     assert double.sent_to(budi) == []
     assert not double.unhandled
 
