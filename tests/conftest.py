@@ -25,6 +25,8 @@ from workflow.models import Base, Person, Role
 from workflow.people import add_person, set_active
 from workflow.service import Workflow
 
+pytest_plugins = ["tests.botkit"]
+
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
 

@@ -8,6 +8,7 @@ Exit codes: 0 done, 1 refused (the message says why), 2 bad configuration or usa
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -80,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
         toggle.add_argument("--telegram-id", type=int, required=True)
         toggle.set_defaults(active=active)
 
+    _command(commands, "run", "run the Telegram bot (long polling, or webhook if configured)",
+             cmd_run)
+
     item = _group(commands, "item", "news items")
     listing = _command(item, "list", "list items", cmd_item_list)
     listing.add_argument("--state", choices=[s.value for s in Status], action="append")
@@ -106,6 +110,17 @@ def now() -> datetime:
 
 
 # --- handlers ---------------------------------------------------------------------------
+
+
+def cmd_run(context: Context, _args: argparse.Namespace) -> int:
+    from bot.app import run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # httpx logs every request URL, and Bot API URLs contain the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    context.ensure_schema()
+    run(context)
+    return 0
 
 
 def cmd_db_upgrade(context: Context, _args: argparse.Namespace) -> int:

@@ -57,6 +57,7 @@ class TelegramSettings:
     webhook_port: int = 8443
     webhook_secret: str = field(default="", repr=False)
     album_wait_seconds: float = 1.5
+    rate_limit: bool = True
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+WRITE_OPTION = "warta_write"  # execution option: this transaction will write
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -40,13 +41,22 @@ def make_engine(url: str, **options: Any) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _begin_immediate(connection: Any) -> None:
+    def _begin(connection: Any) -> None:
         # A deferred transaction that read and then wants to write fails at once with
-        # "database is locked" when another writer went first; IMMEDIATE waits its turn
-        # instead, so two officials tapping at once are serialised, not errored.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # "database is locked" when another writer went first; a write transaction takes
+        # the lock up front instead (IMMEDIATE), so two officials tapping at once are
+        # serialised, not errored. Reads stay deferred and never block anyone (WAL).
+        if connection.get_execution_options().get(WRITE_OPTION):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def begin_write(session: Session) -> None:
+    """Marks the session's new transaction as a writing one (see `_begin` above)."""
+    session.connection(execution_options={WRITE_OPTION: True})
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -165,12 +165,13 @@ class Item(Base):
 
     officer: Mapped[Person] = relationship(foreign_keys=[officer_id], lazy="joined")
     editor: Mapped[Person | None] = relationship(foreign_keys=[editor_id], lazy="joined")
-    decided_by: Mapped[Person | None] = relationship(foreign_keys=[decided_by_id])
+    decided_by: Mapped[Person | None] = relationship(foreign_keys=[decided_by_id], lazy="joined")
     media: Mapped[list[Media]] = relationship(
         foreign_keys="Media.item_id",
         order_by="Media.position",
         primaryjoin="and_(Media.item_id == Item.id, Media.removed_at.is_(None))",
         viewonly=True,
+        lazy="selectin",
     )
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it once)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from workflow import transitions
+from workflow.db import begin_write
 from workflow.deadlines import DeadlinePolicy
 from workflow.errors import (
     Conflict,
@@ -283,6 +284,26 @@ class Workflow:
         with self._acting(session, actor, item_id, "retry_publish", now) as act:
             return act.move()
 
+    def ensure_allowed(
+        self, session: Session, actor: Person, item_id: int, action: str
+    ) -> Item:
+        """Raises the refusal `action` would meet now, changing nothing.
+
+        For asking a reason only when it can still be used: nobody types why they reject
+        an item that a colleague approved a minute ago."""
+        transition = TRANSITIONS[action]
+        with transaction(session):
+            person = _reload_person(session, actor)
+            item = session.get(Item, item_id, populate_existing=True)
+            if item is None:
+                raise NotFound(f"no item {item_id}", item_id=item_id)
+            try:
+                transitions.check(transition, item, person)
+            except WrongState:
+                _explain_conflict(session, transition, item)
+                raise
+            return item
+
     # --- machinery -------------------------------------------------------------------
 
     @contextmanager
@@ -365,6 +386,7 @@ def transaction(session: Session) -> Iterator[None]:
         session.commit()
     try:
         with session.begin():
+            begin_write(session)
             yield
     except StaleDataError:
         # Only reachable if a row changed under us despite the lock; report it as the

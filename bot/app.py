@@ -1,0 +1,199 @@
+"""All the bot's wiring in one place: handlers, jobs, start-up and shutdown."""
+
+from __future__ import annotations
+
+import signal
+from datetime import date
+from typing import Any
+
+import httpx
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import (
+    AIORateLimiter,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot import common, editor, officer, official, prompts
+from bot.base import WartaApp, WartaContext, answers_errors, log, reply
+from bot.i18n import t
+from bot.menus import Menus
+from bot.notifier import Notifier
+from warta.context import Context
+from workflow import people
+from workflow.errors import InvalidValue
+
+NOTIFIER_TICK_SECONDS = 2.0
+
+BUTTONS: dict[str, Any] = {
+    "submit": officer.on_submit,
+    "note": officer.on_add_note,
+    "date": officer.on_pick_date,
+    "cancel": officer.on_cancel,
+    "claim": editor.on_claim,
+    "preview": editor.on_preview,
+    "forward": editor.on_forward,
+    "return": editor.on_return,
+    "approve": official.on_approve,
+    "reject": official.on_reject,
+    "revise": official.on_revise,
+    "retry": editor.on_retry,
+}
+
+COMMANDS: dict[str, Any] = {
+    "start": common.on_start,
+    "bantuan": common.on_help,
+    "help": common.on_help,
+    "riwayat": common.on_history,
+    "bahasa": common.on_language,
+    "pengguna": common.on_people,
+    "status": officer.on_status,
+    "baru": officer.on_new,
+    "bidang": officer.on_section,
+    "tanggal": officer.on_date,
+    "antrian": editor.on_queue,
+    "pratinjau": editor.on_preview_command,
+    "ajukan": editor.on_forward_command,
+    **{name: editor.on_edit_command for name in editor.EDIT_COMMANDS},
+}
+
+
+def builder_for(warta: Context) -> Any:
+    """PTB's builder pointed at the configured Bot API server."""
+    telegram = warta.settings.telegram
+    if not telegram.token:
+        raise InvalidValue("telegram.token is empty (set it or WARTA_TELEGRAM_TOKEN)",
+                           field="token")
+    return (ApplicationBuilder().token(telegram.token).base_url(telegram.api_base_url)
+            .base_file_url(telegram.api_file_url).local_mode(telegram.local_mode))
+
+
+def build_application(warta: Context, builder: Any | None = None) -> WartaApp:
+    """The bot for `warta`'s settings; `builder` lets tests point PTB at the double."""
+    builder = builder or builder_for(warta)
+    builder = builder.context_types(ContextTypes(context=WartaContext))
+    if warta.settings.telegram.rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    app: WartaApp = builder.post_init(_post_init).post_shutdown(_post_shutdown).build()
+    app.bot_data.update(warta=warta, notifier=Notifier(warta), menus=Menus())
+
+    app.add_handler(TypeHandler(Update, common.identify), group=-1)
+    for name, handler in COMMANDS.items():
+        app.add_handler(CommandHandler(name, handler))
+    app.add_handler(CallbackQueryHandler(on_button))
+    private = filters.ChatType.PRIVATE
+    app.add_handler(MessageHandler(
+        private & (filters.PHOTO | filters.VIDEO | filters.Document.ALL), officer.on_media))
+    app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, on_private_text))
+    app.add_handler(MessageHandler(
+        filters.ChatType.GROUPS & filters.REPLY & filters.TEXT & ~filters.COMMAND,
+        prompts.on_answer))
+    app.add_handler(MessageHandler(private & filters.COMMAND, on_unknown_command))
+    app.add_handler(MessageHandler(private & ~filters.COMMAND, on_unsupported))
+    app.add_error_handler(on_error)
+
+    jobs = app.job_queue
+    if jobs is not None:
+        jobs.run_repeating(_notify_tick, NOTIFIER_TICK_SECONDS, first=0.5, name="notifier")
+    return app
+
+
+async def _post_init(app: WartaApp) -> None:
+    warta: Context = app.bot_data["warta"]
+    warta.ensure_schema()
+    app.bot_data["http"] = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
+    warta.media.cleanup_stale_temp()
+    menus: Menus = app.bot_data["menus"]
+    with warta.sessions() as session:
+        everyone = people.list_people(session)
+    for person in everyone:
+        await menus.set_for(app.bot, person)
+    log.info("bot started for %s with %d people", warta.settings.office.name, len(everyone))
+
+
+async def _post_shutdown(app: WartaApp) -> None:
+    client = app.bot_data.pop("http", None)
+    if client is not None:
+        await client.aclose()
+    app.bot_data["warta"].close()
+
+
+async def _notify_tick(context: WartaContext) -> None:
+    await context.application.bot_data["notifier"].flush(context.bot)
+
+
+async def on_button(update: Update, context: WartaContext) -> None:
+    """Routes `verb:item` button data; anything else (old or forged) gets a short answer."""
+    query = update.callback_query
+    if query is None:
+        return
+    verb, _, rest = (query.data or "").partition(":")
+    if verb == "setdate":
+        item_text, _, day = rest.partition(":")
+        if item_text.isdigit() and _is_date(day):
+            await officer.on_set_date(update, context, int(item_text), day)
+            return
+    elif verb in BUTTONS and rest.isdigit():
+        await BUTTONS[verb](update, context, int(rest))
+        return
+    await query.answer(t(context.lang, "error.stale"), show_alert=True)
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+async def on_private_text(update: Update, context: WartaContext) -> None:
+    if prompts.has_question(update, context):
+        await prompts.on_answer(update, context)
+    else:
+        await officer.on_text(update, context)
+
+
+@answers_errors
+async def on_unknown_command(update: Update, context: WartaContext) -> None:
+    await reply(update, t(context.lang, "hint.unknown_command"))
+
+
+@answers_errors
+async def on_unsupported(update: Update, context: WartaContext) -> None:
+    await reply(update, t(context.lang, "hint.unsupported"))
+
+
+async def on_error(update: object, context: WartaContext) -> None:
+    """Logs the failure and tells the person something went wrong, so nobody waits."""
+    log.error("update failed: %s", context.error, exc_info=context.error)
+    if isinstance(update, Update):
+        chat = update.effective_chat
+        if update.callback_query is not None:
+            try:
+                await update.callback_query.answer(t(context.lang, "error.generic"),
+                                                   show_alert=True)
+            except Exception:  # answering is best effort; the error is already logged
+                log.debug("could not answer the callback query")
+        elif chat is not None and chat.type == ChatType.PRIVATE:
+            await reply(update, t(context.lang, "error.generic"))
+
+
+def run(warta: Context) -> None:
+    """Runs until SIGINT/SIGTERM: long polling, or a webhook when one is configured."""
+    app = build_application(warta)
+    telegram = warta.settings.telegram
+    stop = (signal.SIGINT, signal.SIGTERM)
+    if telegram.webhook_url:
+        app.run_webhook(listen=telegram.webhook_listen, port=telegram.webhook_port,
+                        url_path="telegram", webhook_url=telegram.webhook_url,
+                        secret_token=telegram.webhook_secret or None,
+                        allowed_updates=Update.ALL_TYPES, stop_signals=stop)
+    else:
+        app.run_polling(allowed_updates=Update.ALL_TYPES, stop_signals=stop)

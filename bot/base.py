@@ -1,0 +1,92 @@
+"""The pieces every handler uses: who is asking, in which language, and how to answer."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.render import error_text
+from warta.context import Context
+from workflow.errors import WorkflowError
+from workflow.models import Person
+
+log = logging.getLogger("warta.bot")
+
+
+class WartaContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """PTB's context plus the person behind the update (set by the access check)."""
+
+    person: Person | None = None
+
+    @property
+    def warta(self) -> Context:
+        context: Context = self.application.bot_data["warta"]
+        return context
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The shared client for file downloads (opened in post_init)."""
+        client: httpx.AsyncClient = self.application.bot_data["http"]
+        return client
+
+    @property
+    def me(self) -> Person:
+        if self.person is None:  # the access check runs first and stops unknown users
+            raise RuntimeError("no person on this update")
+        return self.person
+
+    @property
+    def lang(self) -> str:
+        if self.person is not None:
+            return self.person.language
+        return self.warta.settings.office.language
+
+    def kick_notifier(self) -> None:
+        """Sends what the last workflow call queued, without waiting for the next tick."""
+        notifier = self.application.bot_data.get("notifier")
+        if notifier is not None:
+            self.application.create_task(notifier.flush(self.bot))
+
+
+WartaApp = Application[ExtBot[None], WartaContext, dict[Any, Any], dict[Any, Any],
+                       dict[Any, Any], Any]
+Handler = Callable[..., Awaitable[None]]
+H = TypeVar("H", bound=Handler)
+
+
+async def reply(update: Update, text: str,
+                markup: InlineKeyboardMarkup | None = None, **options: Any) -> Message | None:
+    """Answers in the chat the update came from, in HTML with links not expanded."""
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    return await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                                   disable_web_page_preview=True, **options)
+
+
+def answers_errors(handler: H) -> H:
+    """A workflow refusal becomes a short answer in the person's language, nothing else."""
+
+    @functools.wraps(handler)
+    async def wrapper(update: Update, context: WartaContext, *args: Any) -> None:
+        try:
+            await handler(update, context, *args)
+        except WorkflowError as error:
+            text = error_text(error, context.lang, context.warta.zone)
+            log.info("refused %s for %s: %s", handler.__name__,
+                     context.person.id if context.person else "-", error)
+            if update.callback_query is not None:
+                await update.callback_query.answer(text, show_alert=True)
+            else:
+                await reply(update, text)
+        finally:
+            context.kick_notifier()
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,134 @@
+"""What everyone has: the access check, /start, /bantuan, /riwayat, /bahasa, /pengguna."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import ApplicationHandlerStop
+
+from bot.base import WartaContext, answers_errors, log, reply
+from bot.i18n import Safe, t
+from bot.render import state_label, when
+from workflow import people
+from workflow.errors import InvalidValue, NotAllowed
+from workflow.models import Role
+from workflow.service import get_item, history
+
+
+async def identify(update: Update, context: WartaContext) -> None:
+    """Group -1: loads the person behind every update; strangers get one polite answer."""
+    user = update.effective_user
+    if user is None:
+        raise ApplicationHandlerStop
+    with context.warta.sessions() as session:
+        person = people.find_by_telegram_id(session, user.id)
+    if person is not None and person.active:
+        context.person = person
+        return
+    log.info("update from unregistered Telegram id %s", user.id)
+    lang = "en" if (user.language_code or "").startswith("en") else \
+        context.warta.settings.office.language
+    text = t(lang, "access.unknown", id=user.id, office=context.warta.settings.office.name)
+    if update.callback_query is not None:
+        await update.callback_query.answer(t(lang, "access.unknown_short"), show_alert=True)
+    elif update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE:
+        await reply(update, text)
+    raise ApplicationHandlerStop
+
+
+@answers_errors
+async def on_start(update: Update, context: WartaContext) -> None:
+    await reply(update, t(context.lang, "start", name=context.me.name) + "\n\n" +
+                help_text(context))
+
+
+@answers_errors
+async def on_help(update: Update, context: WartaContext) -> None:
+    await reply(update, help_text(context))
+
+
+def help_text(context: WartaContext) -> str:
+    lang, roles = context.lang, context.me.roles
+    parts = [t(lang, f"help.{role.value}") for role in Role if role in roles]
+    parts.append(t(lang, "help.everyone"))
+    return "\n\n".join(parts)
+
+
+@answers_errors
+async def on_history(update: Update, context: WartaContext) -> None:
+    """/riwayat ID: who did what and when, for someone allowed to see the item."""
+    args = context.args or []
+    if not args or not args[0].isdigit():
+        await reply(update, t(context.lang, "usage.riwayat"))
+        return
+    warta, lang = context.warta, context.lang
+    with warta.sessions() as session:
+        item = get_item(session, int(args[0]), context.me)
+        lines = [t(lang, "history.header", id=item.id,
+                   state=Safe(state_label(item.status, lang)))]
+        for event in history(session, item.id):
+            action = event.action.removeprefix("workflow.")
+            lines.append(t(lang, "history.line", at=when(event.at, warta.zone),
+                           who=event.actor.name if event.actor else t(lang, "system"),
+                           action=Safe(t(lang, f"done.{action}")),
+                           note=f" — {event.note}" if event.note else ""))
+    await reply(update, "\n".join(lines))
+
+
+@answers_errors
+async def on_language(update: Update, context: WartaContext) -> None:
+    """/bahasa id|en."""
+    args = context.args or []
+    if not args:
+        await reply(update, t(context.lang, "usage.bahasa"))
+        return
+    with context.warta.sessions() as session:
+        person = people.set_language(session, context.me, context.warta.now(), args[0].lower())
+    context.person = person
+    await reply(update, t(person.language, "language.set"))
+    await context.application.bot_data["menus"].set_for(context.bot, person)
+
+
+@answers_errors
+async def on_people(update: Update, context: WartaContext) -> None:
+    """/pengguna [tambah ID PERAN NAMA | peran ID PERAN | nonaktif ID | aktif ID]."""
+    if not context.me.has_role(Role.ADMIN):
+        raise NotAllowed("admins only", reason="role")
+    warta, lang = context.warta, context.lang
+    args = context.args or []
+    verb = args[0].lower() if args else "daftar"
+    now = warta.now()
+    with warta.sessions() as session:
+        if verb in ("daftar", "list"):
+            rows = people.list_people(session)
+            lines = [t(lang, "people.line", name=p.name, id=p.telegram_id,
+                       roles=",".join(sorted(r.value for r in p.roles)),
+                       active=Safe("" if p.active else t(lang, "people.inactive")))
+                     for p in rows]
+            await reply(update, "\n".join([t(lang, "people.header"), *lines]))
+            return
+        telegram_id = _telegram_id(args)
+        if verb in ("tambah", "add") and len(args) >= 4:
+            person = people.add_person(session, context.me, now, telegram_id=telegram_id,
+                                       roles=people.parse_roles([args[2]]),
+                                       name=" ".join(args[3:]),
+                                       language=warta.settings.office.language)
+        elif verb in ("peran", "role") and len(args) >= 3:
+            person = people.set_roles(session, context.me, now, telegram_id,
+                                      people.parse_roles([args[2]]))
+        elif verb in ("nonaktif", "deactivate", "aktif", "activate"):
+            person = people.set_active(session, context.me, now, telegram_id,
+                                       verb in ("aktif", "activate"))
+        else:
+            await reply(update, t(lang, "usage.pengguna"))
+            return
+    await context.application.bot_data["menus"].set_for(context.bot, person)
+    await reply(update, t(lang, "people.saved", name=person.name,
+                          roles=",".join(sorted(r.value for r in person.roles)),
+                          active=Safe("" if person.active else t(lang, "people.inactive"))))
+
+
+def _telegram_id(args: list[str]) -> int:
+    if len(args) < 2 or not args[1].lstrip("-").isdigit():
+        raise InvalidValue("a Telegram id is needed", field="telegram_id")
+    return int(args[1])

@@ -1,0 +1,236 @@
+"""The IT team's side: claim, edit, preview, forward to the officials or return."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from telegram import Bot, InputMediaPhoto, InputMediaVideo, Update
+from telegram.constants import ParseMode
+
+from bot.base import WartaContext, answers_errors, reply
+from bot.i18n import Safe, t
+from bot.prompts import answer_for, ask
+from bot.render import clip, item_card, keyboard, state_label, when
+from warta.context import Context
+from workflow.errors import InvalidValue, NotAllowed
+from workflow.models import Item, MediaKind, Person, Role, Status
+from workflow.service import Edit, get_item, list_items, stage_started_at
+
+QUEUE_STATES = (Status.SUBMITTED, Status.IN_EDITING, Status.RETURNED_TO_OFFICER,
+                Status.AWAITING_APPROVAL, Status.APPROVED, Status.PUBLISH_FAILED)
+ALBUM_LIMIT = 10
+
+
+def item_for(context: WartaContext, item_id: int) -> Item:
+    with context.warta.sessions() as session:
+        return get_item(session, item_id, context.me)
+
+
+async def send_preview(update: Update, context: WartaContext, item: Item, card: str) -> None:
+    """The item as it will appear: photos and videos as an album, then the text card."""
+    if update.effective_chat is not None:
+        await send_item(context.bot, context.warta, item, update.effective_chat.id,
+                        context.lang, card, context.me)
+
+
+async def send_item(bot: Bot, warta: Context, item: Item, chat_id: int, lang: str,
+                    card: str, person: Person | None) -> int:
+    """Sends album + card to a chat; returns the card's message id (to edit it later)."""
+    visual = [m for m in item.media if m.kind in (MediaKind.PHOTO, MediaKind.VIDEO)]
+    album = []
+    for number, media in enumerate(visual[:ALBUM_LIMIT], start=1):
+        path = warta.media.open_stored(media.stored_path)
+        caption = f"{number}" + (" ★" if item.cover is media else "")
+        wrap = InputMediaPhoto if media.kind == MediaKind.PHOTO else InputMediaVideo
+        album.append(wrap(await asyncio.to_thread(Path(path).read_bytes), caption=caption))
+    if len(album) == 1:
+        only = album[0]
+        if isinstance(only, InputMediaPhoto):
+            await bot.send_photo(chat_id, only.media, caption=only.caption)
+        else:
+            await bot.send_video(chat_id, only.media, caption=only.caption)
+    elif album:
+        await bot.send_media_group(chat_id, album)
+    text = item_card(item, lang, warta.zone)
+    documents = [m for m in item.media if m.kind == MediaKind.DOCUMENT]
+    if documents:
+        text += "\n" + t(lang, "item.documents",
+                         names=", ".join(m.original_name or m.mime for m in documents))
+    message = await bot.send_message(
+        chat_id, text, parse_mode=ParseMode.HTML, disable_web_page_preview=True,
+        reply_markup=keyboard(card, item, lang, person))
+    return message.message_id
+
+
+@answers_errors
+async def on_claim(update: Update, context: WartaContext, item_id: int) -> None:
+    warta = context.warta
+    with warta.sessions() as session:
+        item = warta.workflow.claim(session, context.me, item_id, warta.now())
+    if update.callback_query:
+        await update.callback_query.answer(t(context.lang, "editor.claimed", id=item_id))
+    # The editing panel goes to the editor privately, whatever chat the card was in.
+    fresh = item_for(context, item.id)
+    await send_item(context.bot, warta, fresh, context.me.telegram_id, context.lang, "editing",
+                    context.me)
+    await context.bot.send_message(context.me.telegram_id,
+                                   t(context.lang, "editor.commands", id=item.id),
+                                   parse_mode=ParseMode.HTML)
+
+
+@answers_errors
+async def on_preview(update: Update, context: WartaContext, item_id: int) -> None:
+    if update.callback_query:
+        await update.callback_query.answer()
+    item = item_for(context, item_id)
+    card = "decision" if item.status is Status.AWAITING_APPROVAL else "editing"
+    await send_preview(update, context, item, card)
+
+
+@answers_errors
+async def on_forward(update: Update, context: WartaContext, item_id: int) -> None:
+    warta = context.warta
+    with warta.sessions() as session:
+        warta.workflow.forward(session, context.me, item_id, warta.now())
+    text = t(context.lang, "editor.forwarded", id=item_id)
+    if update.callback_query:
+        await update.callback_query.answer(text)
+    await reply(update, text)
+
+
+@answers_errors
+async def on_return(update: Update, context: WartaContext, item_id: int) -> None:
+    warta = context.warta
+    with warta.sessions() as session:
+        warta.workflow.ensure_allowed(session, context.me, item_id, "return_to_officer")
+    if update.callback_query:
+        await update.callback_query.answer()
+    await ask(update, context, "return", item_id)
+
+
+@answer_for("return")
+async def return_with_note(update: Update, context: WartaContext, item_id: int,
+                           note: str) -> None:
+    warta = context.warta
+    with warta.sessions() as session:
+        warta.workflow.return_to_officer(session, context.me, item_id, warta.now(), note)
+    await reply(update, t(context.lang, "editor.returned", id=item_id))
+
+
+def _number_to_media(item: Item, number: str) -> int:
+    """Media are shown numbered 1..n in previews; editors refer to them by that number."""
+    try:
+        return item.media[int(number) - 1].id
+    except (ValueError, IndexError):
+        raise InvalidValue(f"no media number {number}", field="media") from None
+
+
+def parse_edit(item: Item, command: str, text: str, zone: ZoneInfo) -> Edit:
+    """Turns `/judul 12 ...`-style arguments (after the id) into an Edit."""
+    if command == "judul":
+        return Edit(title=text)
+    if command == "isi":
+        return Edit(body=text)
+    if command == "kategori":
+        return Edit(category=text)
+    if command == "tag":
+        return Edit(tags=[tag for tag in text.replace(";", ",").split(",")])
+    if command == "sampul":
+        return Edit(cover_media_id=_number_to_media(item, text.strip()))
+    if command == "hapus":
+        return Edit(remove_media_ids=[_number_to_media(item, n) for n in text.split()])
+    if command == "urut":
+        return Edit(media_order=[_number_to_media(item, n) for n in text.split()])
+    if command == "jadwal":
+        try:
+            local = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
+        except ValueError:
+            raise InvalidValue("bad schedule", field="schedule") from None
+        return Edit(publish_at=local.replace(tzinfo=zone))
+    raise InvalidValue(f"unknown edit {command}", field="command")
+
+
+EDIT_COMMANDS = ("judul", "isi", "kategori", "tag", "sampul", "hapus", "urut", "jadwal")
+
+
+@answers_errors
+async def on_edit_command(update: Update, context: WartaContext) -> None:
+    """/judul ID teks, /isi ID teks, /sampul ID N, /hapus ID N.., /urut ID N.., /kategori,
+    /tag ID a, b, /jadwal ID YYYY-MM-DD HH:MM."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    command, _, rest = message.text.partition(" ")
+    command = command.lstrip("/").split("@")[0].lower()
+    item_text, _, value = rest.strip().partition(" ")
+    if not item_text.isdigit() or not value.strip():
+        await reply(update, t(context.lang, f"usage.{command}"))
+        return
+    if not context.me.has_role(Role.EDITOR):
+        raise NotAllowed("editors only", reason="role")
+    warta = context.warta
+    item = item_for(context, int(item_text))
+    changes = parse_edit(item, command, value, warta.zone)
+    with warta.sessions() as session:
+        edited = warta.workflow.edit(session, context.me, item.id, warta.now(), changes)
+    await reply(update, t(context.lang, "editor.saved", id=edited.id,
+                          what=Safe(t(context.lang, f"edit.{command}"))))
+
+
+@answers_errors
+async def on_forward_command(update: Update, context: WartaContext) -> None:
+    """/ajukan ID."""
+    item_id = _id_argument(context)
+    if item_id is None:
+        await reply(update, t(context.lang, "usage.ajukan"))
+        return
+    await on_forward(update, context, item_id)
+
+
+@answers_errors
+async def on_preview_command(update: Update, context: WartaContext) -> None:
+    """/pratinjau ID."""
+    item_id = _id_argument(context)
+    if item_id is None:
+        await reply(update, t(context.lang, "usage.pratinjau"))
+        return
+    await on_preview(update, context, item_id)
+
+
+@answers_errors
+async def on_queue(update: Update, context: WartaContext) -> None:
+    """/antrian: every item on its way, oldest first, with how long it has waited."""
+    if not context.me.roles & {Role.EDITOR, Role.PEJABAT, Role.ADMIN, Role.KEPALA}:
+        raise NotAllowed("staff only", reason="role")
+    warta, lang = context.warta, context.lang
+    with warta.sessions() as session:
+        lines = []
+        for item in list_items(session, QUEUE_STATES):
+            since = stage_started_at(session, item)
+            lines.append(t(lang, "queue.line", id=item.id,
+                           title=clip(item.title or item.description, 40) or "-",
+                           state=Safe(state_label(item.status, lang)),
+                           who=item.editor.name if item.editor else item.officer.name,
+                           since=when(since, warta.zone)))
+    await reply(update, t(lang, "queue.header") + "\n" + "\n".join(lines) if lines
+                else t(lang, "queue.empty"))
+
+
+def _id_argument(context: WartaContext) -> int | None:
+    args = context.args or []
+    return int(args[0]) if args and args[0].isdigit() else None
+
+
+@answers_errors
+async def on_retry(update: Update, context: WartaContext, item_id: int) -> None:
+    """Puts an item whose publishing failed back in the publisher's queue."""
+    warta = context.warta
+    with warta.sessions() as session:
+        warta.workflow.retry_publish(session, context.me, item_id, warta.now())
+    text = t(context.lang, "editor.retrying", id=item_id)
+    if update.callback_query:
+        await update.callback_query.answer(text)
+    await reply(update, text)

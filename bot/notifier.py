@@ -1,0 +1,183 @@
+"""Sends what the workflow queued in the notification outbox, after its commit.
+
+A row is leased, sent, then marked done; Telegram's flood control (RetryAfter) and network
+trouble put it back for later; a person who blocked the bot is given up on, on the record.
+Cards (the IT team's claim card, each official's decision card) are remembered in
+`message_copies`, so when the item moves every copy is edited and no stale button remains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from telegram import Bot
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from bot.base import log
+from bot.editor import send_item
+from bot.i18n import Safe, t
+from bot.render import item_card, keyboard, when
+from warta.context import Context
+from workflow import outbox
+from workflow.models import (
+    AuditEvent,
+    Item,
+    MessageCopy,
+    OutboxKind,
+    OutboxMessage,
+    Person,
+    Role,
+)
+from workflow.service import active_people_with, transaction
+
+CARD_PURPOSES = ("claim", "decision")
+BATCH = 50
+
+
+class Notifier:
+    def __init__(self, warta: Context, rng: random.Random | None = None) -> None:
+        self.warta = warta
+        self.lock = asyncio.Lock()
+        self.rng = rng or random.Random()
+
+    async def flush(self, bot: Bot) -> int:
+        """Sends every due notification; returns how many went out."""
+        sent = 0
+        async with self.lock:
+            for _ in range(100):  # bounded: a flood of rows waits for the next tick
+                with self.warta.sessions() as session:
+                    rows = outbox.lease_due(session, OutboxKind.NOTIFY, self.warta.now(),
+                                            limit=BATCH)
+                if not rows:
+                    break
+                for row in rows:
+                    sent += await self._deliver_one(bot, row)
+        return sent
+
+    async def _deliver_one(self, bot: Bot, row: OutboxMessage) -> int:
+        now = self.warta.now()
+        try:
+            await self.deliver(bot, row)
+        except RetryAfter as error:
+            delay = error.retry_after
+            seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+            self._retry(row, f"flood control: {seconds}s", timedelta(seconds=seconds))
+            return 0
+        except Forbidden as error:
+            log.warning("notification %s given up: %s", row.id, error)
+            with self.warta.sessions() as session:
+                outbox.give_up(session, row.id, now, f"forbidden: {error}")
+            return 0
+        except BadRequest as error:
+            if "not modified" in str(error).lower():
+                self._finish(row)
+                return 0
+            log.error("notification %s refused by Telegram: %s", row.id, error)
+            with self.warta.sessions() as session:
+                outbox.give_up(session, row.id, now, f"bad request: {error}")
+            return 0
+        except (NetworkError, TelegramError) as error:
+            self._retry(row, f"network: {error}",
+                        outbox.backoff(row.attempts, 2.0, 300.0, self.rng))
+            return 0
+        self._finish(row)
+        return 1
+
+    def _retry(self, row: OutboxMessage, error: str, delay: timedelta) -> None:
+        log.info("notification %s retried in %s: %s", row.id, delay, error)
+        with self.warta.sessions() as session:
+            outbox.retry_later(session, row.id, self.warta.now(), error, delay)
+
+    def _finish(self, row: OutboxMessage) -> None:
+        with self.warta.sessions() as session:
+            outbox.finish(session, row.id, self.warta.now())
+
+    # --- rendering ----------------------------------------------------------------------
+
+    async def deliver(self, bot: Bot, row: OutboxMessage) -> None:
+        with self.warta.sessions() as session:
+            item = session.get(Item, row.item_id) if row.item_id else None
+            if row.target == "cards" and item is not None:
+                await self._refresh_cards(bot, session, item)
+                return
+            for person, chat_id in self._recipients(session, row):
+                lang = person.language if person else self.warta.settings.office.language
+                await self._send(bot, session, row, item, person, chat_id, lang)
+
+    def _recipients(self, session: Session, row: OutboxMessage) -> list[tuple[Person | None, int]]:
+        """Who gets this row: a person, or a shared chat (else everyone of its role)."""
+        telegram = self.warta.settings.telegram
+        if row.target == "person":
+            person = session.get(Person, row.recipient_id)
+            return [(person, person.telegram_id)] if person and person.active else []
+        shared = {"it_team": (telegram.it_team_chat_id, Role.EDITOR),
+                  "alert": (telegram.alert_chat_id, Role.ADMIN)}
+        chat_id, role = shared.get(row.target, (0, Role.ADMIN))
+        if chat_id:
+            return [(None, chat_id)]
+        return [(p, p.telegram_id) for p in active_people_with(session, role)]
+
+    async def _send(self, bot: Bot, session: Session, row: OutboxMessage, item: Item | None,
+                    person: Person | None, chat_id: int, lang: str) -> None:
+        template = row.template
+        if item is not None and template in ("item.submit", "item.forward"):
+            card = "claim" if template == "item.submit" else "decision"
+            message_id = await send_item(bot, self.warta, item, chat_id, lang, card, None)
+            with transaction(session):
+                session.add(MessageCopy(item_id=item.id, purpose=card, chat_id=chat_id,
+                                        message_id=message_id, created_at=self.warta.now()))
+            return
+        text = t(lang, f"notify.{template}", **self._facts(session, row, item, lang))
+        markup = None
+        if item is not None and template == "item.return_to_officer":
+            markup = keyboard("draft", item, lang, person)
+        elif item is not None and template == "item.mark_publish_failed":
+            markup = keyboard("failed", item, lang, person)
+        await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                               disable_web_page_preview=True)
+
+    def _facts(self, session: Session, row: OutboxMessage, item: Item | None,
+               lang: str) -> dict[str, Any]:
+        payload = dict(row.payload)
+        event = session.get(AuditEvent, payload.get("event_id")) if payload.get("event_id") \
+            else None
+        facts: dict[str, Any] = {
+            "id": item.id if item else payload.get("item_id", ""),
+            "title": (item.title or item.description[:60]) if item else "",
+            "url": item.remote_url if item else "",
+            "actor": event.actor.name if event and event.actor else t(lang, "system"),
+            "at": when(event.at if event else row.created_at, self.warta.zone),
+            "note": payload.get("note") or (event.note if event else ""),
+        }
+        for key, value in payload.items():
+            facts.setdefault(key, value)
+        if "lines" in payload:
+            facts["lines"] = Safe("\n".join(t(lang, "digest.line", **line)
+                                            for line in payload["lines"]))
+        return facts
+
+    async def _refresh_cards(self, bot: Bot, session: Session, item: Item) -> None:
+        """Edits every copy of the item's cards to its current state (and buttons)."""
+        copies = session.scalars(
+            select(MessageCopy).where(MessageCopy.item_id == item.id,
+                                      MessageCopy.purpose.in_(CARD_PURPOSES))
+        ).all()
+        for copy in copies:
+            person = session.scalars(
+                select(Person).where(Person.telegram_id == copy.chat_id)).first()
+            lang = person.language if person else self.warta.settings.office.language
+            try:
+                await bot.edit_message_text(
+                    item_card(item, lang, self.warta.zone), chat_id=copy.chat_id,
+                    message_id=copy.message_id, parse_mode=ParseMode.HTML,
+                    reply_markup=keyboard(copy.purpose, item, lang, None),
+                    disable_web_page_preview=True,
+                )
+            except BadRequest as error:  # deleted or unchanged: nothing stale is left
+                log.info("card %s/%s not edited: %s", copy.chat_id, copy.message_id, error)

@@ -1,0 +1,265 @@
+"""The officer's side: send material, describe it, send it to the IT team, follow it."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, timedelta
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import TelegramError
+
+from bot.base import WartaContext, answers_errors, log, reply
+from bot.download import download
+from bot.i18n import Safe, t
+from bot.prompts import answer_for, ask
+from bot.render import draft_summary, duration, keyboard, state_label
+from workflow.media import MediaRejected
+from workflow.models import Item, MediaKind, Role
+from workflow.service import NewMedia, items_of_officer, stage_started_at
+
+ALBUM_JOB = "album-{chat}-{group}"
+
+
+async def show_draft(update: Update, context: WartaContext, item: Item) -> None:
+    with context.warta.sessions() as session:
+        fresh = session.get(Item, item.id)
+        assert fresh is not None
+        await reply(update, draft_summary(fresh, context.lang, context.warta.zone),
+                    keyboard("draft", fresh, context.lang, context.me))
+
+
+def _attachment(message: Message) -> tuple[MediaKind, str, str, int | None, str | None] | None:
+    """(kind, file id, unique id, declared size, file name) of what the message carries."""
+    if message.photo:
+        largest = message.photo[-1]
+        return (MediaKind.PHOTO, largest.file_id, largest.file_unique_id, largest.file_size,
+                None)
+    if message.video:
+        video = message.video
+        return (MediaKind.VIDEO, video.file_id, video.file_unique_id, video.file_size,
+                video.file_name)
+    if message.document:
+        doc = message.document
+        return (MediaKind.DOCUMENT, doc.file_id, doc.file_unique_id, doc.file_size,
+                doc.file_name)
+    return None
+
+
+@answers_errors
+async def on_media(update: Update, context: WartaContext) -> None:
+    """Stores a photo, video or document in the officer's draft and shows the draft."""
+    message = update.effective_message
+    if message is None or (found := _attachment(message)) is None:
+        return
+    if not context.me.has_role(Role.PETUGAS):
+        await reply(update, t(context.lang, "officer.only_officers"))
+        return
+    kind, file_id, unique_id, declared, name = found
+    warta = context.warta
+    try:
+        warta.media.check_declared_size(kind, declared)
+        temp = warta.media.new_temp_path()
+        try:
+            telegram_file = await context.bot.get_file(file_id)
+            limit = warta.media.limits.max_bytes(kind.value)
+            await download(context.http, telegram_file, temp, limit,
+                           local_mode=warta.settings.telegram.local_mode)
+        except BaseException:
+            warta.media.discard_temp(temp)
+            raise
+        stored = await asyncio.to_thread(warta.media.store, temp, kind, name)
+    except MediaRejected as refusal:
+        await reply(update, media_refusal(refusal, context.lang))
+        return
+    with warta.sessions() as session:
+        draft = warta.workflow.current_draft(session, context.me, warta.now())
+        warta.workflow.add_media(session, context.me, draft.id, warta.now(), NewMedia(
+            kind=MediaKind(stored.kind), sha256=stored.sha256, stored_path=stored.relative_path,
+            mime=stored.mime, size=stored.size, width=stored.width, height=stored.height,
+            thumbnail_path=stored.thumbnail_path or "", original_name=stored.display_name or "",
+            telegram_file_unique_id=unique_id,
+        ))
+        if message.caption:
+            warta.workflow.update_draft(session, context.me, draft.id, warta.now(),
+                                        append_text=message.caption)
+    if message.media_group_id:
+        _answer_album_later(update, context, draft, message.media_group_id)
+    else:
+        await show_draft(update, context, draft)
+
+
+def _answer_album_later(update: Update, context: WartaContext, draft: Item, group: str) -> None:
+    """Album parts arrive as separate updates: answer once, after the last one."""
+    queue = context.job_queue
+    chat = update.effective_chat
+    if queue is None or chat is None:
+        return
+    name = ALBUM_JOB.format(chat=chat.id, group=group)
+    for job in queue.get_jobs_by_name(name):
+        job.schedule_removal()
+
+    async def answer(_: object) -> None:
+        await show_draft(update, context, draft)
+
+    queue.run_once(answer, context.warta.settings.telegram.album_wait_seconds, name=name)
+
+
+def media_refusal(refusal: MediaRejected, lang: str) -> str:
+    details = refusal.details
+    limit = details.get("limit_mb", "")
+    return t(lang, f"media.{refusal.reason_code}", limit=limit,
+             detected=str(details.get("detected", "")))
+
+
+@answers_errors
+async def on_text(update: Update, context: WartaContext) -> None:
+    """An officer's plain text adds to the description of their draft."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    if not context.me.has_role(Role.PETUGAS):
+        await reply(update, t(context.lang, "hint.use_commands"))
+        return
+    warta = context.warta
+    with warta.sessions() as session:
+        draft = warta.workflow.current_draft(session, context.me, warta.now())
+        warta.workflow.update_draft(session, context.me, draft.id, warta.now(),
+                                    append_text=message.text)
+    await show_draft(update, context, draft)
+
+
+@answer_for("note")
+async def add_note(update: Update, context: WartaContext, item_id: int, text: str) -> None:
+    warta = context.warta
+    with warta.sessions() as session:
+        item = warta.workflow.update_draft(session, context.me, item_id, warta.now(),
+                                           append_text=text)
+    await show_draft(update, context, item)
+
+
+@answers_errors
+async def on_new(update: Update, context: WartaContext) -> None:
+    """/baru: starts a separate draft for another activity."""
+    warta = context.warta
+    with warta.sessions() as session:
+        item = warta.workflow.create_draft(session, context.me, warta.now())
+    await show_draft(update, context, item)
+
+
+@answers_errors
+async def on_section(update: Update, context: WartaContext) -> None:
+    """/bidang NAMA: the section (bidang) the current draft belongs to."""
+    name = " ".join(context.args or [])
+    if not name:
+        await reply(update, t(context.lang, "usage.bidang"))
+        return
+    warta = context.warta
+    with warta.sessions() as session:
+        draft = warta.workflow.current_draft(session, context.me, warta.now())
+        warta.workflow.update_draft(session, context.me, draft.id, warta.now(), section=name)
+    await show_draft(update, context, draft)
+
+
+@answers_errors
+async def on_date(update: Update, context: WartaContext) -> None:
+    """/tanggal YYYY-MM-DD (or DD/MM/YYYY): the activity date of the current draft."""
+    day = parse_day(" ".join(context.args or []))
+    if day is None:
+        await reply(update, t(context.lang, "usage.tanggal"))
+        return
+    warta = context.warta
+    with warta.sessions() as session:
+        draft = warta.workflow.current_draft(session, context.me, warta.now())
+        warta.workflow.update_draft(session, context.me, draft.id, warta.now(),
+                                    activity_date=day)
+    await show_draft(update, context, draft)
+
+
+def parse_day(text: str) -> date | None:
+    for pattern in ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y"):
+        try:
+            return datetime.strptime(text.strip(), pattern).date()
+        except ValueError:
+            continue
+    return None
+
+
+@answers_errors
+async def on_submit(update: Update, context: WartaContext, item_id: int) -> None:
+    warta = context.warta
+    with warta.sessions() as session:
+        item = warta.workflow.submit(session, context.me, item_id, warta.now())
+    await _close_buttons(update, context, t(context.lang, "officer.submitted", id=item.id))
+
+
+@answers_errors
+async def on_cancel(update: Update, context: WartaContext, item_id: int) -> None:
+    warta = context.warta
+    with warta.sessions() as session:
+        warta.workflow.cancel(session, context.me, item_id, warta.now())
+    await _close_buttons(update, context, t(context.lang, "officer.cancelled", id=item_id))
+
+
+@answers_errors
+async def on_add_note(update: Update, context: WartaContext, item_id: int) -> None:
+    await _answer_button(update)
+    await ask(update, context, "note", item_id)
+
+
+@answers_errors
+async def on_pick_date(update: Update, context: WartaContext, item_id: int) -> None:
+    """Offers the last few days as the activity date (most activities are just past)."""
+    await _answer_button(update)
+    today = context.warta.local(context.warta.now()).date()
+    days = [today - timedelta(days=n) for n in range(4)]
+    buttons = [InlineKeyboardButton(day.strftime("%d/%m"), callback_data=f"setdate:{item_id}:"
+                                    f"{day.isoformat()}") for day in days]
+    await reply(update, t(context.lang, "officer.pick_date", id=item_id),
+                InlineKeyboardMarkup([buttons]))
+
+
+@answers_errors
+async def on_set_date(update: Update, context: WartaContext, item_id: int, day: str) -> None:
+    await _answer_button(update)
+    warta = context.warta
+    with warta.sessions() as session:
+        item = warta.workflow.update_draft(session, context.me, item_id, warta.now(),
+                                           activity_date=date.fromisoformat(day))
+    await show_draft(update, context, item)
+
+
+@answers_errors
+async def on_status(update: Update, context: WartaContext) -> None:
+    """/status: the officer's items, their stage and how long they have waited there."""
+    warta = context.warta
+    lang = context.lang
+    with warta.sessions() as session:
+        items = items_of_officer(session, context.me)
+        lines = []
+        for item in items:
+            waited = (warta.now() - stage_started_at(session, item)).total_seconds() / 60
+            lines.append(t(lang, "status.line", id=item.id,
+                           title=item.title or item.description[:40] or "-",
+                           state=Safe(state_label(item.status, lang)),
+                           waited=Safe(duration(waited, lang))))
+    await reply(update, t(lang, "status.header") + "\n" + "\n".join(lines) if lines
+                else t(lang, "status.empty"))
+
+
+async def _answer_button(update: Update) -> None:
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+
+
+async def _close_buttons(update: Update, context: WartaContext, text: str) -> None:
+    """Confirms a button press and takes the buttons off the message that carried them."""
+    query = update.callback_query
+    if query is None:
+        await reply(update, text)
+        return
+    await query.answer(text)
+    try:
+        await query.edit_message_reply_markup(reply_markup=None)
+    except TelegramError as error:  # the message may be too old to edit; the answer stands
+        log.info("could not remove buttons: %s", error)
+    await reply(update, text)

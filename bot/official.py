@@ -1,0 +1,59 @@
+"""The official's side: approve, reject with a reason, or ask for a revision."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.base import WartaContext, answers_errors, reply
+from bot.i18n import t
+from bot.prompts import answer_for, ask
+
+
+@answers_errors
+async def on_approve(update: Update, context: WartaContext, item_id: int) -> None:
+    warta = context.warta
+    with warta.sessions() as session:
+        warta.workflow.approve(session, context.me, item_id, warta.now())
+    text = t(context.lang, "official.approved", id=item_id)
+    if update.callback_query:
+        await update.callback_query.answer(text)
+    await reply(update, text)
+
+
+@answers_errors
+async def on_reject(update: Update, context: WartaContext, item_id: int) -> None:
+    await _ask_reason(update, context, item_id, "reject")
+
+
+@answers_errors
+async def on_revise(update: Update, context: WartaContext, item_id: int) -> None:
+    await _ask_reason(update, context, item_id, "revise")
+
+
+async def _ask_reason(update: Update, context: WartaContext, item_id: int, purpose: str) -> None:
+    """Checks the item is still open for a decision before asking why (no wasted typing)."""
+    warta = context.warta
+    action = "reject" if purpose == "reject" else "request_revision"
+    with warta.sessions() as session:
+        warta.workflow.ensure_allowed(session, context.me, item_id, action)
+    if update.callback_query:
+        await update.callback_query.answer()
+    await ask(update, context, purpose, item_id)
+
+
+@answer_for("reject")
+async def reject_with_reason(update: Update, context: WartaContext, item_id: int,
+                             reason: str) -> None:
+    warta = context.warta
+    with warta.sessions() as session:
+        warta.workflow.reject(session, context.me, item_id, warta.now(), reason)
+    await reply(update, t(context.lang, "official.rejected", id=item_id))
+
+
+@answer_for("revise")
+async def revise_with_note(update: Update, context: WartaContext, item_id: int,
+                           note: str) -> None:
+    warta = context.warta
+    with warta.sessions() as session:
+        warta.workflow.request_revision(session, context.me, item_id, warta.now(), note)
+    await reply(update, t(context.lang, "official.revision_asked", id=item_id))

@@ -1,0 +1,95 @@
+"""Questions the bot asks and waits for: a reason, a note, more description.
+
+The question is sent with ForceReply and remembered in the database (`message_copies`),
+so an answer that replies to it still finds its item after a restart; a plain next
+message is also taken, from memory, for clients that do not reply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import select
+from telegram import ForceReply, Update
+from telegram.constants import ParseMode
+
+from bot.base import WartaContext, answers_errors, reply
+from bot.i18n import t
+from workflow.errors import MissingNote
+from workflow.models import MessageCopy
+from workflow.service import transaction
+
+Answer = Callable[[Update, WartaContext, int, str], Awaitable[None]]
+ANSWERS: dict[str, Answer] = {}
+AWAITING = "awaiting"
+
+
+def answer_for(purpose: str) -> Callable[[Answer], Answer]:
+    """Registers what to do with the answer to a question of `purpose`."""
+
+    def register(function: Answer) -> Answer:
+        ANSWERS[purpose] = function
+        return function
+
+    return register
+
+
+async def ask(update: Update, context: WartaContext, purpose: str, item_id: int) -> None:
+    chat = update.effective_chat
+    if chat is None:
+        return
+    question = await chat.send_message(
+        t(context.lang, f"ask.{purpose}", id=item_id), parse_mode=ParseMode.HTML,
+        reply_markup=ForceReply(selective=True, input_field_placeholder=t(context.lang,
+                                                                         "ask.placeholder")),
+    )
+    with context.warta.sessions() as session, transaction(session):
+        session.add(MessageCopy(item_id=item_id, purpose=f"ask:{purpose}", chat_id=chat.id,
+                                message_id=question.message_id, created_at=context.warta.now()))
+    if context.user_data is not None:
+        context.user_data[AWAITING] = (purpose, item_id)
+
+
+def pending_question(update: Update, context: WartaContext) -> tuple[str, int] | None:
+    """The question this text message answers, if any."""
+    message = update.effective_message
+    if message is None:
+        return None
+    replied = message.reply_to_message
+    if replied is not None and update.effective_chat is not None:
+        with context.warta.sessions() as session:
+            copy = session.scalars(select(MessageCopy).where(
+                MessageCopy.chat_id == update.effective_chat.id,
+                MessageCopy.message_id == replied.message_id,
+            )).first()
+            if copy is not None and copy.purpose.startswith("ask:"):
+                return copy.purpose.removeprefix("ask:"), copy.item_id
+    private = update.effective_chat is not None and update.effective_chat.type == "private"
+    if private and context.user_data is not None and AWAITING in context.user_data:
+        purpose, item_id = context.user_data[AWAITING]
+        return str(purpose), int(item_id)
+    return None
+
+
+@answers_errors
+async def on_answer(update: Update, context: WartaContext) -> None:
+    """Takes a text message as the answer to the pending question."""
+    question = pending_question(update, context)
+    message = update.effective_message
+    if question is None or message is None:
+        return
+    purpose, item_id = question
+    if context.user_data is not None:
+        context.user_data.pop(AWAITING, None)
+    text = (message.text or "").strip()
+    try:
+        if not text or text == "-":
+            raise MissingNote("empty answer")
+        await ANSWERS[purpose](update, context, item_id, text)
+    except MissingNote:
+        await reply(update, t(context.lang, "error.missing_note"))
+        await ask(update, context, purpose, item_id)
+
+
+def has_question(update: Update, context: WartaContext) -> bool:
+    return pending_question(update, context) is not None

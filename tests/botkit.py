@@ -1,0 +1,112 @@
+"""A whole office on the real python-telegram-bot stack, against the Bot API double."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.apidouble import BotApiDouble, SimChat, SimUser, StoredMessage
+from bot.app import build_application
+from warta.context import Context
+from workflow.config import DatabaseSettings, MediaSettings, Settings, TelegramSettings
+from workflow.models import Item, OutboxMessage, Role
+from workflow.people import add_person
+
+IT_CHAT = -1001
+ALERT_CHAT = -1002
+
+PEOPLE = {
+    "officer": (1001, "Sari Petugas", (Role.PETUGAS,), "id"),
+    "officer_en": (1002, "Sam Officer", (Role.PETUGAS,), "en"),
+    "editor": (2001, "Eko Editor", (Role.EDITOR,), "id"),
+    "official": (3001, "Pak Joko", (Role.PEJABAT,), "id"),
+    "official2": (3002, "Bu Wati", (Role.PEJABAT,), "id"),
+    "admin": (4001, "Ani Admin", (Role.ADMIN,), "id"),
+}
+
+
+@dataclass
+class Office:
+    double: BotApiDouble
+    warta: Context
+    it_chat: SimChat
+    alert_chat: SimChat
+    users: dict[str, SimUser]
+
+    def __getattr__(self, name: str) -> SimUser:
+        users = self.__dict__.get("users", {})
+        if name in users:
+            return users[name]
+        raise AttributeError(name)
+
+    def item(self, item_id: int) -> Item:
+        with self.warta.sessions() as session:
+            item = session.get(Item, item_id)
+            assert item is not None
+            item.media  # noqa: B018 - load before the session closes
+            return item
+
+    def latest_item(self) -> Item:
+        with self.warta.sessions() as session:
+            item_id = session.scalar(select(Item.id).order_by(Item.id.desc()).limit(1))
+        assert item_id is not None
+        return self.item(item_id)
+
+    def outbox(self, kind: str) -> list[OutboxMessage]:
+        with self.warta.sessions() as session:
+            return list(session.scalars(select(OutboxMessage).where(OutboxMessage.kind == kind)))
+
+    async def reply_to_last(self, who: SimUser, text: str) -> StoredMessage:
+        """Answers the bot's last question (a ForceReply) as a phone client does."""
+        question = self.double.last_sent(who)
+        return await self.double.send_text(who, text, reply_to=question)
+
+
+def office_settings(tmp_path: Path, **telegram: Any) -> Settings:
+    return Settings(
+        telegram=TelegramSettings(token="x", it_team_chat_id=IT_CHAT, alert_chat_id=ALERT_CHAT,
+                                  album_wait_seconds=0.3, rate_limit=False, **telegram),
+        database=DatabaseSettings(url=f"sqlite:///{tmp_path / 'warta.db'}"),
+        media=MediaSettings(dir=str(tmp_path / "media")),
+    )
+
+
+async def start_office(tmp_path: Path, settings: Settings | None = None,
+                       clock: Any = None) -> AsyncIterator[Office]:
+    settings = settings or office_settings(tmp_path)
+    warta = Context(settings, clock or (lambda: datetime.now(UTC)))
+    warta.upgrade()
+    now = warta.now()
+    async with BotApiDouble() as double:
+        users = {}
+        for key, (telegram_id, name, roles, lang) in PEOPLE.items():
+            with warta.sessions() as session:
+                add_person(session, None, now, telegram_id=telegram_id, name=name, roles=roles,
+                           language=lang)
+            users[key] = double.user(telegram_id, name.split()[0], language_code=lang)
+        users["stranger"] = double.user(9999, "Orang", language_code="id")
+        it_chat = double.group(IT_CHAT, "Tim IT")
+        alert_chat = double.group(ALERT_CHAT, "Webmaster")
+        app = build_application(warta, double.app_builder())
+        async with double.running(app):
+            yield Office(double, warta, it_chat, alert_chat, users)
+        assert not double.unhandled, double.unhandled
+        assert not double.errors, double.errors
+
+
+@pytest.fixture
+async def bot_office(tmp_path: Path) -> AsyncIterator[Office]:
+    async for running_office in start_office(tmp_path):
+        yield running_office
+
+
+def replace_telegram(settings: Settings, **changes: Any) -> Settings:
+    return dataclasses.replace(settings, telegram=dataclasses.replace(settings.telegram,
+                                                                      **changes))

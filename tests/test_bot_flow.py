@@ -1,0 +1,85 @@
+"""Whole conversations through python-telegram-bot's HTTP stack and the Bot API double."""
+
+from __future__ import annotations
+
+from tests.botkit import IT_CHAT, Office
+from tests.test_media import jpeg_bytes, mp4_bytes, pdf_bytes
+from workflow.models import Status
+
+
+async def officer_sends_material(office: Office) -> int:
+    double = office.double
+    await double.send_album(office.officer, [jpeg_bytes((800, 600)), jpeg_bytes((600, 800)),
+                                             jpeg_bytes((640, 480))],
+                            caption="Posyandu di Desa Ampah, 25 November")
+    summary = await double.wait_for_message(office.officer, contains="Draf #")
+    assert "3 foto" in summary.plain
+    await double.send_document(office.officer, pdf_bytes(), "laporan.pdf", "application/pdf")
+    await double.wait_for_message(office.officer, contains="1 dokumen")
+    await double.send_video(office.officer, mp4_bytes(), caption="Video kegiatan")
+    summary = await double.wait_for_message(office.officer, contains="1 video")
+    assert "Posyandu di Desa Ampah" in summary.plain and "Video kegiatan" in summary.plain
+    item = office.latest_item()
+    assert [m.kind for m in item.media] == ["photo", "photo", "photo", "document", "video"]
+    await double.click(office.officer, summary, "📤 Kirim")
+    await double.wait_for_message(office.officer, contains="diteruskan ke Tim IT")
+    assert office.item(item.id).status is Status.SUBMITTED
+    return item.id
+
+
+async def editor_prepares(office: Office, item_id: int) -> None:
+    double = office.double
+    card = await double.wait_for_message(IT_CHAT, contains=f"#{item_id}")
+    await double.click(office.editor, card, "✋ Ambil")
+    await double.wait_for_message(office.editor, contains="Edit #")
+    await double.send_command(office.editor, "judul", f"{item_id} Posyandu Desa Ampah")
+    await double.wait_for_message(office.editor, contains="judul disimpan")
+    await double.send_command(office.editor, "isi",
+                              f"{item_id} Kegiatan posyandu berjalan lancar.")
+    await double.wait_for_message(office.editor, contains="isi disimpan")
+    await double.send_command(office.editor, "sampul", f"{item_id} 2")
+    await double.wait_for_message(office.editor, contains="sampul disimpan")
+    await double.send_command(office.editor, "pratinjau", str(item_id))
+    preview = await double.wait_for_message(office.editor, contains="Posyandu Desa Ampah")
+    assert "Status: sedang diedit" in preview.plain
+    await double.click(office.editor, preview, "📨 Ajukan")
+    await double.wait_for_message(office.editor, contains="diajukan ke pejabat")
+
+
+async def test_album_pdf_video_to_approval(bot_office: Office) -> None:
+    office = bot_office
+    item_id = await officer_sends_material(office)
+    await editor_prepares(office, item_id)
+    double = office.double
+    decision = await double.wait_for_message(office.official, contains="Posyandu Desa Ampah")
+    assert decision.button_texts == ["✅ Setujui", "❌ Tolak", "✏️ Revisi"]
+    await double.click(office.official, decision, "✅ Setujui")
+    await double.wait_for_message(office.official, contains="disetujui")
+    item = office.item(item_id)
+    assert item.status is Status.APPROVED
+    assert [row.idempotency_key for row in office.outbox("publish")] == [f"warta-{item_id}"]
+    await double.wait_for_message(office.officer, contains="disetujui oleh Pak Joko")
+    # The other official's copy of the card is edited: no stale buttons remain.
+    other = double.messages(office.official2)
+    await double.wait_until(lambda: all(not m.buttons for m in double.messages(office.official2)
+                                        if f"#{item_id}" in (m.plain or "")))
+    assert other
+
+
+async def test_rejection_with_reason(bot_office: Office) -> None:
+    office = bot_office
+    item_id = await officer_sends_material(office)
+    await editor_prepares(office, item_id)
+    double = office.double
+    decision = await double.wait_for_message(office.official2, contains="Posyandu Desa Ampah")
+    await double.click(office.official2, decision, "❌ Tolak")
+    await double.wait_for_message(office.official2, contains="alasan penolakan")
+    await office.reply_to_last(office.official2, "   ")
+    await double.wait_for_message(office.official2, contains="wajib diisi")
+    await office.reply_to_last(office.official2, "Foto kurang jelas")
+    await double.wait_for_message(office.official2, contains="ditolak")
+    assert office.item(item_id).status is Status.REJECTED
+    told = await double.wait_for_message(office.officer, contains="ditolak oleh Bu Wati")
+    assert "Foto kurang jelas" in told.plain
+    await double.wait_for_message(office.editor, contains="Foto kurang jelas")
+    assert office.outbox("publish") == []
