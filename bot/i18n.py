@@ -62,6 +62,20 @@ DONE_EN = {
     "reject": "rejected", "request_revision": "asked for a revision", "mark_published": "published",
     "mark_publish_failed": "failed to publish", "retry_publish": "retried publishing",
 }  # fmt: skip
+PASSIVE_ID = {
+    "create": "dibuat", "add_media": "diubah", "update_draft": "diubah", "submit": "dikirim",
+    "cancel": "dibatalkan", "claim": "diambil", "edit": "diedit", "forward": "diajukan",
+    "return_to_officer": "dikembalikan", "approve": "disetujui", "reject": "ditolak",
+    "request_revision": "diminta revisi", "mark_published": "diterbitkan",
+    "mark_publish_failed": "gagal diterbitkan", "retry_publish": "dijadwalkan terbit ulang",
+}  # fmt: skip
+PASSIVE_EN = {
+    "create": "created", "add_media": "changed", "update_draft": "changed", "submit": "submitted",
+    "cancel": "cancelled", "claim": "claimed", "edit": "edited", "forward": "forwarded",
+    "return_to_officer": "returned", "approve": "approved", "reject": "rejected",
+    "request_revision": "sent back for revision", "mark_published": "published",
+    "mark_publish_failed": "failed to publish", "retry_publish": "queued again",
+}  # fmt: skip
 COMMANDS_ID = {
     "bantuan": "Bantuan", "riwayat": "Riwayat item: /riwayat ID", "bahasa": "Bahasa: id atau en",
     "status": "Status kiriman saya", "baru": "Mulai draf baru", "bidang": "Atur bidang draf",
@@ -413,6 +427,7 @@ EN: dict[str, str] = {
 for _prefix, _id, _en in (
     ("state", STATES_ID, STATES_EN),
     ("done", DONE_ID, DONE_EN),
+    ("passive", PASSIVE_ID, PASSIVE_EN),
     ("cmd", COMMANDS_ID, COMMANDS_EN),
     ("edit", EDITS_ID, EDITS_EN),
 ):

@@ -146,7 +146,7 @@ def error_text(error: WorkflowError, lang: str, zone: ZoneInfo) -> str:
     """One short sentence in the person's language for every refusal of the workflow."""
     facts = error.facts
     if isinstance(error, Conflict):
-        return t(lang, "error.conflict", action=Safe(t(lang, f"done.{error.action}")),
+        return t(lang, "error.conflict", action=Safe(t(lang, f"passive.{error.action}")),
                  by=error.by or t(lang, "system"), at=when(error.at, zone))
     if isinstance(error, WrongState):
         return t(lang, "error.wrong_state",

@@ -17,7 +17,8 @@ from bot.app import build_application
 from warta.context import Context
 from workflow.config import DatabaseSettings, MediaSettings, Settings, TelegramSettings
 from workflow.models import Item, OutboxMessage, Role
-from workflow.people import add_person
+from workflow.people import add_person, find_by_telegram_id
+from workflow.service import Edit
 
 IT_CHAT = -1001
 ALERT_CHAT = -1002
@@ -39,6 +40,27 @@ class Office:
     it_chat: SimChat
     alert_chat: SimChat
     users: dict[str, SimUser]
+    app: Any = None
+
+    async def flush(self) -> None:
+        """Sends queued notifications now instead of on the notifier's next tick."""
+        await self.app.bot_data["notifier"].flush(self.app.bot)
+
+    def person(self, key: str) -> Any:
+        with self.warta.sessions() as session:
+            return find_by_telegram_id(session, PEOPLE[key][0])
+
+    def awaiting_approval(self) -> int:
+        """An item driven straight through the workflow to the officials' desks."""
+        wf, now = self.warta.workflow, self.warta.now()
+        officer, editor = self.person("officer"), self.person("editor")
+        with self.warta.sessions() as session:
+            item = wf.create_draft(session, officer, now, description="Rapat koordinasi desa")
+            wf.submit(session, officer, item.id, now)
+            wf.claim(session, editor, item.id, now)
+            wf.edit(session, editor, item.id, now, Edit(title="Rapat Desa", body="Isi berita"))
+            wf.forward(session, editor, item.id, now)
+        return item.id
 
     def __getattr__(self, name: str) -> SimUser:
         users = self.__dict__.get("users", {})
@@ -96,7 +118,7 @@ async def start_office(tmp_path: Path, settings: Settings | None = None,
         alert_chat = double.group(ALERT_CHAT, "Webmaster")
         app = build_application(warta, double.app_builder())
         async with double.running(app):
-            yield Office(double, warta, it_chat, alert_chat, users)
+            yield Office(double, warta, it_chat, alert_chat, users, app)
         assert not double.unhandled, double.unhandled
         assert not double.errors, double.errors
 

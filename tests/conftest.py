@@ -29,6 +29,8 @@ pytest_plugins = ["tests.botkit"]
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
+# PTB 22 warns when its time attributes are read as numbers; ask for timedeltas instead.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 PG_URL = os.environ.get("WARTA_TEST_PG_URL", "")
 REQUIRE_SERVERS = os.environ.get("WARTA_REQUIRE_SERVERS") == "1"
