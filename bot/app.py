@@ -25,6 +25,7 @@ from bot.base import WartaApp, WartaContext, answers_errors, log, reply
 from bot.i18n import t
 from bot.menus import Menus
 from bot.notifier import Notifier
+from publisher.worker import job_callback, make_worker
 from warta.context import Context
 from workflow import people
 from workflow.errors import InvalidValue
@@ -101,6 +102,10 @@ def build_application(warta: Context, builder: Any | None = None) -> WartaApp:
     jobs = app.job_queue
     if jobs is not None:
         jobs.run_repeating(_notify_tick, NOTIFIER_TICK_SECONDS, first=0.5, name="notifier")
+        worker = make_worker(warta, clock=warta.clock)
+        if worker is not None:
+            jobs.run_repeating(job_callback(worker), warta.settings.publisher.interval_seconds,
+                               first=1.0, name="publisher")
     return app
 
 

@@ -266,6 +266,7 @@ ID: dict[str, str] = {
     "notify.deadline.escalation": "🚨 Eskalasi: #{id} {title} tertahan di tahap {stage_label} "
     "(lewat {late} dari batas).",
     "notify.digest.daily": "🗂 <b>Menunggu hari ini</b>\n{lines}",
+    "notify.publish.warnings": "⚠️ #{id} terbit ({url}) dengan catatan: {warnings}",
     "digest.line": "#{id} {title} — {stage_label}, sejak {since}",
 }
 
@@ -421,6 +422,7 @@ EN: dict[str, str] = {
     "notify.deadline.escalation": "🚨 Escalation: #{id} {title} is stuck in stage {stage_label} "
     "({late} over the limit).",
     "notify.digest.daily": "🗂 <b>Waiting today</b>\n{lines}",
+    "notify.publish.warnings": "⚠️ #{id} was published ({url}) with warnings: {warnings}",
     "digest.line": "#{id} {title} — {stage_label}, since {since}",
 }
 

@@ -156,7 +156,7 @@ class Notifier:
             "note": payload.get("note") or (event.note if event else ""),
         }
         for key, value in payload.items():
-            facts.setdefault(key, value)
+            facts.setdefault(key, "; ".join(map(str, value)) if isinstance(value, list) else value)
         if "lines" in payload:
             facts["lines"] = Safe("\n".join(t(lang, "digest.line", **line)
                                             for line in payload["lines"]))

@@ -15,7 +15,13 @@ from sqlalchemy import select
 from bot.apidouble import BotApiDouble, SimChat, SimUser, StoredMessage
 from bot.app import build_application
 from warta.context import Context
-from workflow.config import DatabaseSettings, MediaSettings, Settings, TelegramSettings
+from workflow.config import (
+    DatabaseSettings,
+    MediaSettings,
+    Settings,
+    TelegramSettings,
+    WebsiteSettings,
+)
 from workflow.models import Item, OutboxMessage, Role
 from workflow.people import add_person, find_by_telegram_id
 from workflow.service import Edit
@@ -97,6 +103,7 @@ def office_settings(tmp_path: Path, **telegram: Any) -> Settings:
                                   album_wait_seconds=0.3, rate_limit=False, **telegram),
         database=DatabaseSettings(url=f"sqlite:///{tmp_path / 'warta.db'}"),
         media=MediaSettings(dir=str(tmp_path / "media")),
+        website=WebsiteSettings(adapter="none"),
     )
 
 

@@ -75,3 +75,12 @@ def test_console_script_runs(config: Path) -> None:
                            "upgrade"], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "revision 0001" in done.stdout
+
+
+def test_demo_plays_an_office_day(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "bot → Pak Joko: ✅ #1 disetujui" in out
+    assert "workflow.mark_published approved -> published  sistem" in out
+    assert "workflow.reject awaiting_approval -> rejected" in out
+    assert "Di situs uji: 1 berita terbit" in out

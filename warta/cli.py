@@ -15,14 +15,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy.orm import Session
-
 from warta.context import Context
+from warta.render import describe_person, format_item
 from workflow import people
 from workflow.config import ConfigError, load_settings
 from workflow.errors import WorkflowError
-from workflow.models import Person, Status
-from workflow.service import get_item_unchecked, history, list_items
+from workflow.models import Status
+from workflow.service import get_item_unchecked, list_items
 
 Handler = Callable[[Context, argparse.Namespace], int]
 
@@ -39,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     context = Context(settings)
     try:
         return handler(context, args)
+    except ConfigError as error:
+        print(f"warta: configuration error: {error}", file=sys.stderr)
+        return 2
     except WorkflowError as error:
         print(f"warta: {error}", file=sys.stderr)
         return 1
@@ -84,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     _command(commands, "run", "run the Telegram bot (long polling, or webhook if configured)",
              cmd_run)
 
+    publish = _command(commands, "publish", "publish approved items to the website",
+                       cmd_publish)
+    publish.add_argument("--once", action="store_true", required=True,
+                         help="publish what is due now and exit (for cron and tests)")
+
+    _command(commands, "demo", "play a whole office day locally (no token, no internet)",
+             cmd_demo)
+
     item = _group(commands, "item", "news items")
     listing = _command(item, "list", "list items", cmd_item_list)
     listing.add_argument("--state", choices=[s.value for s in Status], action="append")
@@ -121,6 +131,20 @@ def cmd_run(context: Context, _args: argparse.Namespace) -> int:
     context.ensure_schema()
     run(context)
     return 0
+
+
+def cmd_publish(context: Context, _args: argparse.Namespace) -> int:
+    from publisher.worker import publish_once
+
+    result = publish_once(context)
+    print(f"publish: {result}")
+    return 0
+
+
+def cmd_demo(_context: Context, _args: argparse.Namespace) -> int:
+    from warta.demo import main as demo
+
+    return demo()
 
 
 def cmd_db_upgrade(context: Context, _args: argparse.Namespace) -> int:
@@ -181,36 +205,6 @@ def cmd_item_show(context: Context, args: argparse.Namespace) -> int:
         item = get_item_unchecked(session, args.item_id)
         print(format_item(session, item.id))
     return 0
-
-
-# --- formatting -------------------------------------------------------------------------
-
-
-def describe_person(person: Person) -> str:
-    roles = ",".join(sorted(role.value for role in person.roles))
-    state = "active" if person.active else "inactive"
-    section = f" [{person.section}]" if person.section else ""
-    return f"{person.telegram_id:>12}  {person.name}{section}  roles={roles}  {state}"
-
-
-def format_item(session: Session, item_id: int) -> str:
-    item = get_item_unchecked(session, item_id)
-    lines = [
-        f"Item #{item.id}: {item.state}",
-        f"  officer: {item.officer.name}   editor: {item.editor.name if item.editor else '-'}",
-        f"  section: {item.section or '-'}   category: {item.category or '-'}   "
-        f"tags: {', '.join(item.tags) or '-'}",
-        f"  title: {item.title or '-'}",
-        f"  media: {len(item.media)}   published: {item.remote_url or '-'}",
-        "  history:",
-    ]
-    for event in history(session, item.id):
-        who = event.actor.name if event.actor else "sistem"
-        move = f" {event.from_state} -> {event.to_state}" if event.from_state != event.to_state \
-            else ""
-        note = f" ({event.note})" if event.note else ""
-        lines.append(f"    {event.at:%Y-%m-%d %H:%M:%S} UTC  {event.action}{move}  {who}{note}")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":  # pragma: no cover
