@@ -430,6 +430,7 @@ def approved_item_or(
 
 
 def test_scheduled_item_goes_out_as_future_and_pending_site_keeps_pending(
+    receiver: Receiver,
     sessions: sessionmaker[Session],
     session: Session,
     workflow: Workflow,
@@ -439,16 +440,17 @@ def test_scheduled_item_goes_out_as_future_and_pending_site_keeps_pending(
 ) -> None:
     later = clock.now + timedelta(days=2)
     scheduled = approved_item(workflow, session, office, clock.now, store, publish_at=later)
-    adapter = Recording()
-    worker_for(sessions, workflow, adapter, store, clock).run_once()
-    assert adapter.requests[0].status == "future" and adapter.requests[0].publish_at == later
+    worker_for(sessions, workflow, webhook(receiver), store, clock).run_once()
+    payload = receiver.posts[publish_key(scheduled)]
+    assert payload["status"] == "future"
+    assert datetime.fromisoformat(payload["publish_at"]) == later
 
     other = approved_item(workflow, session, office, clock.now, store, publish_at=later)
-    adapter = Recording()
-    worker_for(sessions, workflow, adapter, store, clock, post_status="pending").run_once()
-    assert [r.item_id for r in adapter.requests] == [other]
-    assert adapter.requests[0].status == "pending"
+    pending = worker_for(sessions, workflow, webhook(receiver), store, clock, post_status="pending")
+    pending.run_once()
+    assert receiver.posts[publish_key(other)]["status"] == "pending"
     assert item_state(sessions, scheduled).status is Status.PUBLISHED
+    assert item_state(sessions, other).status is Status.PUBLISHED
 
 
 def test_excerpt_is_the_first_thirty_words() -> None:
