@@ -71,7 +71,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Final, Protocol, cast
 
-from sqlalchemy import CursorResult, Table, and_, insert, select, update
+from sqlalchemy import Executable, Table, and_, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -206,58 +206,70 @@ def sweep(
     Safe to run from several processes at once and after restarts. The session must not
     be inside a transaction with unsaved changes. Returns what this call sent.
     """
-    allowances = allowances_from(deadlines)
-    candidates = _overdue(session, now)
-    to_do: list[tuple[_Candidate, tuple[str, ...]]] = []
-    for row in candidates:
-        allowance = allowances.get(row.stage)
-        levels = _levels_due(row, now, settings, calendar, allowance)
-        if levels:
-            to_do.append((row, levels))
+    plan = _Plan(now, settings, calendar, allowances_from(deadlines))
+    to_do = [row for row in _overdue(session, now) if plan.levels_due(row)]
     result = SweepResult()
+    audience = _Audience(session)
     for start in range(0, len(to_do), batch_size):
-        chunk = to_do[start:start + batch_size]
-        result += _sweep_batch(session, now, settings, calendar, allowances, chunk)
+        ids = [row.id for row in to_do[start:start + batch_size]]
+        result += _sweep_batch(session, plan, audience, ids)
     return result
 
 
 def _overdue(session: Session, now: datetime) -> list[_Candidate]:
     """Open deadlines past due with a message still to send (index range scan)."""
     with transaction(session):
-        rows = session.execute(overdue_query(now)).all()
+        rows = session.connection().execute(overdue_query(now)).all()
     return [_Candidate(*row) for row in rows]
 
 
-def overdue_query(now: datetime) -> Any:
+_COLUMNS: Final = (StageDeadline.id, StageDeadline.item_id, StageDeadline.stage,
+                   StageDeadline.started_at, StageDeadline.due_at, StageDeadline.alerted_at,
+                   StageDeadline.reminded_at, StageDeadline.escalated_at)
+
+
+def overdue_query(now: datetime) -> Executable:
     """The sweeper's candidate query (public for the benchmark's EXPLAIN)."""
     d = StageDeadline
     return (
-        select(d.id, d.item_id, d.stage, d.started_at, d.due_at, d.alerted_at, d.reminded_at,
-               d.escalated_at)
+        select(*_COLUMNS)
         .where(d.closed_at.is_(None), d.due_at <= now, d.escalated_at.is_(None))
         .order_by(d.due_at, d.id)
     )
 
 
-def _levels_due(
-    row: _Candidate,
-    now: datetime,
-    factors: AlertFactors,
-    calendar: WorkingCalendar,
-    allowance: Deadline | None,
-) -> tuple[str, ...]:
-    levels = []
-    if row.alerted_at is None:
-        levels.append("alert")
-    for level, marker, factor in (
-        ("reminder", row.reminded_at, factors.reminder_factor),
-        ("escalation", row.escalated_at, factors.escalation_factor),
-    ):
-        if marker is None and now >= threshold(
-            calendar, row.started_at, row.due_at, factor, allowance
-        ):
-            levels.append(level)
-    return tuple(levels)
+@dataclass
+class _Plan:
+    """When each level of each candidate is due (computed once per sweep and row)."""
+
+    now: datetime
+    factors: AlertFactors
+    calendar: WorkingCalendar
+    allowances: Mapping[str, Deadline]
+    _thresholds: dict[int, tuple[datetime, datetime]] = dataclasses.field(
+        default_factory=dict)
+
+    def thresholds(self, row: _Candidate) -> tuple[datetime, datetime]:
+        if row.id not in self._thresholds:
+            allowance = self.allowances.get(row.stage)
+            self._thresholds[row.id] = (
+                threshold(self.calendar, row.started_at, row.due_at,
+                          self.factors.reminder_factor, allowance),
+                threshold(self.calendar, row.started_at, row.due_at,
+                          self.factors.escalation_factor, allowance),
+            )
+        return self._thresholds[row.id]
+
+    def levels_due(self, row: _Candidate) -> tuple[str, ...]:
+        remind_at, escalate_at = self.thresholds(row)
+        levels = []
+        if row.alerted_at is None:
+            levels.append("alert")
+        if row.reminded_at is None and self.now >= remind_at:
+            levels.append("reminder")
+        if row.escalated_at is None and self.now >= escalate_at:
+            levels.append("escalation")
+        return tuple(levels)
 
 
 @dataclass(frozen=True)
@@ -271,79 +283,90 @@ class _ItemFacts:
 
 
 def _sweep_batch(
-    session: Session,
-    now: datetime,
-    factors: AlertFactors,
-    calendar: WorkingCalendar,
-    allowances: Mapping[str, Deadline],
-    chunk: Sequence[tuple[_Candidate, tuple[str, ...]]],
+    session: Session, plan: _Plan, audience: _Audience, ids: Sequence[int]
 ) -> SweepResult:
-    alerts = reminders = escalations = closed = rows_written = 0
+    """One transaction: lock the batch, set each due marker once, write its messages."""
+    counts = dict.fromkeys(LEVELS, 0)
+    closed = 0
+    messages: list[dict[str, Any]] = []
+    table = cast(Table, StageDeadline.__table__)
     with transaction(session):
-        ids = [row.id for row, _ in chunk]
+        connection = session.connection()
         # Lock this batch's rows; on PostgreSQL another sweeper skips them (and finds
         # them marked next time). SQLite ignores FOR UPDATE: its transactions are
-        # serialised by BEGIN IMMEDIATE, so the fresh read below sees the other's marks.
-        fresh = {
-            row[0]: _Candidate(*row)
-            for row in session.execute(
-                select(StageDeadline.id, StageDeadline.item_id, StageDeadline.stage,
-                       StageDeadline.started_at, StageDeadline.due_at,
-                       StageDeadline.alerted_at, StageDeadline.reminded_at,
-                       StageDeadline.escalated_at)
+        # serialised by BEGIN IMMEDIATE, so this fresh read sees the other's marks.
+        fresh = [
+            _Candidate(*row)
+            for row in connection.execute(
+                select(*_COLUMNS)
                 .where(StageDeadline.id.in_(ids), StageDeadline.closed_at.is_(None))
+                .order_by(StageDeadline.due_at, StageDeadline.id)
                 .with_for_update(skip_locked=True)
             )
-        }
+        ]
         if not fresh:
             return SweepResult()
-        items = _item_facts(session, {row.item_id for row in fresh.values()})
-        audience = _Audience(session)
-        for candidate, _ in chunk:
-            row = fresh.get(candidate.id)
-            if row is None:
-                continue
-            item = items[row.item_id]
-            allowance = allowances.get(row.stage)
-            if row.stage == Status.REJECTED and _close_if_notified(session, row, item):
+        items = _item_facts(session, {row.item_id for row in fresh})
+        due: dict[str, list[_Candidate]] = {level: [] for level in LEVELS}
+        for row in fresh:
+            if row.stage == Status.REJECTED and _close_if_notified(
+                    session, row, items[row.item_id]):
                 closed += 1
                 continue
-            levels = _levels_due(row, now, factors, calendar, allowance)
-            for level in levels:
-                marker = _MARKERS[level]
-                updated = cast(CursorResult[Any], session.execute(
-                    update(StageDeadline)
-                    .where(StageDeadline.id == row.id, marker.is_(None),
-                           StageDeadline.closed_at.is_(None))
-                    .values({marker: now})
-                ))
-                if updated.rowcount != 1:
+            for level in plan.levels_due(row):
+                due[level].append(row)
+        for level in LEVELS:
+            if not due[level]:
+                continue
+            marker = table.c[_MARKERS[level].key]
+            # The marker is set only where it is still empty: the rows it comes back
+            # for are this sweeper's to announce, and nobody else's.
+            marked = set(connection.execute(
+                update(table)
+                .where(table.c.id.in_([row.id for row in due[level]]), marker.is_(None),
+                       table.c.closed_at.is_(None))
+                .values({marker: plan.now})
+                .returning(table.c.id)
+            ).scalars())
+            for row in due[level]:
+                if row.id not in marked:
                     continue
-                targets = audience.for_level(level, row.stage, item)
-                payload = deadline_payload(row, item, level, now, calendar, allowance)
-                for target, recipient_id in targets:
-                    session.add(OutboxMessage(
-                        kind=OutboxKind.NOTIFY,
-                        item_id=item.id,
-                        target=target,
-                        recipient_id=recipient_id,
-                        template=TEMPLATES[level],
-                        payload=payload,
-                        idempotency_key=(
-                            f"deadline:{row.id}:{level}:{target}:{recipient_id or ''}"
-                        ),
-                        next_attempt_at=now,
-                        created_at=now,
+                counts[level] += 1
+                item = items[row.item_id]
+                payload = deadline_payload(row, item, level, plan.now, plan.calendar,
+                                           plan.allowances.get(row.stage))
+                for target, recipient_id in audience.for_level(level, row.stage, item):
+                    messages.append(_outbox_row(
+                        item_id=item.id, target=target, recipient_id=recipient_id,
+                        template=TEMPLATES[level], payload=payload, now=plan.now,
+                        key=f"deadline:{row.id}:{level}:{target}:{recipient_id or ''}",
                     ))
-                rows_written += len(targets)
-                if level == "alert":
-                    alerts += 1
-                elif level == "reminder":
-                    reminders += 1
-                else:
-                    escalations += 1
-        session.flush()
-    return SweepResult(alerts, reminders, escalations, closed, rows_written)
+        if messages:
+            connection.execute(insert(cast(Table, OutboxMessage.__table__)), messages)
+    return SweepResult(counts["alert"], counts["reminder"], counts["escalation"], closed,
+                       len(messages))
+
+
+def _outbox_row(*, item_id: int | None, target: str, recipient_id: int | None,
+                template: str, payload: dict[str, Any], now: datetime, key: str
+                ) -> dict[str, Any]:
+    """A notification row for a Core insert (every column, so executemany can batch)."""
+    return {
+        "kind": OutboxKind.NOTIFY.value,
+        "item_id": item_id,
+        "target": target,
+        "recipient_id": recipient_id,
+        "template": template,
+        "payload": payload,
+        "idempotency_key": key,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "done_at": None,
+        "remote_id": "",
+        "remote_url": "",
+        "last_error": "",
+    }
 
 
 def _item_facts(session: Session, item_ids: Iterable[int]) -> dict[int, _ItemFacts]:
