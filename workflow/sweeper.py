@@ -8,14 +8,12 @@ Sweeper
 For each *open* stage deadline (``closed_at IS NULL``) whose ``due_at`` has passed, three
 messages may go out, each exactly once:
 
-========== ================================== ===================== ====================
-level      when                               template              to
-========== ================================== ===================== ====================
-alert      ``due_at`` passed                  ``deadline.overdue``  responsible + "alert"
-reminder   allowance × ``reminder_factor``    ``deadline.reminder`` responsible + "alert"
-escalation allowance × ``escalation_factor``  ``deadline.escalation`` every active kepala
-                                                                    + "alert"
-========== ================================== ===================== ====================
+* **alert** when ``due_at`` has passed: template ``deadline.overdue``, to the responsible
+  people and the webmaster (target "alert");
+* **reminder** when allowance × ``reminder_factor`` (2) has elapsed: ``deadline.reminder``,
+  to the same people;
+* **escalation** at allowance × ``escalation_factor`` (3): ``deadline.escalation``, to every
+  active ``kepala`` (person) and the webmaster.
 
 *Responsible* per stage: the officer (person) for ``draft`` / ``returned_to_officer``; the
 IT team chat (target "it_team") for ``submitted``; the claiming editor (person) for
@@ -38,11 +36,12 @@ Exactly once: each level has a marker column (``alerted_at``, ``reminded_at``,
 ``escalated_at``). Rows are handled in batches, one transaction per batch; inside it the
 rows are locked (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so a second sweeper skips
 rows the first one holds; SQLite transactions take the write lock at BEGIN), and each
-marker is set by ``UPDATE ... WHERE marker IS NULL AND closed_at IS NULL`` whose rowcount
-decides whether the outbox rows are written, in the same transaction. The outbox's unique
-idempotency key ``deadline:<id>:<level>:<target>:<recipient>`` is a second guard. A
-sweeper that was down while several thresholds passed sends each passed level once, in
-order, on its first run (catch-up); it never sends one twice.
+level's markers are set by one ``UPDATE ... WHERE id IN (...) AND marker IS NULL AND
+closed_at IS NULL RETURNING id``: only the rows it returns get their outbox rows, written
+in the same transaction. The outbox's unique idempotency key
+``deadline:<id>:<level>:<target>:<recipient>`` is a second guard. A sweeper that was down
+while several thresholds passed sends each passed level once, in order, on its first run
+(catch-up); it never sends one twice.
 
 Cost: the candidate query is ``closed_at IS NULL AND due_at <= now AND escalated_at IS
 NULL``, a range scan of the partial index ``ix_stage_deadlines_open_due``; it reads only
