@@ -20,7 +20,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import common, editor, officer, official, prompts
+from bot import common, editor, officer, official, prompts, scheduler
 from bot.base import WartaApp, WartaContext, answers_errors, log, reply
 from bot.i18n import t
 from bot.menus import Menus
@@ -61,6 +61,7 @@ COMMANDS: dict[str, Any] = {
     "antrian": editor.on_queue,
     "pratinjau": editor.on_preview_command,
     "ajukan": editor.on_forward_command,
+    "laporan": scheduler.on_report,
     **{name: editor.on_edit_command for name in editor.EDIT_COMMANDS},
 }
 
@@ -102,6 +103,8 @@ def build_application(warta: Context, builder: Any | None = None) -> WartaApp:
     jobs = app.job_queue
     if jobs is not None:
         jobs.run_repeating(_notify_tick, NOTIFIER_TICK_SECONDS, first=0.5, name="notifier")
+        jobs.run_repeating(scheduler.sweep_job, warta.settings.alerts.sweep_seconds, first=5.0,
+                           name="deadlines")
         worker = make_worker(warta, clock=warta.clock)
         if worker is not None:
             jobs.run_repeating(job_callback(worker), warta.settings.publisher.interval_seconds,

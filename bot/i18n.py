@@ -267,6 +267,9 @@ ID: dict[str, str] = {
     "(lewat {late} dari batas).",
     "notify.digest.daily": "🗂 <b>Menunggu hari ini</b>\n{lines}",
     "notify.publish.warnings": "⚠️ #{id} terbit ({url}) dengan catatan: {warnings}",
+    "report.text": "{text}",
+    "report.chart": "Grafik waktu per tahap dibanding batas SOP",
+    "error.invalid.period": "Periode: minggu, bulan, minggu-lalu, bulan-lalu atau 2026-11.",
     "digest.line": "#{id} {title} — {stage_label}, sejak {since}",
 }
 
@@ -423,6 +426,9 @@ EN: dict[str, str] = {
     "({late} over the limit).",
     "notify.digest.daily": "🗂 <b>Waiting today</b>\n{lines}",
     "notify.publish.warnings": "⚠️ #{id} was published ({url}) with warnings: {warnings}",
+    "report.text": "{text}",
+    "report.chart": "Time per stage against the SOP limits",
+    "error.invalid.period": "Period: minggu, bulan, minggu-lalu, bulan-lalu or 2026-11.",
     "digest.line": "#{id} {title} — {stage_label}, since {since}",
 }
 

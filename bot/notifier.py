@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -22,7 +22,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from bot.base import log
 from bot.editor import send_item
 from bot.i18n import Safe, t
-from bot.render import item_card, keyboard, when
+from bot.render import duration, item_card, keyboard, state_label, when
 from warta.context import Context
 from workflow import outbox
 from workflow.models import (
@@ -157,10 +157,20 @@ class Notifier:
         }
         for key, value in payload.items():
             facts.setdefault(key, "; ".join(map(str, value)) if isinstance(value, list) else value)
-        if "lines" in payload:
-            facts["lines"] = Safe("\n".join(t(lang, "digest.line", **line)
+        if "stage" in payload:  # deadline.* rows from the sweeper
+            facts["stage_label"] = Safe(state_label(payload["stage"], lang))
+            facts["due"] = when(datetime.fromisoformat(payload["due_at"]), self.warta.zone)
+            facts["late"] = Safe(duration(payload.get("late_minutes", 0), lang))
+        if "lines" in payload:  # digest.daily
+            facts["lines"] = Safe("\n".join(self._digest_line(line, lang)
                                             for line in payload["lines"]))
         return facts
+
+    def _digest_line(self, line: dict[str, Any], lang: str) -> str:
+        text = t(lang, "digest.line", id=line["item_id"], title=line["title"] or "-",
+                 stage_label=Safe(state_label(line["state"], lang)),
+                 since=when(datetime.fromisoformat(line["waiting_since"]), self.warta.zone))
+        return text + (" ⏰" if line.get("overdue") else "")
 
     async def _refresh_cards(self, bot: Bot, session: Session, item: Item) -> None:
         """Edits every copy of the item's cards to its current state (and buttons)."""

@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from warta.context import Context
@@ -91,6 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--once", action="store_true", required=True,
                          help="publish what is due now and exit (for cron and tests)")
 
+    report = _command(commands, "report", "SOP report: items, time per stage, on-time rates",
+                      cmd_report)
+    report.add_argument("--from", dest="start", type=date.fromisoformat, metavar="YYYY-MM-DD")
+    report.add_argument("--to", dest="end", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                        help="last day included")
+    report.add_argument("--period", help="minggu, bulan, minggu-lalu, bulan-lalu or YYYY-MM")
+    report.add_argument("--format", default="text", choices=["text", "csv", "xlsx", "png"])
+    report.add_argument("--output", metavar="FILE", help="where to write (xlsx/png need one)")
+    report.add_argument("--language", default=None, choices=["id", "en"])
+
     _command(commands, "demo", "play a whole office day locally (no token, no internet)",
              cmd_demo)
 
@@ -138,6 +148,35 @@ def cmd_publish(context: Context, _args: argparse.Namespace) -> int:
 
     result = publish_once(context)
     print(f"publish: {result}")
+    return 0
+
+
+def cmd_report(context: Context, args: argparse.Namespace) -> int:
+    from warta.report_export import export
+    from workflow.reports import build_report, period_for
+
+    zone = context.zone
+    if args.start or args.end:
+        if not (args.start and args.end) or args.end < args.start:
+            print("warta: give --from and --to (from <= to), or --period", file=sys.stderr)
+            return 2
+        start = datetime.combine(args.start, time(), zone)
+        end = datetime.combine(args.end + timedelta(days=1), time(), zone)
+    else:
+        try:
+            start, end = period_for(args.period or "minggu", context.now(), zone)
+        except ValueError as error:
+            print(f"warta: {error}", file=sys.stderr)
+            return 2
+    if args.format in ("xlsx", "png") and not args.output:
+        print(f"warta: --output FILE is needed for --format {args.format}", file=sys.stderr)
+        return 2
+    with context.session() as session:
+        report = build_report(session, start, end, context.calendar, context.settings.deadlines,
+                              now=min(end, context.now()))
+    result = export(report, args.format, args.output,
+                    args.language or context.settings.office.language)
+    print(result if args.output is None else f"written {result}")
     return 0
 
 
