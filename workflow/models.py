@@ -318,3 +318,42 @@ class MessageCopy(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[moment]
+
+
+class InboundUpdate(Base):
+    """A Telegram update, stored before it is acknowledged and handled.
+
+    Telegram forgets an update once the next getUpdates call acknowledges it; keeping it
+    here first means a crash between acknowledging and handling loses nothing: on restart
+    the unhandled rows are handled first, in order.
+    """
+
+    __tablename__ = "inbound_updates"
+    __table_args__ = (
+        Index(
+            "ix_inbound_updates_pending",
+            "update_id",
+            sqlite_where=text("handled_at IS NULL"),
+            postgresql_where=text("handled_at IS NULL"),
+        ),
+    )
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[moment]
+    handled_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class Installation(Base):
+    """This installation's identity: a random token that makes its keys on a website its own.
+
+    Two installations (a test copy and production, or a database rebuilt from scratch)
+    publishing to one site must never take each other's posts for their own."""
+
+    __tablename__ = "installation"
+
+    id: Mapped[intpk]
+    token: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[moment]
