@@ -23,7 +23,7 @@ the IT team and the webmaster) and not yet a reminder (15:00). Two figures per s
   overdue rows and checks their reminder time, and writes nothing.
 
 It prints the candidate query's plan (EXPLAIN QUERY PLAN on SQLite, EXPLAIN ANALYZE on
-PostgreSQL) to show that the partial index ``ix_stage_deadlines_open_due`` is used and only
+PostgreSQL) to show that the partial index ``ix_stage_deadlines_pending`` is used and only
 the overdue rows are read. Nothing here asserts timings.
 """
 

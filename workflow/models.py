@@ -231,7 +231,7 @@ class AuditEvent(Base):
     """Who did what, when: one row per state change or edit, never updated."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index(None, "item_id", "id"),)
+    __table_args__ = (Index(None, "item_id", "id"), Index(None, "at"))
 
     id: Mapped[intpk]
     item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"))
@@ -286,11 +286,13 @@ class StageDeadline(Base):
 
     __tablename__ = "stage_deadlines"
     __table_args__ = (
+        # The sweeper's range: open stages with an escalation still to come. Fully
+        # escalated stages leave the index, so a sweep reads only what it may act on.
         Index(
-            "ix_stage_deadlines_open_due",
+            "ix_stage_deadlines_pending",
             "due_at",
-            sqlite_where=text("closed_at IS NULL"),
-            postgresql_where=text("closed_at IS NULL"),
+            sqlite_where=text("closed_at IS NULL AND escalated_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL AND escalated_at IS NULL"),
         ),
         Index(None, "item_id"),
     )

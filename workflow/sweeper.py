@@ -44,9 +44,9 @@ while several thresholds passed sends each passed level once, in order, on its f
 (catch-up); it never sends one twice.
 
 Cost: the candidate query is ``closed_at IS NULL AND due_at <= now AND escalated_at IS
-NULL``, a range scan of the partial index ``ix_stage_deadlines_open_due``; it reads only
-overdue rows, whatever the number of items. Reminder and escalation thresholds are computed
-in Python for those rows only.
+NULL``, a range scan of the partial index ``ix_stage_deadlines_pending`` (open and not
+yet escalated); it reads only overdue rows still to act on, whatever the number of
+items. Reminder and escalation thresholds are computed in Python for those rows only.
 
 ``rejected`` deadlines ("rejection notified ≤ 30 min") have no transition that closes
 them. The sweeper closes an overdue one itself when the rejection's notifications to the
