@@ -58,6 +58,7 @@ class WartaContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
 WartaApp = Application[ExtBot[None], WartaContext, dict[Any, Any], dict[Any, Any],
                        dict[Any, Any], Any]
 Handler = Callable[..., Awaitable[None]]
+ItemHandler = Callable[[Update, WartaContext, int], Awaitable[None]]
 H = TypeVar("H", bound=Handler)
 
 
@@ -69,6 +70,13 @@ async def reply(update: Update, text: str,
         return None
     return await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=markup,
                                    disable_web_page_preview=True, **options)
+
+
+async def confirm(update: Update, text: str) -> None:
+    """Tells the person it is done: on the button they pressed, and in the chat."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(text)
+    await reply(update, text)
 
 
 def answers_errors(handler: H) -> H:

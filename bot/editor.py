@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from telegram import Bot, InputMediaPhoto, InputMediaVideo, Update
 from telegram.constants import ParseMode
 
-from bot.base import WartaContext, answers_errors, reply
+from bot.base import Handler, ItemHandler, WartaContext, answers_errors, confirm, reply
 from bot.i18n import Safe, t
 from bot.prompts import answer_for, ask
 from bot.render import clip, item_card, keyboard, state_label, when
@@ -95,10 +95,7 @@ async def on_forward(update: Update, context: WartaContext, item_id: int) -> Non
     warta = context.warta
     with warta.sessions() as session:
         warta.workflow.forward(session, context.me, item_id, warta.now())
-    text = t(context.lang, "editor.forwarded", id=item_id)
-    if update.callback_query:
-        await update.callback_query.answer(text)
-    await reply(update, text)
+    await confirm(update, t(context.lang, "editor.forwarded", id=item_id))
 
 
 @answers_errors
@@ -180,24 +177,18 @@ async def on_edit_command(update: Update, context: WartaContext) -> None:
                           what=Safe(t(context.lang, f"edit.{command}"))))
 
 
-@answers_errors
-async def on_forward_command(update: Update, context: WartaContext) -> None:
-    """/ajukan ID."""
-    item_id = _id_argument(context)
-    if item_id is None:
-        await reply(update, t(context.lang, "usage.ajukan"))
-        return
-    await on_forward(update, context, item_id)
+def for_item_argument(button: ItemHandler, usage: str) -> Handler:
+    """`/command ID` doing what the item's button does (for typing instead of tapping)."""
 
+    @answers_errors
+    async def command(update: Update, context: WartaContext) -> None:
+        args = context.args or []
+        if not args or not args[0].isdigit():
+            await reply(update, t(context.lang, usage))
+            return
+        await button(update, context, int(args[0]))
 
-@answers_errors
-async def on_preview_command(update: Update, context: WartaContext) -> None:
-    """/pratinjau ID."""
-    item_id = _id_argument(context)
-    if item_id is None:
-        await reply(update, t(context.lang, "usage.pratinjau"))
-        return
-    await on_preview(update, context, item_id)
+    return command
 
 
 @answers_errors
@@ -219,18 +210,14 @@ async def on_queue(update: Update, context: WartaContext) -> None:
                 else t(lang, "queue.empty"))
 
 
-def _id_argument(context: WartaContext) -> int | None:
-    args = context.args or []
-    return int(args[0]) if args and args[0].isdigit() else None
-
-
 @answers_errors
 async def on_retry(update: Update, context: WartaContext, item_id: int) -> None:
     """Puts an item whose publishing failed back in the publisher's queue."""
     warta = context.warta
     with warta.sessions() as session:
         warta.workflow.retry_publish(session, context.me, item_id, warta.now())
-    text = t(context.lang, "editor.retrying", id=item_id)
-    if update.callback_query:
-        await update.callback_query.answer(text)
-    await reply(update, text)
+    await confirm(update, t(context.lang, "editor.retrying", id=item_id))
+
+
+on_forward_command = for_item_argument(on_forward, "usage.ajukan")
+on_preview_command = for_item_argument(on_preview, "usage.pratinjau")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.base import WartaContext, answers_errors, reply
+from bot.base import WartaContext, answers_errors, confirm, reply
 from bot.i18n import t
 from bot.prompts import answer_for, ask
 
@@ -14,10 +14,7 @@ async def on_approve(update: Update, context: WartaContext, item_id: int) -> Non
     warta = context.warta
     with warta.sessions() as session:
         warta.workflow.approve(session, context.me, item_id, warta.now())
-    text = t(context.lang, "official.approved", id=item_id)
-    if update.callback_query:
-        await update.callback_query.answer(text)
-    await reply(update, text)
+    await confirm(update, t(context.lang, "official.approved", id=item_id))
 
 
 @answers_errors
