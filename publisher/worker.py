@@ -14,10 +14,14 @@ transaction. :meth:`PublishWorker.run_once` then, for one due row at a time:
    * retryable failure (site down, timeout, 429, 5xx): ``outbox.retry_later`` with
      exponential backoff and jitter, until ``max_attempts`` tries have failed; then
      ``workflow.mark_publish_failed`` (which alerts the webmaster);
-   * configuration problem (401, 403, wrong URL, TLS): ``mark_publish_failed`` at once,
-     with a reason that names the setting to check; no retries are burnt on it;
-   * the site refuses this item's data (another 4xx): ``mark_publish_failed`` at once too,
-     since the same request would fail the same way;
+   * configuration problem (401, 403, wrong URL, TLS): the item stays ``approved``; its row
+     is not counted as a failed attempt and is tried again after the pause (below); the
+     webmaster gets one alert (template ``publish.config_problem``, payload ``reason``,
+     naming the setting to check) per distinct problem and office day, however many items
+     and retries meet it;
+   * the site refuses this item's data (another 4xx, including 413 for a file over the
+     site's upload limit): ``mark_publish_failed`` at once, since the same request would
+     fail the same way;
    * the item is no longer ``approved`` (should not happen): the row is given up, noted.
 
 Exactly once: the process may die at any point. Before the lease runs out nothing else
@@ -27,10 +31,15 @@ by slug; webhook: the receiver dedupes by ``Idempotency-Key``) instead of making
 So ``lease`` must be longer than the slowest publish (uploads included): a second worker
 taking a row whose first worker is still uploading could create a second post.
 
-After a configuration problem the worker pauses (``backoff_max_seconds``) rather than fail
-every queued item one after the other with the same alert; the pause ends early when the
-failed item is put back with ``retry_publish`` (someone says it is fixed), and a restart
-(needed anyway to load a corrected configuration) starts without one.
+After a configuration problem the worker pauses for ``backoff_max_seconds``: no row is
+leased, so the site is not asked again and queued items wait, still ``approved``. When the
+pause ends the rows are due again and go out as soon as the site accepts (fixed on the
+site's side); a restart with corrected settings starts without a pause, so the other
+queued items go out at once and the one that met the problem when its pause ends. Nobody
+has to put anything back. A worker started anew (``warta publish --once`` from cron) does
+not know an earlier process's pause, but a row that met the problem is not due again before
+its own pause ends: each queued row asks the site at most once per pause, and the alert is
+not repeated.
 
 In the bot: call ``run_once`` in a thread every ``publisher.interval_seconds``, e.g.
 ``job_queue.run_repeating(job_callback(worker), interval=...)``. ``warta publish --once``
@@ -41,15 +50,19 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import hashlib
 import logging
 import random
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, cast
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import Table, case, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.base import (
@@ -64,13 +77,14 @@ from publisher.base import MediaKind as AdapterMediaKind
 from publisher.factory import make_adapter
 from warta.context import Context
 from workflow import outbox
-from workflow.config import PublisherSettings
+from workflow.config import OfficeSettings, PublisherSettings
 from workflow.errors import WrongState
 from workflow.media import InvalidMediaPath, MediaStore
 from workflow.models import Item, Media, MediaKind, OutboxKind, OutboxMessage, Status
 from workflow.service import Workflow, transaction
 
 __all__ = [
+    "CONFIG_PROBLEM_TEMPLATE",
     "DEFAULT_LEASE",
     "PublishWorker",
     "WorkerResult",
@@ -91,6 +105,8 @@ EXCERPT_WORDS = 30
 MAX_REASON = 1000  # the workflow refuses notes over 2000 characters
 MAX_ROWS_PER_RUN = 50  # bounds one run; the next run carries on
 WARNINGS_TEMPLATE = "publish.warnings"
+# The webmaster's alert for a configuration problem: payload {"reason": ...}, no item.
+CONFIG_PROBLEM_TEMPLATE = "publish.config_problem"
 _OFFICE_STATUSES: dict[str, PublishStatus] = {
     "publish": "publish",
     "pending": "pending",
@@ -119,7 +135,7 @@ class WorkerResult:
     published: int = 0
     retried: int = 0  # failed for now, tried again later
     failed: int = 0  # moved to publish_failed (the webmaster is alerted)
-    config_problems: int = 0  # moved to publish_failed at once: the settings are wrong
+    config_problems: int = 0  # the settings are wrong: left approved, tried after the pause
     skipped: int = 0  # rows given up because the item was no longer approved
     paused: bool = False  # nothing tried: waiting after a configuration problem
     busy: bool = False  # nothing tried: another run of this worker was under way
@@ -146,12 +162,6 @@ class _Job:
     attempts: int
 
 
-@dataclass(frozen=True)
-class _Pause:
-    until: datetime
-    item_id: int  # the item whose configuration problem caused the pause
-
-
 class _NotPublishable(Exception):
     """The row's item cannot be published and never will be; give the row up."""
 
@@ -176,9 +186,11 @@ class PublishWorker:
         post_status: str = "publish",
         lease: timedelta = DEFAULT_LEASE,
         max_rows: int = MAX_ROWS_PER_RUN,
+        zone: tzinfo | None = None,
     ) -> None:
         """post_status: ``website.post_status`` (publish, pending or draft); lease: see the
-        module docstring; max_rows: most rows handled by one run."""
+        module docstring; max_rows: most rows handled by one run; zone: the office's time
+        zone (``office.timezone``), whose days bound repeated configuration alerts."""
         self._sessions = sessions
         self._workflow = workflow
         self._adapter = adapter
@@ -189,7 +201,8 @@ class PublishWorker:
         self._post_status = post_status
         self._lease = lease
         self._max_rows = max_rows
-        self._pause: _Pause | None = None
+        self._zone = zone or ZoneInfo(OfficeSettings().timezone)
+        self._paused_until: datetime | None = None
         # The bot's job and a manual call may overlap; one run at a time per worker.
         self._running = threading.Lock()
 
@@ -262,14 +275,9 @@ class PublishWorker:
 
     def _publish_failed(self, job: _Job, error: PublishError) -> Outcome:
         if error.config_problem:
-            outcome = self._fail(
-                job, config_reason(error, self._adapter.name), Outcome.CONFIG_PROBLEM
-            )
-            self._pause = _Pause(
-                self._clock() + timedelta(seconds=self._settings.backoff_max_seconds),
-                job.item_id or 0,
-            )
-            return outcome
+            if _item_specific(error):
+                return self._fail(job, config_reason(error, self._adapter.name), Outcome.FAILED)
+            return self._config_problem(job, error)
         if not error.retryable:
             return self._fail(job, f"the website refused the item: {error.reason}", Outcome.FAILED)
         if job.attempts >= self._settings.max_attempts:
@@ -291,6 +299,57 @@ class PublishWorker:
         with self._sessions() as session:
             outbox.retry_later(session, job.row_id, self._clock(), error.reason, delay)
         return Outcome.RETRIED
+
+    def _config_problem(self, job: _Job, error: PublishError) -> Outcome:
+        """The settings are wrong: nothing is wrong with the item, and trying other items
+        would meet the same answer. The item stays approved; its row is tried again after
+        the pause without counting this attempt; the webmaster is told once."""
+        reason = _shorten(config_reason(error, self._adapter.name))
+        now = self._clock()
+        until = now + timedelta(seconds=self._settings.backoff_max_seconds)
+        with self._sessions() as session, transaction(session):
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == job.row_id, OutboxMessage.done_at.is_(None))
+                .values(
+                    # The lease counted an attempt; a configuration problem is not one.
+                    attempts=case(
+                        (OutboxMessage.attempts > 0, OutboxMessage.attempts - 1), else_=0
+                    ),
+                    next_attempt_at=until,
+                    last_error=reason,
+                )
+            )
+            alerted = _insert_once(session, self._config_alert(reason, now))
+        self._paused_until = until
+        log.error(
+            "publish %s: %s; the item stays approved, publishing paused until %s%s",
+            job.key,
+            reason,
+            until.isoformat(timespec="seconds"),
+            "" if alerted else " (the webmaster was already alerted)",
+        )
+        return Outcome.CONFIG_PROBLEM
+
+    def _config_alert(self, reason: str, now: datetime) -> dict[str, Any]:
+        """The webmaster's alert: one per distinct reason and office day, by its key."""
+        day = now.astimezone(self._zone).date().isoformat()
+        digest = hashlib.sha1(reason.encode(), usedforsecurity=False).hexdigest()
+        return {
+            "kind": OutboxKind.NOTIFY.value,
+            "item_id": None,
+            "target": "alert",
+            "recipient_id": None,
+            "template": CONFIG_PROBLEM_TEMPLATE,
+            "payload": {"reason": reason},
+            "idempotency_key": f"{CONFIG_PROBLEM_TEMPLATE}:{digest}:{day}",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "remote_id": "",
+            "remote_url": "",
+            "last_error": "",
+        }
 
     def _fail(self, job: _Job, reason: str, outcome: Outcome) -> Outcome:
         """publish_failed: the transition closes the row and alerts the webmaster."""
@@ -353,19 +412,43 @@ class PublishWorker:
     # --- pause after a configuration problem -------------------------------------------------
 
     def _paused(self) -> bool:
-        pause = self._pause
-        if pause is None:
+        until = self._paused_until
+        if until is None:
             return False
-        if self._clock() >= pause.until or self._retried(pause.item_id):
-            self._pause = None
+        if self._clock() >= until:
+            self._paused_until = None
             return False
         return True
 
-    def _retried(self, item_id: int) -> bool:
-        """Whether the item that caused the pause was put back (someone fixed the cause)."""
-        with self._sessions() as session:
-            item = session.get(Item, item_id)
-            return item is None or item.status is not Status.PUBLISH_FAILED
+
+def _item_specific(error: PublishError) -> bool:
+    """A configuration problem that only this item meets: a file over the site's upload
+    limit (413). Other items still go out, so the item fails instead of pausing them all."""
+    return error.status_code == 413
+
+
+def _insert_once(session: Session, row: dict[str, Any]) -> bool:
+    """INSERT ... ON CONFLICT (idempotency_key) DO NOTHING; whether the row went in."""
+    table = cast(Table, OutboxMessage.__table__)
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement: Any = (
+            postgresql.insert(table)
+            .values(row)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        )
+    elif dialect == "sqlite":
+        statement = (
+            sqlite.insert(table)
+            .values(row)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        )
+    else:  # pragma: no cover - only the two supported databases
+        key = row["idempotency_key"]
+        if session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)):
+            return False
+        statement = insert(table).values(row)
+    return bool(session.execute(statement.returning(table.c.id)).all())
 
 
 # --- building the request ----------------------------------------------------------------------
@@ -513,6 +596,7 @@ def make_worker(context: Context, *, clock: Clock = _utc_now) -> PublishWorker |
         context.settings.publisher,
         clock,
         post_status=context.settings.website.post_status,
+        zone=context.zone,
     )
 
 

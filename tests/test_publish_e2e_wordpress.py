@@ -31,6 +31,7 @@ from tests.test_publisher_worker import (
     SETTINGS,
     alerts,
     approved_item,
+    config_alerts,
     item_state,
     publish_row,
     worker_for,
@@ -305,7 +306,7 @@ class CountingSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-def test_wrong_password_fails_the_item_once_with_a_config_alert(
+def test_wrong_password_keeps_the_item_approved_with_one_alert_then_publishes_once(
     wordpress_site: WordPressSite,  # noqa: F811
     reader: WordPressReader,
     fresh_ids: int,
@@ -322,16 +323,40 @@ def test_wrong_password_fails_the_item_once_with_a_config_alert(
     url, user, _ = wordpress_site
     bad = WordPressAdapter(url, user, "abcd efgh ijkl mnop qrst uvwx", session=http)
     worker: PublishWorker = worker_for(sessions, workflow, bad, store, clock)
+    pause = SETTINGS.backoff_max_seconds
 
     assert worker.run_once() == WorkerResult(config_problems=1)
     for _ in range(3):
         clock.advance(seconds=SETTINGS.backoff_base_seconds)
         assert worker.run_once().paused
+    assert len(http.calls) <= 2  # API discovery and the lookup; nothing while paused
+    # The password stays wrong for a while: one lookup per pause, no retry storm.
+    cycles = SETTINGS.max_attempts + 1
+    for _ in range(cycles):
+        clock.advance(seconds=pause)
+        assert worker.run_once() == WorkerResult(config_problems=1)
 
-    assert item_state(sessions, item_id).status is Status.PUBLISH_FAILED
-    [alert] = alerts(sessions, item_id)
-    assert "website.password" in alert.payload["note"]
-    assert "abcd" not in alert.payload["note"]
-    assert set(http.calls) == {"GET"} and len(http.calls) <= 2  # nothing written, no retries
-    assert reader.posts_for(item_id) == []
-    assert item_state(sessions, waiting).status is Status.APPROVED
+    assert set(http.calls) == {"GET"}  # nothing was written
+    assert len(http.calls) <= 2 + cycles
+    for item in (item_id, waiting):
+        assert item_state(sessions, item).status is Status.APPROVED
+        assert publish_row(sessions, item).attempts == 0  # not counted against max_attempts
+        assert alerts(sessions, item) == []  # no item failed
+    [alert] = config_alerts(sessions)
+    assert alert.target == "alert" and alert.item_id is None
+    assert "website.password" in alert.payload["reason"]
+    assert "abcd" not in alert.payload["reason"]
+    assert reader.posts_for(item_id) == [] and reader.posts_for(waiting) == []
+
+    # The webmaster puts the right password in the settings and restarts the bot;
+    # nobody touches the items.
+    fixed = worker_for(sessions, workflow, adapter_for(wordpress_site), store, clock)
+    clock.advance(seconds=pause)
+    assert fixed.run_once() == WorkerResult(published=2)
+    assert fixed.run_once() == WorkerResult()
+
+    for item in (item_id, waiting):
+        state = item_state(sessions, item)
+        assert state.status is Status.PUBLISHED
+        assert [str(p["id"]) for p in reader.posts_for(item)] == [state.remote_id]
+    assert len(config_alerts(sessions)) == 1

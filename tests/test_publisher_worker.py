@@ -17,7 +17,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from publisher.factory import make_adapter
 from publisher.webhook import SIGNATURE_HEADER, WebhookAdapter, verify_signature
 from publisher.wordpress import WordPressAdapter
 from publisher.worker import (
+    CONFIG_PROBLEM_TEMPLATE,
     DEFAULT_LEASE,
     WARNINGS_TEMPLATE,
     PublishWorker,
@@ -528,7 +529,22 @@ def test_repeated_failures_end_in_publish_failed_with_one_alert_then_retry_publi
     assert len(receiver.posts) == 1
 
 
-def test_rejected_credentials_fail_at_once_with_one_alert_and_no_retry_storm(
+def config_alerts(sessions: sessionmaker[Session]) -> list[OutboxMessage]:
+    """The webmaster's configuration alerts (one per problem, not tied to an item)."""
+    with sessions() as session:
+        return list(
+            session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.template == CONFIG_PROBLEM_TEMPLATE)
+                .order_by(OutboxMessage.id)
+            )
+        )
+
+
+PAUSE = timedelta(seconds=SETTINGS.backoff_max_seconds)
+
+
+def test_rejected_credentials_keep_items_approved_with_one_alert_and_no_retry_storm(
     hooked: PublishWorker,
     receiver: Receiver,
     sessions: sessionmaker[Session],
@@ -541,27 +557,117 @@ def test_rejected_credentials_fail_at_once_with_one_alert_and_no_retry_storm(
     first = approved_item(workflow, session, office, clock.now, store)
     second = approved_item(workflow, session, office, clock.now, store)
     receiver.always = 401
+    started = clock.now
 
     assert hooked.run_once() == WorkerResult(config_problems=1)
 
-    assert item_state(sessions, first).status is Status.PUBLISH_FAILED
-    [alert] = alerts(sessions, first)
-    assert "configuration problem" in alert.payload["note"]
-    assert "website.webhook_secret" in alert.payload["note"]
+    # Nothing is wrong with the item: it stays approved, and the try does not count.
+    assert item_state(sessions, first).status is Status.APPROVED
+    row = publish_row(sessions, first)
+    assert row.attempts == 0 and row.done_at is None
+    assert row.next_attempt_at == started + PAUSE
+    assert "website.webhook_secret" in row.last_error
+    # One alert for the webmaster, naming the setting; no item-failure alert.
+    [alert] = config_alerts(sessions)
+    assert (alert.kind, alert.target, alert.item_id) == (OutboxKind.NOTIFY, "alert", None)
+    assert set(alert.payload) == {"reason"}
+    assert "configuration problem" in alert.payload["reason"]
+    assert "website.webhook_secret" in alert.payload["reason"]
+    assert alerts(sessions, first) == [] and alerts(sessions, second) == []
     assert len(receiver.seen) == 1
-    # The other item is not failed as well: the worker waits for the webmaster.
-    assert item_state(sessions, second).status is Status.APPROVED
-    assert publish_row(sessions, second).attempts == 0
+    # While paused the site is left alone and the other item is not touched.
     for _ in range(5):
         clock.advance(seconds=10)
         assert hooked.run_once().paused
-    assert len(receiver.seen) == 1 and alerts(sessions, second) == []
+    assert len(receiver.seen) == 1
+    assert publish_row(sessions, second).attempts == 0
 
-    # Fixed; the editor puts the failed item back, which also ends the pause.
+    # Still wrong for hours: one request per pause, never a failed item, no second alert.
+    cycles = 8  # twice max_attempts
+    for _ in range(cycles):
+        clock.now = started = clock.now + PAUSE
+        assert hooked.run_once() == WorkerResult(config_problems=1)
+    assert len(receiver.seen) == 1 + cycles
+    for item_id in (first, second):
+        assert item_state(sessions, item_id).status is Status.APPROVED
+        assert publish_row(sessions, item_id).attempts == 0
+    assert len(config_alerts(sessions)) == 1
+
+    # Fixed; nobody touches the items: after the pause both go out, once each.
     receiver.always = None
-    workflow.retry_publish(session, office.editor, first, clock.now)
+    clock.advance(seconds=PAUSE.total_seconds())
     assert hooked.run_once() == WorkerResult(published=2)
     assert set(receiver.posts) == {publish_key(first), publish_key(second)}
+    for item_id in (first, second):
+        assert item_state(sessions, item_id).status is Status.PUBLISHED
+        assert publish_row(sessions, item_id).attempts == 1
+    assert alerts(sessions, first) == [] and len(config_alerts(sessions)) == 1
+
+
+def test_restart_with_corrected_settings_publishes_without_a_human_step(
+    receiver: Receiver,
+    sessions: sessionmaker[Session],
+    session: Session,
+    workflow: Workflow,
+    office: Office,
+    clock: Clock,
+    store: MediaStore,
+) -> None:
+    met_it = approved_item(workflow, session, office, clock.now, store)
+    queued = approved_item(workflow, session, office, clock.now, store)
+    wrong = WebhookAdapter(receiver.url, "not-the-secret", timeout=10)
+    result = worker_for(sessions, workflow, wrong, store, clock).run_once()
+    assert result == WorkerResult(config_problems=1)
+    assert receiver.bad_signatures == 1
+
+    # The webmaster corrects website.webhook_secret and restarts the bot.
+    restarted = worker_for(sessions, workflow, webhook(receiver), store, clock)
+    assert restarted.run_once() == WorkerResult(published=1)  # the queued item at once
+    assert item_state(sessions, queued).status is Status.PUBLISHED
+    assert item_state(sessions, met_it).status is Status.APPROVED
+    clock.advance(seconds=PAUSE.total_seconds())
+    assert restarted.run_once() == WorkerResult(published=1)  # the other one after its pause
+
+    assert item_state(sessions, met_it).status is Status.PUBLISHED
+    assert sorted(receiver.posts) == sorted([publish_key(met_it), publish_key(queued)])
+    assert receiver.seen.count(publish_key(met_it)) == 2  # the refused try, then the post
+    assert receiver.seen.count(publish_key(queued)) == 1
+    assert len(config_alerts(sessions)) == 1
+
+
+def test_configuration_alert_once_per_distinct_problem_and_office_day(
+    sessions: sessionmaker[Session],
+    session: Session,
+    workflow: Workflow,
+    office: Office,
+    clock: Clock,
+    store: MediaStore,
+) -> None:
+    items = [approved_item(workflow, session, office, clock.now, store) for _ in range(3)]
+    adapter = Recording(error=error_from_status(401, "GET /wp/v2/posts"), name="wordpress")
+    # Two workers (the bot and a cron run), each meeting the problem: still one alert.
+    for _ in range(2):
+        assert worker_for(sessions, workflow, adapter, store, clock).run_once().config_problems
+    assert len(config_alerts(sessions)) == 1
+
+    # A different problem (the webmaster changed the URL to a wrong one): its own alert.
+    adapter.error = error_from_status(404, "GET /wp/v2/posts")
+    worker = worker_for(sessions, workflow, adapter, store, clock)
+    assert worker.run_once().config_problems == 1
+    reasons = [row.payload["reason"] for row in config_alerts(sessions)]
+    assert len(reasons) == 2
+    assert "website.password" in reasons[0] and "website.base_url" in reasons[1]
+
+    # Still the same the next office day (Jakarta): reminded once more.
+    clock.now = datetime(2026, 11, 25, 17, 1, tzinfo=UTC)  # 00:01 on the 26th in Jakarta
+    assert worker.run_once().config_problems == 1
+    keys = [row.idempotency_key for row in config_alerts(sessions)]
+    assert len(keys) == 3 and keys[2].endswith(":2026-11-26") and keys[1].endswith(":2026-11-25")
+    # One request per pause, however many items wait; none of them failed or counted.
+    assert len(adapter.requests) == 4
+    for item_id in items:
+        assert item_state(sessions, item_id).status is Status.APPROVED
+        assert publish_row(sessions, item_id).attempts == 0
 
 
 def test_pause_after_a_configuration_problem_runs_out(
@@ -574,14 +680,17 @@ def test_pause_after_a_configuration_problem_runs_out(
     clock: Clock,
     store: MediaStore,
 ) -> None:
-    approved_item(workflow, session, office, clock.now, store)
+    first = approved_item(workflow, session, office, clock.now, store)
     second = approved_item(workflow, session, office, clock.now, store)
     receiver.always = 403
-    hooked.run_once()
+    assert hooked.run_once() == WorkerResult(config_problems=1)
     receiver.always = None  # fixed on the website's side; nobody told the bot
-    clock.advance(seconds=SETTINGS.backoff_max_seconds + 1)
+    clock.advance(seconds=SETTINGS.backoff_max_seconds - 1)
+    assert hooked.run_once().paused
+    clock.advance(seconds=1)
 
-    assert hooked.run_once() == WorkerResult(published=1)
+    assert hooked.run_once() == WorkerResult(published=2)
+    assert item_state(sessions, first).status is Status.PUBLISHED
     assert item_state(sessions, second).status is Status.PUBLISHED
 
 
@@ -610,8 +719,39 @@ def test_wordpress_configuration_problems_name_the_setting(
     assert worker_for(sessions, workflow, adapter, store, clock).run_once().config_problems == 1
 
     assert len(adapter.requests) == 1
-    note = alerts(sessions, item_id)[0].payload["note"]
-    assert reason in note and hint in note
+    [alert] = config_alerts(sessions)
+    assert reason in alert.payload["reason"] and hint in alert.payload["reason"]
+    assert item_state(sessions, item_id).status is Status.APPROVED
+
+
+def test_file_over_the_upload_limit_fails_only_its_item(
+    sessions: sessionmaker[Session],
+    session: Session,
+    workflow: Workflow,
+    office: Office,
+    clock: Clock,
+    store: MediaStore,
+) -> None:
+    big = approved_item(workflow, session, office, clock.now, store)
+    small = approved_item(workflow, session, office, clock.now, store)
+
+    class TooLargeForOne(Recording):
+        def publish(self, request: PublishRequest) -> PublishResult:
+            self.requests.append(request)
+            if request.item_id == big:
+                raise error_from_status(413, "upload 'video.mp4'")
+            return PublishResult(str(request.item_id), f"https://x.example/{request.item_id}")
+
+    adapter = TooLargeForOne(name="wordpress")
+    assert worker_for(sessions, workflow, adapter, store, clock).run_once() == WorkerResult(
+        published=1, failed=1
+    )
+
+    assert item_state(sessions, big).status is Status.PUBLISH_FAILED
+    assert item_state(sessions, small).status is Status.PUBLISHED
+    note = alerts(sessions, big)[0].payload["note"]
+    assert "HTTP 413" in note and "raise the site's upload size limit" in note
+    assert config_alerts(sessions) == []
 
 
 def test_refused_item_fails_at_once(
