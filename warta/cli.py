@@ -104,6 +104,20 @@ def build_parser() -> argparse.ArgumentParser:
     _command(commands, "demo", "play a whole office day locally (no token, no internet)",
              cmd_demo)
 
+    _command(commands, "doctor", "check configuration, database, media, Telegram, website "
+             "and calendar; one line per check", cmd_doctor)
+    backup = _command(commands, "backup", "copy the database and the media into a new "
+                      "directory (safe while the bot runs)", cmd_backup)
+    backup.add_argument("directory", type=Path, metavar="DIR")
+    restore = _command(commands, "restore", "restore a backup made by `warta backup` "
+                       "(stop the bot first)", cmd_restore)
+    restore.add_argument("directory", type=Path, metavar="DIR")
+    restore.add_argument("--force", action="store_true",
+                         help="replace a database that holds data and add to a non-empty "
+                              "media directory")
+    restore.add_argument("--verify-only", action="store_true",
+                         help="check the backup against its manifest and stop")
+
     item = _group(commands, "item", "news items")
     listing = _command(item, "list", "list items", cmd_item_list)
     listing.add_argument("--state", choices=[s.value for s in Status], action="append")
@@ -134,10 +148,11 @@ def now() -> datetime:
 
 def cmd_run(context: Context, _args: argparse.Namespace) -> int:
     from bot.app import run
+    from warta.logs import setup_logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # httpx logs every request URL, and Bot API URLs contain the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # One structured line per event, secrets redacted; httpx (whose request URLs hold the
+    # token) stays at WARNING.
+    setup_logging(context.settings)
     context.ensure_schema()
     run(context)
     return 0
@@ -184,6 +199,49 @@ def cmd_demo(_context: Context, _args: argparse.Namespace) -> int:
     from warta.demo import main as demo
 
     return demo()
+
+
+def cmd_doctor(context: Context, _args: argparse.Namespace) -> int:
+    from warta.logs import remove_logging, setup_logging
+    from warta.ops import doctor
+
+    handler = setup_logging(context.settings, level=logging.WARNING)
+    try:
+        failed = False
+        for check in doctor(context.settings, context.now()):
+            print(check.line(), flush=True)
+            failed = failed or check.failed
+    finally:
+        remove_logging(handler)
+    return 1 if failed else 0
+
+
+def cmd_backup(context: Context, args: argparse.Namespace) -> int:
+    from warta.ops import backup
+
+    print(f"backup: {args.directory.resolve()}")
+    backup(context.settings, args.directory, progress=lambda line: print(f"  {line}"))
+    return 0
+
+
+def cmd_restore(context: Context, args: argparse.Namespace) -> int:
+    from warta.ops import restore, verify_backup
+
+    if args.verify_only:
+        manifest, problems = verify_backup(args.directory)
+        for problem in problems:
+            print(f"FAIL {problem}")
+        if problems:
+            return 1
+        print(f"OK   {args.directory.resolve()}: {manifest.database_kind} at revision "
+              f"{manifest.alembic_revision}, {manifest.file_count} media files, "
+              f"{manifest.total_bytes} bytes, made {manifest.created_at}")
+        return 0
+    context.close()  # the restore uses connections of its own
+    print(f"restore: {args.directory.resolve()}")
+    restore(context.settings, args.directory, force=args.force,
+            progress=lambda line: print(f"  {line}"))
+    return 0
 
 
 def cmd_db_upgrade(context: Context, _args: argparse.Namespace) -> int:
