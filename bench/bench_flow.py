@@ -1,0 +1,190 @@
+"""Warta's bot under load, against the bare PTB echo floor measured in the same run.
+
+    .venv/bin/python -m bench.bench_flow --items 100 --repeat 3
+
+Throughput: officers, an editor and an official drive items through the whole SOP over
+PTB's real stack and the Bot API double, six updates per item (a caption, *Kirim*,
+*Ambil*, /judul, /ajukan, *Setujui*), with every answer, card and notification the bot
+sends. Reported as updates per second next to the echo bot's (issue target: >= 0.8x).
+
+Memory: peak RSS while one 50 MB video is received through a self-hosted-style file URL
+(no 20 MB cap), compared with the process's peak before it (issue target: < 20 MB more).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import resource
+import statistics
+import struct
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from bench.bench_echo import echo_app, measure
+from bot.apidouble import BotApiDouble, SimChat, SimUser, StoredMessage
+from bot.app import build_application
+from warta.context import Context
+from workflow.config import Settings
+from workflow.models import Item, Role, Status
+from workflow.people import add_person
+
+IT_CHAT = -100500
+OFFICERS = 200  # one draft each: an officer's texts before Kirim all go to one draft
+UPDATES_PER_ITEM = 6
+
+
+def settings_for(workdir: Path, token: str) -> Settings:
+    base = Settings()
+    return dataclasses.replace(
+        base,
+        telegram=dataclasses.replace(base.telegram, token=token, it_team_chat_id=IT_CHAT,
+                                     album_wait_seconds=0.2, rate_limit=False),
+        database=dataclasses.replace(base.database, url=f"sqlite:///{workdir / 'bench.db'}"),
+        media=dataclasses.replace(base.media, dir=str(workdir / "media"), max_video_mb=60),
+        website=dataclasses.replace(base.website, adapter="none"),
+    )
+
+
+class Office:
+    def __init__(self, double: BotApiDouble, workdir: Path) -> None:
+        self.double = double
+        self.warta = Context(settings_for(workdir, double.token), lambda: datetime.now(UTC))
+        self.warta.upgrade()
+        now = self.warta.now()
+        cast = [(5000 + n, f"Petugas {n}", Role.PETUGAS) for n in range(OFFICERS)]
+        cast += [(6000, "Editor", Role.EDITOR), (7000, "Pejabat", Role.PEJABAT)]
+        self.users: list[SimUser] = []
+        for telegram_id, name, role in cast:
+            with self.warta.sessions() as session:
+                add_person(session, None, now, telegram_id=telegram_id, name=name, roles=[role])
+            self.users.append(double.user(telegram_id, name))
+        self.officers, (self.editor, self.official) = self.users[:OFFICERS], self.users[OFFICERS:]
+        self.it_chat: SimChat = double.group(IT_CHAT, "Tim IT")
+
+    def count(self, state: Status) -> int:
+        with self.warta.sessions() as session:
+            return session.scalar(select(func.count()).where(Item.state == state)) or 0
+
+
+async def run_flow(office: Office, items: int) -> float:
+    """Seconds to take `items` items from a caption to approved."""
+    double = office.double
+    began = time.perf_counter()
+    summaries: list[StoredMessage] = []
+    for n in range(items):
+        officer = office.officers[n % OFFICERS]
+        await double.send_text(officer, f"Kegiatan nomor {n} di desa")
+    for n in range(items):
+        summaries.append(await double.wait_for_message(office.officers[n % OFFICERS],
+                                                       contains="Draf #", timeout=120))
+    for n, summary in enumerate(summaries):
+        await double.click(office.officers[n % OFFICERS], summary, "📤 Kirim")
+    await double.wait_until(lambda: len([m for m in double.messages(office.it_chat)
+                                         if m.buttons]) >= items, 120, what="claim cards")
+    cards = [m for m in double.messages(office.it_chat) if m.buttons]
+    for card in cards:
+        await double.click(office.editor, card, "✋ Ambil")
+    await double.wait_until(lambda: office.count(Status.IN_EDITING) >= items, 120,
+                            what="claims")
+    item_ids = [int(card.plain.split("#", 1)[1].split()[0]) for card in cards]
+    for item_id in item_ids:
+        await double.send_command(office.editor, "judul", f"{item_id} Judul {item_id}")
+    for item_id in item_ids:
+        await double.send_command(office.editor, "ajukan", str(item_id))
+    await double.wait_until(lambda: len([m for m in double.messages(office.official)
+                                         if m.buttons]) >= items, 120, what="decision cards")
+    for card in [m for m in double.messages(office.official) if m.buttons]:
+        await double.click(office.official, card, "✅ Setujui")
+    await double.wait_until(lambda: office.count(Status.APPROVED) >= items, 120,
+                            what="approvals")
+    return time.perf_counter() - began
+
+
+async def measure_flow(items: int) -> float:
+    with tempfile.TemporaryDirectory(prefix="warta-bench-") as workdir:
+        async with BotApiDouble() as double:
+            office = Office(double, Path(workdir))
+            app = build_application(office.warta, double.app_builder())
+            async with double.running(app):
+                await run_flow(office, 5)  # warm-up: first-call costs, connections
+                seconds = await run_flow(office, items)
+            office.warta.close()
+    return items * UPDATES_PER_ITEM / seconds
+
+
+def big_video(path: Path, megabytes: int) -> Path:
+    """A structurally valid MP4 whose mdat is `megabytes` of zeros, written in chunks."""
+    def box(kind: bytes, payload: bytes = b"") -> bytes:
+        return struct.pack(">I4s", 8 + len(payload), kind) + payload
+
+    hdlr = box(b"hdlr", bytes(8) + b"vide" + bytes(12) + b"VideoHandler\x00")
+    trak = box(b"trak", box(b"tkhd", bytes(84)) + box(b"mdia", box(b"mdhd", bytes(24)) + hdlr))
+    head = box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2mp41")
+    head += box(b"moov", box(b"mvhd", bytes(100)) + trak)
+    size = megabytes * 1024 * 1024
+    chunk = bytes(1024 * 1024)
+    with path.open("wb") as out:
+        out.write(head + struct.pack(">I4s", 8 + size, b"mdat"))
+        for _ in range(megabytes):
+            out.write(chunk)
+    return path
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def measure_video_memory(megabytes: int) -> tuple[float, float]:
+    """(peak RSS before, peak RSS after) in MB around receiving one big video."""
+    with tempfile.TemporaryDirectory(prefix="warta-bench-") as workdir:
+        video = big_video(Path(workdir) / "video.mp4", megabytes)
+        async with BotApiDouble(download_limit=None) as double:
+            office = Office(double, Path(workdir))
+            app = build_application(office.warta, double.app_builder())
+            officer = office.officers[0]
+            async with double.running(app):
+                await double.send_text(officer, "pemanasan")
+                await double.wait_for_message(officer, contains="Draf #")
+                before = peak_rss_mb()
+                await double.send_video(officer, video, caption="Video kegiatan")
+                await double.wait_for_message(officer, contains="1 video", timeout=120)
+                after = peak_rss_mb()
+            office.warta.close()
+    return before, after
+
+
+async def _main(items: int, repeat: int, video_mb: int) -> None:
+    ratios = []
+    for _ in range(repeat):
+        echo = await measure(echo_app, items * UPDATES_PER_ITEM, label="echo floor")
+        flow = await measure_flow(items)
+        ratios.append(flow / echo.per_second)
+        print(f"echo floor {echo.per_second:.0f} updates/s · warta full flow {flow:.0f} "
+              f"updates/s · ratio {flow / echo.per_second:.2f}x", flush=True)
+    print(f"median ratio over {repeat} runs: {statistics.median(ratios):.2f}x (target >= 0.8x)")
+    before, after = await measure_video_memory(video_mb)
+    print(f"{video_mb} MB video: peak RSS {before:.1f} MB before, {after:.1f} MB after "
+          f"(+{after - before:.1f} MB; target < 20 MB)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--items", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--video-mb", type=int, default=50)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
+    asyncio.run(_main(args.items, args.repeat, args.video_mb))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
