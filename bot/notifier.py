@@ -52,6 +52,8 @@ class Notifier:
         async with self.lock:
             for _ in range(100):  # bounded: a flood of rows waits for the next tick
                 with self.warta.sessions() as session:
+                    if not outbox.any_due(session, OutboxKind.NOTIFY, self.warta.now()):
+                        break
                     rows = outbox.lease_due(session, OutboxKind.NOTIFY, self.warta.now(),
                                             limit=BATCH)
                 if not rows:
