@@ -28,6 +28,17 @@ async def show_draft(update: Update, context: WartaContext, item: Item) -> None:
                     keyboard("draft", fresh, context.lang, context.me))
 
 
+def message_source(update: Update) -> str | None:
+    """Names the message behind an update, so that handling the update again after a crash
+    (bot.inbox) does not append its text or create its draft twice. An edited message
+    counts as a new source, as it did before: its new text is appended."""
+    message = update.effective_message
+    if message is None:
+        return None
+    edited = int(message.edit_date.timestamp()) if message.edit_date else 0
+    return f"telegram:{message.chat_id}:{message.message_id}:{edited}"
+
+
 def _attachment(message: Message) -> tuple[MediaKind, str, str, int | None, str | None] | None:
     """(kind, file id, unique id, declared size, file name) of what the message carries."""
     if message.photo:
@@ -81,7 +92,8 @@ async def on_media(update: Update, context: WartaContext) -> None:
         ))
         if message.caption:
             warta.workflow.update_draft(session, context.me, draft.id, warta.now(),
-                                        append_text=message.caption)
+                                        append_text=message.caption,
+                                        source=message_source(update))
     if message.media_group_id:
         _answer_album_later(update, context, draft, message.media_group_id)
     else:
@@ -124,7 +136,7 @@ async def on_text(update: Update, context: WartaContext) -> None:
     with warta.sessions() as session:
         draft = warta.workflow.current_draft(session, context.me, warta.now())
         warta.workflow.update_draft(session, context.me, draft.id, warta.now(),
-                                    append_text=message.text)
+                                    append_text=message.text, source=message_source(update))
     await show_draft(update, context, draft)
 
 
@@ -133,7 +145,7 @@ async def add_note(update: Update, context: WartaContext, item_id: int, text: st
     warta = context.warta
     with warta.sessions() as session:
         item = warta.workflow.update_draft(session, context.me, item_id, warta.now(),
-                                           append_text=text)
+                                           append_text=text, source=message_source(update))
     await show_draft(update, context, item)
 
 
@@ -142,7 +154,8 @@ async def on_new(update: Update, context: WartaContext) -> None:
     """/baru: starts a separate draft for another activity."""
     warta = context.warta
     with warta.sessions() as session:
-        item = warta.workflow.create_draft(session, context.me, warta.now())
+        item = warta.workflow.create_draft(session, context.me, warta.now(),
+                                           source=message_source(update))
     await show_draft(update, context, item)
 
 

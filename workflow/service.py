@@ -102,12 +102,24 @@ class Workflow:
     # --- officer ---------------------------------------------------------------------
 
     def create_draft(
-        self, session: Session, actor: Person, now: datetime, *, description: str = ""
+        self,
+        session: Session,
+        actor: Person,
+        now: datetime,
+        *,
+        description: str = "",
+        source: str | None = None,
     ) -> Item:
+        """A new draft; with `source` (the message that asked for it), asking again from
+        the same message returns the draft it made instead of a second one."""
         with transaction(session):
             person = _reload_person(session, actor)
             if not person.has_role(Role.PETUGAS):
                 raise NotAllowed("only officers create items", action="create", reason="role")
+            if source is not None:
+                made = _draft_made_by(session, person, source)
+                if made is not None:
+                    return made
             item = Item(
                 state=Status.DRAFT,
                 officer_id=person.id,
@@ -119,7 +131,8 @@ class Workflow:
             )
             session.add(item)
             session.flush()
-            _audit(session, item, person, "workflow.create", None, Status.DRAFT, now)
+            _audit(session, item, person, "workflow.create", None, Status.DRAFT, now,
+                   data={"source": source} if source is not None else None)
             self._open_deadline(session, item, Status.DRAFT, now)
             return item
 
@@ -176,16 +189,28 @@ class Workflow:
         append_text: str | None = None,
         section: str | None = None,
         activity_date: date | None = None,
+        source: str | None = None,
     ) -> Item:
-        """The officer adds to the description, or sets the section or activity date."""
+        """The officer adds to the description, or sets the section or activity date.
+
+        `source` names the message the text came from: text from a source already applied
+        to this item is not appended again (the same message handled twice, after a crash).
+        """
         with self._acting(session, actor, item_id, "update_draft", now) as act:
             item = act.item
             data: dict[str, Any] = {}
-            if append_text and append_text.strip():
+            text = (append_text or "").strip()
+            if text and source is not None and _text_applied(session, item.id, source):
+                text = ""
+                if section is None and activity_date is None:
+                    return item
+            if text:
                 item.description = "\n\n".join(
-                    part for part in (item.description, append_text.strip()) if part
+                    part for part in (item.description, text) if part
                 )
-                data["appended"] = len(append_text.strip())
+                data["appended"] = len(text)
+                if source is not None:
+                    data["source"] = source
             if section is not None:
                 item.section = section.strip()
                 data["section"] = item.section
@@ -392,6 +417,35 @@ def transaction(session: Session) -> Iterator[None]:
         # Only reachable if a row changed under us despite the lock; report it as the
         # same conflict a late second tap would get.
         raise WrongState("the item changed meanwhile; try again") from None
+
+
+def _text_applied(session: Session, item_id: int, source: str) -> bool:
+    """Whether text from `source` was already appended to the item (see update_draft)."""
+    found = session.scalar(
+        select(AuditEvent.id)
+        .where(
+            AuditEvent.item_id == item_id,
+            AuditEvent.action == "workflow.update_draft",
+            AuditEvent.data["source"].as_string() == source,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def _draft_made_by(session: Session, person: Person, source: str) -> Item | None:
+    """The officer's open draft that `source` created, if any (see create_draft)."""
+    return session.scalars(
+        select(Item)
+        .join(AuditEvent, AuditEvent.item_id == Item.id)
+        .where(
+            Item.officer_id == person.id,
+            Item.state == Status.DRAFT,
+            AuditEvent.action == "workflow.create",
+            AuditEvent.data["source"].as_string() == source,
+        )
+        .limit(1)
+    ).first()
 
 
 def _reload_person(session: Session, actor: Person) -> Person:
