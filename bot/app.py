@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 import signal
 from datetime import date
 from typing import Any
@@ -20,7 +23,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import common, editor, officer, official, prompts, scheduler
+from bot import common, editor, inbox, officer, official, prompts, scheduler
 from bot.base import WartaApp, WartaContext, answers_errors, log, reply
 from bot.i18n import t
 from bot.menus import Menus
@@ -194,14 +197,29 @@ async def on_error(update: object, context: WartaContext) -> None:
 
 
 def run(warta: Context) -> None:
-    """Runs until SIGINT/SIGTERM: long polling, or a webhook when one is configured."""
-    app = build_application(warta)
-    telegram = warta.settings.telegram
-    stop = (signal.SIGINT, signal.SIGTERM)
-    if telegram.webhook_url:
-        app.run_webhook(listen=telegram.webhook_listen, port=telegram.webhook_port,
-                        url_path="telegram", webhook_url=telegram.webhook_url,
-                        secret_token=telegram.webhook_secret or None,
-                        allowed_updates=Update.ALL_TYPES, stop_signals=stop)
-    else:
-        app.run_polling(allowed_updates=Update.ALL_TYPES, stop_signals=stop)
+    """Runs until SIGINT/SIGTERM: long polling, or a webhook when one is configured.
+
+    Updates go through the durable inbox (bot.inbox): stored before Telegram is told they
+    arrived, so a crash never loses one. PTB's own Updater is not used, because it
+    acknowledges updates before they are handled.
+    """
+    # Tests run PTB with timedeltas for durations; production must read them the same way.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
+    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    app = build_application(warta, builder_for(warta).updater(None))
+    asyncio.run(serve_until_signal(app, warta))
+
+
+async def serve_until_signal(app: WartaApp, warta: Context) -> None:
+    """Serves until SIGINT or SIGTERM, then finishes the update in hand and shuts down."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    webhook = inbox.webhook_options(warta.settings.telegram)
+    async with inbox.serve(app, warta, webhook=webhook):
+        log.info("bot running (%s)", "webhook" if webhook else "long polling")
+        await stop.wait()
+        log.info("stop signal received; finishing the update in hand")
+    log.info("bot stopped")

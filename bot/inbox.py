@@ -1,0 +1,591 @@
+"""Durable intake of Telegram updates: stored before they are acknowledged, handled after.
+
+python-telegram-bot's Updater acknowledges an update (asks getUpdates for the next offset)
+as soon as it has put it in its in-memory queue, before any handler ran; a `kill -9` then
+loses whatever waited in that queue. Here nothing is acknowledged before it is on disk:
+
+- the `Poller` long-polls getUpdates itself, writes each batch to `inbound_updates` in one
+  transaction and only then asks for the next batch (offset = last + 1, which is what
+  acknowledges the batch to Telegram); in webhook mode the `WebhookServer` stores the
+  update before answering 200 (Telegram re-delivers until it gets a 2xx);
+- the `Processor` takes stored, unhandled rows in update_id order, hands each to
+  `Application.process_update` and marks it handled afterwards. After a crash the rows
+  left unhandled (including the one that was in hand) are handled on the next start.
+
+So an update can be handled twice (crash between its effects and its `handled_at`), never
+zero times; the handlers make the repeat harmless where a person would notice (media are
+deduplicated by Telegram's file id, appended text by its message id).
+
+`serve()` runs all of it around a PTB Application built with `updater(None)`; `warta run`
+and the tests use the same function.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import socket
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+from telegram import Bot, Update
+from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import Application
+
+from warta.context import Context
+from workflow.config import TelegramSettings
+from workflow.models import InboundUpdate, OutboxMessage
+from workflow.service import transaction
+
+log = logging.getLogger("warta.inbox")
+
+App = Application[Any, Any, Any, Any, Any, Any]
+JSON = dict[str, Any]
+
+POLL_TIMEOUT = 10.0  # seconds Telegram holds a long poll open (PTB's run_polling default)
+BATCH = 100  # getUpdates' maximum, and how many stored rows the processor reads at once
+MAX_ATTEMPTS = 5  # an update whose handling was interrupted this often is given up (logged)
+KEEP_HANDLED = timedelta(days=3)  # handled rows kept this long to recognise re-deliveries
+PRUNE_EVERY = timedelta(hours=1)
+STOP_TIMEOUT = 30.0  # on shutdown, how long the update in hand may take to finish
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+HEALTH_PATH = "/healthz"
+DEFAULT_WEBHOOK_PATH = "/telegram"
+# One delivery at a time keeps Telegram's order; storing a row is quick enough that a
+# single connection keeps up with an office's traffic.
+WEBHOOK_MAX_CONNECTIONS = 1
+
+
+# --------------------------------------------------------------------------- storage
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A stored update still to be handled."""
+
+    update_id: int
+    payload: JSON
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Health:
+    pending_updates: int
+    pending_outbox: int
+
+
+class Inbox:
+    """The `inbound_updates` table: what came in from Telegram and what is still to handle."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
+        self.sessions = sessions
+        self.clock = clock
+
+    def store(self, payloads: Sequence[Mapping[str, Any]]) -> int:
+        """Stores updates in one transaction; returns how many were new.
+
+        An update_id already stored is left as it is: Telegram sends an update again until
+        it is acknowledged, and the first copy may already be handled.
+        """
+        rows: dict[int, JSON] = {}
+        for payload in payloads:
+            rows.setdefault(int(payload["update_id"]), dict(payload))
+        if not rows:
+            return 0
+        now = self.clock()
+        values = [{"update_id": update_id, "payload": payload, "received_at": now,
+                   "attempts": 0, "last_error": ""} for update_id, payload in rows.items()]
+        with self.sessions() as session, transaction(session):
+            return _insert_ignoring_known(session, values)
+
+    def next_offset(self) -> int | None:
+        """The getUpdates offset that continues after what is stored (None: nothing yet)."""
+        with self.sessions() as session:
+            highest = session.scalar(select(func.max(InboundUpdate.update_id)))
+        return None if highest is None else int(highest) + 1
+
+    def pending(self, limit: int = BATCH) -> list[Pending]:
+        with self.sessions() as session:
+            rows = session.execute(
+                select(InboundUpdate.update_id, InboundUpdate.payload, InboundUpdate.attempts)
+                .where(InboundUpdate.handled_at.is_(None))
+                .order_by(InboundUpdate.update_id)
+                .limit(limit)
+            ).all()
+        return [Pending(int(row[0]), dict(row[1]), int(row[2])) for row in rows]
+
+    def start_attempt(self, row: Pending) -> int:
+        """Counts an attempt before handling, so an update that crashes us every time is
+        eventually given up instead of stopping everything behind it."""
+        attempts = row.attempts + 1
+        with self.sessions() as session, transaction(session):
+            session.execute(update(InboundUpdate)
+                            .where(InboundUpdate.update_id == row.update_id)
+                            .values(attempts=attempts))
+        return attempts
+
+    def finish(self, update_id: int, error: str = "") -> None:
+        with self.sessions() as session, transaction(session):
+            session.execute(update(InboundUpdate)
+                            .where(InboundUpdate.update_id == update_id)
+                            .values(handled_at=self.clock(), last_error=error[:2000]))
+
+    def prune(self) -> int:
+        """Forgets handled rows older than KEEP_HANDLED (Telegram keeps updates 24 hours)."""
+        cutoff = self.clock() - KEEP_HANDLED
+        with self.sessions() as session, transaction(session):
+            result = session.execute(delete(InboundUpdate).where(
+                InboundUpdate.handled_at.is_not(None), InboundUpdate.handled_at < cutoff))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def health(self) -> Health:
+        with self.sessions() as session:
+            updates = session.scalar(select(func.count()).select_from(InboundUpdate)
+                                     .where(InboundUpdate.handled_at.is_(None)))
+            outbox = session.scalar(select(func.count()).select_from(OutboxMessage)
+                                    .where(OutboxMessage.done_at.is_(None)))
+        return Health(int(updates or 0), int(outbox or 0))
+
+
+def _insert_ignoring_known(session: Session, values: list[JSON]) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING on the update_id primary key."""
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        builder = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        statement = builder(InboundUpdate).values(values).on_conflict_do_nothing(
+            index_elements=[InboundUpdate.update_id])
+        return int(getattr(session.execute(statement), "rowcount", 0) or 0)
+    # Other databases: the write transaction makes check-then-insert safe for one writer.
+    known = set(session.scalars(select(InboundUpdate.update_id).where(
+        InboundUpdate.update_id.in_([value["update_id"] for value in values]))))
+    fresh = [value for value in values if value["update_id"] not in known]
+    if fresh:
+        session.execute(insert(InboundUpdate), fresh)
+    return len(fresh)
+
+
+# --------------------------------------------------------------------------- handling
+
+
+class Processor:
+    """Hands stored updates to the application one at a time, in update_id order.
+
+    Strictly sequential, like PTB without concurrent_updates: a chat's updates are handled
+    in the order they were sent, and a shutdown has at most one update in hand.
+    """
+
+    def __init__(self, application: App, inbox: Inbox) -> None:
+        self.application = application
+        self.inbox = inbox
+        self.arrived = asyncio.Event()
+        self.idle = asyncio.Event()
+        self.handled = 0
+        self._pruned_at: datetime | None = None
+
+    def wake(self) -> None:
+        """Called after new rows were stored."""
+        self.arrived.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Handles stored rows until `stop` is set; the update in hand is finished first."""
+        backoff = Backoff()
+        while not stop.is_set():
+            self.arrived.clear()  # before reading, so rows stored meanwhile wake us again
+            try:
+                self._prune_now_and_then()
+                rows = self.inbox.pending()
+                if not rows:
+                    self.idle.set()
+                    await _wait_any(self.arrived, stop)
+                    continue
+                self.idle.clear()
+                for row in rows:
+                    if stop.is_set():
+                        return
+                    await self.handle(row)
+                backoff.reset()
+            except Exception as error:  # the database is away: keep the rows, try later
+                delay = backoff.next()
+                log.error("inbox: handling paused for %.1f s: %s", delay, error)
+                await _wait_any(stop, seconds=delay)
+
+    async def handle(self, row: Pending) -> None:
+        attempt = self.inbox.start_attempt(row)
+        if attempt > MAX_ATTEMPTS:
+            log.error("inbox: update %s given up after %d interrupted attempts",
+                      row.update_id, attempt - 1)
+            self.inbox.finish(row.update_id, f"given up after {attempt - 1} interrupted attempts")
+            return
+        if attempt > 1:
+            log.warning("inbox: update %s handled again (attempt %d): the last run was "
+                        "interrupted while handling it", row.update_id, attempt)
+        error = ""
+        try:
+            update = Update.de_json(row.payload, self.application.bot)
+            # Handler errors never get here: PTB passes them to the error handler, which
+            # tells the person. What does is a broken payload or a bug in PTB; retrying
+            # would fail the same way, so the row is closed with the reason.
+            await self.application.process_update(update)
+        except Exception as failure:
+            error = f"{type(failure).__name__}: {failure}"
+            log.error("inbox: update %s could not be handled: %s", row.update_id, error)
+        self.inbox.finish(row.update_id, error)
+        self.handled += 1
+        log.debug("inbox: update %s handled", row.update_id)
+
+    def _prune_now_and_then(self) -> None:
+        now = self.inbox.clock()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        removed = self.inbox.prune()
+        if removed:
+            log.info("inbox: forgot %d handled updates older than %s", removed, KEEP_HANDLED)
+
+
+# --------------------------------------------------------------------------- long polling
+
+
+class Poller:
+    """getUpdates in a loop: store the batch, then acknowledge it with the next offset."""
+
+    def __init__(self, bot: Bot, inbox: Inbox, on_stored: Callable[[], None],
+                 timeout: float = POLL_TIMEOUT) -> None:
+        self.bot = bot
+        self.inbox = inbox
+        self.on_stored = on_stored
+        self.timeout = timeout
+        self.offset: int | None = None
+        self.backoff = Backoff()
+
+    async def run(self) -> None:
+        """Polls until cancelled. Cancelling loses nothing: an update not yet stored was
+        not acknowledged either, and Telegram sends it again."""
+        await self._delete_webhook()
+        self.offset = await asyncio.to_thread(self.inbox.next_offset)
+        log.info("inbox: long polling from offset %s", self.offset)
+        while True:
+            updates = await self._fetch()
+            if updates and await self._store(updates):
+                # Asking with this offset next is what acknowledges the stored batch.
+                self.offset = max(update.update_id for update in updates) + 1
+                self.on_stored()
+
+    async def _delete_webhook(self) -> None:
+        """A webhook left from webhook mode would make every getUpdates a Conflict."""
+        try:
+            await self.bot.delete_webhook()
+        except TelegramError as error:
+            log.warning("inbox: could not delete the webhook: %s", self._safe(error))
+
+    async def _fetch(self) -> tuple[Update, ...]:
+        try:
+            updates = await self.bot.get_updates(offset=self.offset,
+                                                 timeout=timedelta(seconds=self.timeout),
+                                                 limit=BATCH, allowed_updates=Update.ALL_TYPES)
+        except RetryAfter as error:
+            delay = _seconds(error.retry_after)
+            log.warning("inbox: getUpdates flood control, waiting %.0f s", delay)
+        except TimedOut:
+            # A long poll that outlived its read timeout: nothing is wrong, ask again.
+            log.debug("inbox: getUpdates timed out")
+            return ()
+        except Conflict as error:
+            delay = self.backoff.next()
+            log.error("inbox: getUpdates conflict: another instance is polling this bot or a "
+                      "webhook is set (%s); retrying in %.1f s", self._safe(error), delay)
+        except InvalidToken as error:
+            delay = self.backoff.next()
+            log.error("inbox: the Bot API refused the token (%s); retrying in %.1f s",
+                      self._safe(error), delay)
+        except (NetworkError, TelegramError) as error:
+            delay = self.backoff.next()
+            log.warning("inbox: getUpdates failed (%s); retrying in %.1f s",
+                        self._safe(error), delay)
+        else:
+            self.backoff.reset()
+            return updates
+        await asyncio.sleep(delay)
+        return ()
+
+    async def _store(self, updates: Sequence[Update]) -> bool:
+        payloads = [update.to_dict() for update in updates]
+        try:
+            fresh = await asyncio.to_thread(self.inbox.store, payloads)
+        except Exception as error:  # not stored, so not acknowledged: Telegram resends
+            delay = self.backoff.next()
+            log.error("inbox: could not store %d updates (%s); not acknowledged, retrying in "
+                      "%.1f s", len(payloads), error, delay)
+            await asyncio.sleep(delay)
+            return False
+        log.debug("inbox: stored %d of %d updates", fresh, len(payloads))
+        return True
+
+    def _safe(self, error: BaseException) -> str:
+        """The error's text without the token, whatever the HTTP layer put in it."""
+        return str(error).replace(self.bot.token, "<token>")
+
+
+# --------------------------------------------------------------------------- webhook
+
+
+@dataclass(frozen=True)
+class WebhookOptions:
+    """Where the webhook server listens and what it tells Telegram.
+
+    `url` empty means the server's own address (tests on loopback); `port` 0 picks one.
+    """
+
+    url: str = ""
+    listen: str = "127.0.0.1"
+    port: int = 0
+    secret: str = ""
+    path: str = DEFAULT_WEBHOOK_PATH
+
+
+def webhook_options(telegram: TelegramSettings) -> WebhookOptions | None:
+    """Webhook mode when `webhook_url` is set; None means long polling."""
+    if not telegram.webhook_url:
+        return None
+    path = urlsplit(telegram.webhook_url).path
+    return WebhookOptions(
+        url=telegram.webhook_url, listen=telegram.webhook_listen, port=telegram.webhook_port,
+        secret=telegram.webhook_secret or derived_secret(telegram.token),
+        path=path if path not in ("", "/") else DEFAULT_WEBHOOK_PATH)
+
+
+def derived_secret(token: str) -> str:
+    """A webhook secret when none is configured: without one anybody who finds the URL
+    could post updates in an official's name. Stable across restarts, unknown without
+    the token."""
+    return hmac.new(token.encode(), b"warta webhook secret", hashlib.sha256).hexdigest()
+
+
+class WebhookServer:
+    """POST updates (stored, then 200) and GET /healthz, on one aiohttp server."""
+
+    def __init__(self, options: WebhookOptions, inbox: Inbox,
+                 on_stored: Callable[[], None]) -> None:
+        if not options.secret:
+            raise ValueError("a webhook needs a secret token")
+        self.options = options
+        self.inbox = inbox
+        self.on_stored = on_stored
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> str:
+        """Starts listening; returns the server's own base URL."""
+        app = web.Application()
+        app.add_routes([web.post(self.options.path, self.on_update),
+                        web.get(HEALTH_PATH, self.on_health)])
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.options.listen, self.options.port))
+        host, port = sock.getsockname()[:2]
+        # No access log: a webhook URL sometimes carries secrets in its path.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock).start()
+        self.url = f"http://{host}:{port}"
+        log.info("inbox: webhook server listening on %s:%s", host, port)
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def on_update(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.options.secret.encode()):
+            log.warning("inbox: webhook call from %s with a wrong secret token refused",
+                        request.remote)
+            return web.Response(status=403)
+        try:
+            payload = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            payload = None
+        if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
+            return web.Response(status=400, text="not a Telegram update")
+        try:
+            await asyncio.to_thread(self.inbox.store, [payload])
+        except Exception as error:  # no 200, so Telegram delivers it again later
+            log.error("inbox: could not store update %s: %s", payload["update_id"], error)
+            return web.Response(status=500)
+        self.on_stored()
+        return web.Response(status=200)
+
+    async def on_health(self, _request: web.Request) -> web.Response:
+        try:
+            health = await asyncio.to_thread(self.inbox.health)
+        except Exception as error:
+            log.warning("inbox: health check: database unreachable: %s", error)
+            return web.json_response({"status": "unavailable", "database": "unreachable"},
+                                     status=503)
+        return web.json_response({"status": "ok", "database": "reachable",
+                                  "pending_updates": health.pending_updates,
+                                  "pending_outbox": health.pending_outbox})
+
+
+# --------------------------------------------------------------------------- running
+
+
+@dataclass
+class Service:
+    """What `serve()` runs, for the caller to look at."""
+
+    application: App
+    inbox: Inbox
+    processor: Processor
+    poller: Poller | None = None
+    webhook: WebhookServer | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def drained(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109 - test helper
+        """Waits until every stored update is handled (for tests and benchmarks)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                if self.processor.idle.is_set() and not self.inbox.pending(1):
+                    return
+                await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def serve(application: App, warta: Context, *, webhook: WebhookOptions | None = None,
+                poll_timeout: float = POLL_TIMEOUT,
+                stop_timeout: float = STOP_TIMEOUT) -> AsyncIterator[Service]:
+    """Runs `application` (built with `updater(None)`) with the durable inbox.
+
+    Same order as PTB's run_polling: initialize, post_init, start ... stop, post_stop,
+    shutdown, post_shutdown. Leftover rows from a crash are handled first (they have the
+    lowest update ids), then polling or the webhook server starts.
+    """
+    if application.updater is not None:
+        raise ValueError("build the application with ApplicationBuilder().updater(None)")
+    inbox = Inbox(warta.sessions, warta.now)
+    await application.initialize()
+    try:
+        if application.post_init is not None:
+            await application.post_init(application)
+        await application.start()
+        try:
+            async with _running_inbox(application, inbox, webhook, poll_timeout,
+                                      stop_timeout) as service:
+                yield service
+        finally:
+            await application.stop()
+            if application.post_stop is not None:
+                await application.post_stop(application)
+    finally:
+        await application.shutdown()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)
+
+
+@contextlib.asynccontextmanager
+async def _running_inbox(application: App, inbox: Inbox, webhook: WebhookOptions | None,
+                         poll_timeout: float, stop_timeout: float) -> AsyncIterator[Service]:
+    processor = Processor(application, inbox)
+    service = Service(application, inbox, processor)
+    left = len(await asyncio.to_thread(inbox.pending))
+    if left:
+        log.info("inbox: %s%d updates left unhandled by the last run are handled first",
+                 "at least " if left == BATCH else "", left)
+    stop = asyncio.Event()
+    processing = asyncio.create_task(processor.run(stop), name="warta-inbox-processor")
+    try:
+        if webhook is None:
+            service.poller = Poller(application.bot, inbox, processor.wake, poll_timeout)
+            service.tasks.append(asyncio.create_task(service.poller.run(),
+                                                     name="warta-inbox-poller"))
+        else:
+            service.webhook = await _start_webhook(application.bot, inbox, processor, webhook)
+        yield service
+    finally:
+        await _stop_intake(service)
+        stop.set()
+        await _finish_processing(processing, stop_timeout)
+
+
+async def _start_webhook(bot: Bot, inbox: Inbox, processor: Processor,
+                         options: WebhookOptions) -> WebhookServer:
+    server = WebhookServer(options, inbox, processor.wake)
+    own_url = await server.start()
+    try:
+        await bot.set_webhook(url=options.url or own_url + options.path,
+                              secret_token=options.secret, allowed_updates=Update.ALL_TYPES,
+                              max_connections=WEBHOOK_MAX_CONNECTIONS)
+    except BaseException:
+        await server.stop()
+        raise
+    log.info("inbox: webhook registered with Telegram")
+    return server
+
+
+async def _stop_intake(service: Service) -> None:
+    """No new updates: stop polling (an unacknowledged batch is resent) or stop answering
+    webhook calls (Telegram retries them later)."""
+    for task in service.tasks:
+        task.cancel()
+    for task in service.tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    if service.webhook is not None:
+        await service.webhook.stop()
+
+
+async def _finish_processing(processing: asyncio.Task[None], stop_timeout: float) -> None:
+    """Lets the update in hand finish; past `stop_timeout` it is cut short and stays
+    unhandled in the table, to be handled again on the next start."""
+    done, _ = await asyncio.wait({processing}, timeout=stop_timeout)
+    if not done:
+        log.warning("inbox: the update in hand did not finish within %.1f s; it will be "
+                    "handled again on the next start", stop_timeout)
+        processing.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await processing
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@dataclass
+class Backoff:
+    """Exponential delays between retries: first, 2 x first, ... up to limit."""
+
+    first: float = 0.5
+    limit: float = 30.0
+    current: float = 0.0
+
+    def next(self) -> float:
+        self.current = min(self.limit, self.current * 2 or self.first)
+        return self.current
+
+    def reset(self) -> None:
+        self.current = 0.0
+
+
+def _seconds(value: int | float | timedelta) -> float:
+    """RetryAfter.retry_after is a timedelta with PTB_TIMEDELTA, else a number."""
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+async def _wait_any(*events: asyncio.Event, seconds: float | None = None) -> None:
+    """Returns when one of `events` is set or `seconds` passed."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
