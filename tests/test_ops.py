@@ -213,6 +213,25 @@ def test_doctor_warns_about_secrets_in_a_world_readable_file(
     assert double.token not in out
 
 
+def test_doctor_describes_webhook_mode(tmp_path: Path, double: Double, token_env: str,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path / "config.toml", database=f"sqlite:///{tmp_path}/w.db",
+                          media=tmp_path / "media", double=double)
+    text = config.read_text()
+    config.write_text(text.replace(
+        "[telegram]\n", '[telegram]\nwebhook_url = "https://warta.example.go.id/telegram"\n'))
+    assert run(config, "db", "upgrade") == 0
+    capsys.readouterr()
+    assert run(config, "doctor") == 0
+    assert ("OK   telegram mode: webhook https://warta.example.go.id/telegram, served on "
+            "http://127.0.0.1:8443/telegram (health check on /healthz), secret derived from "
+            "the token") in capsys.readouterr().out
+    config.write_text(text.replace(
+        "[telegram]\n", '[telegram]\nwebhook_url = "http://warta.example.go.id/telegram"\n'))
+    assert run(config, "doctor") == 1
+    assert "— Telegram only calls https:// webhooks" in capsys.readouterr().out
+
+
 # --------------------------------------------------------------------------- logs
 
 
@@ -272,6 +291,15 @@ def test_logs_never_show_secrets(log_stream: Callable[..., io.StringIO]) -> None
     assert "Traceback" in first and "\\n" in first
     assert 'header="Bearer ***"' in lines[2]
     assert " item=7 actor=2001 msg=approved" in lines[3]
+
+
+def test_the_derived_webhook_secret_is_redacted_too() -> None:
+    from bot.inbox import derived_secret
+
+    settings = Settings(telegram=TelegramSettings(token=DEFAULT_TOKEN))
+    redactor = logs.RedactSecrets(logs.secrets_of(settings))
+    assert redactor.redact(f"X-Telegram-Bot-Api-Secret-Token: {derived_secret(DEFAULT_TOKEN)}") \
+        == "X-Telegram-Bot-Api-Secret-Token: ***"
 
 
 def test_logs_as_json_lines(log_stream: Callable[..., io.StringIO]) -> None:

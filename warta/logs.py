@@ -99,6 +99,11 @@ def secrets_of(settings: Settings) -> list[str]:
         for password in {website.password, website.password.replace(" ", "")}:
             pair = f"{website.username}:{password}".encode()
             found.append(base64.b64encode(pair).decode())
+    if telegram.token and not telegram.webhook_secret:
+        with contextlib.suppress(ImportError):  # the bot's webhook secret, made from the token
+            from bot.inbox import derived_secret
+
+            found.append(derived_secret(telegram.token))
     try:
         found.append(make_url(settings.database.url).password or "")
     except ArgumentError:

@@ -307,18 +307,20 @@ async def _get_me(settings: Settings) -> Any:
 
 
 def check_telegram_mode(settings: Settings) -> Check:
+    from bot.inbox import HEALTH_PATH, webhook_options
+
     telegram = settings.telegram
-    if not telegram.webhook_url:
+    options = webhook_options(telegram)
+    if options is None:
         return Check("OK", "telegram mode", "long polling")
-    where = (f"webhook {telegram.webhook_url}, listening on "
-             f"{telegram.webhook_listen}:{telegram.webhook_port}/telegram")
-    if not telegram.webhook_url.startswith("https://"):
+    where = (f"webhook {options.url}, served on http://{options.listen}:{options.port}"
+             f"{options.path} (health check on {HEALTH_PATH})")
+    if not options.url.startswith("https://"):
         return Check("FAIL", "telegram mode", where, "Telegram only calls https:// webhooks; "
                      "put TLS on the reverse proxy and give its https:// URL")
-    if not telegram.webhook_secret:
-        return Check("WARN", "telegram mode", f"{where}, without a secret",
-                     "set WARTA_WEBHOOK_SECRET so only Telegram can post updates")
-    return Check("OK", "telegram mode", f"{where}, secret set")
+    secret = ("secret set" if telegram.webhook_secret
+              else "secret derived from the token (WARTA_WEBHOOK_SECRET sets one)")
+    return Check("OK", "telegram mode", f"{where}, {secret}")
 
 
 def check_website(settings: Settings) -> Check:
