@@ -60,6 +60,7 @@ PRUNE_EVERY = timedelta(hours=1)
 STOP_TIMEOUT = 30.0  # on shutdown, how long the update in hand may take to finish
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 HEALTH_PATH = "/healthz"
+HEALTH_TIMEOUT = 5.0
 DEFAULT_WEBHOOK_PATH = "/telegram"
 # One delivery at a time keeps Telegram's order; storing a row is quick enough that a
 # single connection keeps up with an office's traffic.
@@ -428,9 +429,12 @@ class WebhookServer:
 
     async def on_health(self, _request: web.Request) -> web.Response:
         try:
-            health = await asyncio.to_thread(self.inbox.health)
+            # Bounded: an unreachable PostgreSQL can take minutes to fail a connection.
+            health = await asyncio.wait_for(asyncio.to_thread(self.inbox.health),
+                                            HEALTH_TIMEOUT)
         except Exception as error:
-            log.warning("inbox: health check: database unreachable: %s", error)
+            log.warning("inbox: health check: database unreachable: %s",
+                        error or type(error).__name__)
             return web.json_response({"status": "unavailable", "database": "unreachable"},
                                      status=503)
         return web.json_response({"status": "ok", "database": "reachable",

@@ -62,9 +62,9 @@ class World:
                                         .order_by(Item.id)))
 
 
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    settings = office_settings(tmp_path)
+@contextlib.asynccontextmanager
+async def open_world(settings: Settings) -> AsyncIterator[World]:
+    """A migrated database with botkit's people, and the double knowing them."""
     warta = Context(settings)
     warta.upgrade()
     now = datetime.now(UTC)
@@ -80,6 +80,12 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
                     double.group(ALERT_CHAT, "Webmaster"))
         assert not double.unhandled, double.unhandled
         assert not double.errors, double.errors
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    async with open_world(office_settings(tmp_path)) as opened:
+        yield opened
 
 
 @contextlib.asynccontextmanager
