@@ -10,10 +10,11 @@ Each round, in alternating order so drift hits both alike:
 * **warta**: an item with N stored photos (phone-sized JPEGs normalised by ``MediaStore``)
   waiting for approval; the clock runs from the official's ``approve`` call through
   ``PublishWorker.run_once`` (read item, look the post up by key, resolve terms, look up
-  media, upload, create the post) to a 200 from the post's public URL;
+  media, upload each file with its alt text and caption, create the post) to a 200 from
+  the post's public URL; its request count is the adapter's (the public GET not included);
 * **bare**: plain ``requests`` doing the minimum for the same result: upload the same N files
   (alt text and caption as query parameters), create the post with the gallery, featured
-  image, category and tag (ids known in advance), then GET the public URL.
+  image, category and tag (ids known in advance), then GET the public URL (counted).
 
 In the bot the worker polls every ``publisher.interval_seconds`` (default 5 s), which adds
 0 to that interval on top of the figures here. One warm-up round of each is not counted.

@@ -8,7 +8,10 @@ One ``publish()``:
 2. resolves the category and tags to term ids, creating missing terms when allowed;
 3. uploads each file to ``/wp/v2/media`` (streamed from disk) under the deterministic slug
    ``<key>-<sha256[:12]>``, after looking those slugs up, so a retry reuses what an earlier
-   attempt already uploaded; alt text and caption are (re)applied when they differ;
+   attempt already uploaded. Alt text and caption go with the upload itself (query
+   parameters, as the body is the file); they are applied by a second request only when
+   the site holds something else: media reused from an earlier attempt whose texts
+   changed since, or a site that ignored them;
 4. creates the post (slug = key) with escaped content, a gallery of the photos, links to the
    documents, the cover as featured image, categories, tags and status, then checks that
    WordPress kept what it silently drops (an unusable featured image or term id).
@@ -38,6 +41,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, Final
+from urllib.parse import urlencode
 
 import requests
 
@@ -78,6 +82,9 @@ _EXTENSIONS: Final = {"image/jpeg": ".jpg", "video/quicktime": ".mov", "video/3g
 _SLUG_JUNK: Final = re.compile(r"[^a-z0-9-]+")
 _FILENAME_JUNK: Final = re.compile(r"[^A-Za-z0-9._-]+")
 _ERROR_DETAIL_MAX: Final = 300
+# Alt text and caption longer than this (URL-encoded) are not put in the upload's query
+# string, which servers limit to about 8 kB; they are applied after the upload instead.
+_QUERY_TEXT_MAX: Final = 3000
 # The API index lists every route (160 kB on a bare site); only the namespaces matter here.
 _INDEX_PARAMS: Final = {"_fields": "namespaces"}
 
@@ -418,6 +425,7 @@ class WordPressAdapter:
         }
         # Sent in the query string because the body is the file itself.
         params = {"slug": slug, "title": html.escape(_stem(file.filename), quote=False)}
+        params.update(_media_text_params(file))
         what = f"upload {file.filename!r}"
         try:
             with file.path.open("rb") as stream:  # streamed: requests sends file objects
@@ -452,13 +460,14 @@ class WordPressAdapter:
         )
 
     def _sync_media_text(self, remote: JSON, file: MediaFile) -> None:
-        """Apply alt text and caption, also to media reused from an earlier attempt."""
-        wanted: JSON = {}
-        if file.kind == "photo" and remote.get("alt_text", "") != file.alt:
-            wanted["alt_text"] = file.alt  # WordPress escapes alt attributes itself
-        caption = escape_text(file.caption)
-        if _raw(remote.get("caption")) != caption:
-            wanted["caption"] = caption
+        """Apply alt text and caption where the site holds other ones: media reused from an
+        earlier attempt, or an upload whose texts the site did not take. No request when
+        they match, as after an upload that carried them."""
+        wanted = {
+            field: value
+            for field, value in _media_texts(file).items()
+            if _raw(remote.get(field)) != value
+        }
         if wanted:
             remote.update(self._post_json(f"/wp/v2/media/{remote['id']}", wanted))
 
@@ -581,6 +590,24 @@ def _present(names: Iterable[str | None]) -> list[str]:
 def _stem(filename: str) -> str:
     stem, dot, _ = filename.rpartition(".")
     return stem if dot and stem else filename
+
+
+def _media_texts(file: MediaFile) -> dict[str, str]:
+    """The alt text (photos) and caption a file should have on the site."""
+    texts = {"caption": escape_text(file.caption)}
+    if file.kind == "photo":
+        texts["alt_text"] = file.alt  # WordPress escapes alt attributes itself
+    return texts
+
+
+def _media_text_params(file: MediaFile) -> dict[str, str]:
+    """Alt text and caption for the upload's query string: the non-empty ones (an empty
+    caption would let WordPress take one from the photo's EXIF data), and none when they
+    would make the URL too long."""
+    params = {field: value for field, value in _media_texts(file).items() if value}
+    if len(urlencode(params)) > _QUERY_TEXT_MAX:
+        return {}
+    return params
 
 
 def _raw(field: Any) -> str:

@@ -6,6 +6,7 @@ the adapter's own idea of what it did.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import html
 import re
@@ -23,6 +24,7 @@ import requests
 from PIL import Image, ImageDraw
 
 from publisher.base import MediaFile, PublishError, PublishRequest, PublishResult
+from publisher.html import escape_text
 from publisher.wordpress import WordPressAdapter, media_slug, post_slug
 from tests.wordpress_site import (  # noqa: F401  (fixtures)
     WordPressServer,
@@ -358,6 +360,80 @@ def test_retry_after_a_crash_creates_no_duplicates(
     assert len(site.media_of(request)) == 3
     content = site.post(result.remote_id)["content"]["rendered"]
     assert content.count("wp-image-") == 2 and "c.pdf</a>" in content
+
+
+def _writes(session: RecordingSession) -> list[str]:
+    """The routes the adapter POSTed to, media ids replaced by ``<id>``."""
+    return [re.sub(r"/\d+$", "/<id>", route) for method, route in session.calls if method == "POST"]
+
+
+def test_alt_text_and_caption_travel_with_the_upload(
+    wordpress_site: WordPressSite,  # noqa: F811
+    site: Site,
+    tmp_path: Path,
+) -> None:
+    files = (
+        photo(tmp_path, "a.jpg", "navy", alt="Camat membuka rapat", caption="Camat & warga <desa>"),
+        photo(tmp_path, "b.jpg", "teal", alt="Peserta rapat"),
+        pdf(tmp_path, "Undangan.pdf"),
+    )
+    request = item(media=files, cover_sha256=files[0].sha256)
+    session = RecordingSession()
+
+    result = WordPressAdapter(*wordpress_site, session=session).publish(request)
+
+    # One request per file, none to set its texts afterwards.
+    assert _writes(session) == ["/wp/v2/media"] * 3 + ["/wp/v2/posts"]
+    media = {m["slug"]: m for m in site.media_of(request)}
+    remote = [media[media_slug(request.idempotency_key, f.sha256)] for f in files]
+    assert [m["alt_text"] for m in remote] == ["Camat membuka rapat", "Peserta rapat", ""]
+    assert [m["caption"]["raw"] for m in remote] == [escape_text(f.caption) for f in files]
+    assert remote[0]["caption"]["raw"] == "Camat &amp; warga &lt;desa&gt;"
+    gallery = site.post(result.remote_id)["content"]["rendered"]
+    assert 'alt="Peserta rapat"' in gallery
+    assert "Camat &amp; warga &lt;desa&gt;</figcaption>" in gallery
+
+
+def test_reused_media_gets_only_the_texts_that_changed(
+    wordpress_site: WordPressSite,  # noqa: F811
+    site: Site,
+    tmp_path: Path,
+) -> None:
+    kept = photo(tmp_path, "a.jpg", "olive", alt="Judul lama", caption="Bidang Sosial")
+    changed = photo(tmp_path, "b.jpg", "maroon", alt="Judul lama", caption="Bidang Sosial")
+    request = item(media=(kept, changed))
+    crashing = WordPressAdapter(*wordpress_site, session=RecordingSession(_after_second_upload()))
+    with pytest.raises(SimulatedCrash):
+        crashing.publish(request)
+    # Meanwhile the editor retitled the second photo; the next attempt reuses both files.
+    retitled = dataclasses.replace(changed, alt="Judul baru", caption="Bidang Ekonomi")
+    again = dataclasses.replace(request, media=(kept, retitled))
+    session = RecordingSession()
+
+    WordPressAdapter(*wordpress_site, session=session).publish(again)
+
+    assert _writes(session) == ["/wp/v2/media/<id>", "/wp/v2/posts"]
+    media = {m["slug"]: m for m in site.media_of(again)}
+    assert len(media) == 2
+    by_file = [media[media_slug(again.idempotency_key, f.sha256)] for f in (kept, retitled)]
+    assert [m["alt_text"] for m in by_file] == ["Judul lama", "Judul baru"]
+    assert [m["caption"]["raw"] for m in by_file] == ["Bidang Sosial", "Bidang Ekonomi"]
+
+
+def test_texts_too_long_for_a_url_are_applied_after_the_upload(
+    wordpress_site: WordPressSite,  # noqa: F811
+    site: Site,
+    tmp_path: Path,
+) -> None:
+    alt = "😀" * 300  # the longest title, and 3,600 characters URL-encoded
+    request = item(media=(photo(tmp_path, "a.jpg", "gray", alt=alt, caption="Keterangan"),))
+    session = RecordingSession()
+
+    WordPressAdapter(*wordpress_site, session=session).publish(request)
+
+    assert _writes(session) == ["/wp/v2/media", "/wp/v2/media/<id>", "/wp/v2/posts"]
+    [remote] = site.media_of(request)
+    assert remote["alt_text"] == alt and remote["caption"]["raw"] == "Keterangan"
 
 
 def test_site_down_is_retryable_and_the_retry_publishes_once(
