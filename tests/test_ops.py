@@ -711,3 +711,16 @@ def test_doctor_checks_the_website_credentials(
     assert line.endswith("— check [website] username and the Application Password "
                          "(WARTA_WEBSITE_PASSWORD)")
     assert wrong not in out and wrong.replace(" ", "") not in out
+
+
+def test_an_unreachable_database_is_a_clear_refusal(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path / "c.toml",
+                          database="postgresql+psycopg://warta:pw-secret-2@127.0.0.1:9/warta",
+                          media=tmp_path / "media")
+    assert run(config, "backup", str(tmp_path / "bk")) == 1
+    err = capsys.readouterr().err
+    assert "pw-secret-2" not in err and "Traceback" not in err
+    if shutil.which("pg_dump"):
+        assert err.startswith("warta: backup failed: OperationalError: connection failed:")
+    assert not (tmp_path / "bk").exists()

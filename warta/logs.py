@@ -225,8 +225,11 @@ def setup_logging(
     """
     if json_lines is None:
         json_lines = os.environ.get(FORMAT_ENV, "logfmt").strip().lower() == "json"
+    unknown_level = ""
     if level is None:
         level = os.environ.get(LEVEL_ENV, "INFO").strip().upper() or "INFO"
+        if not isinstance(logging.getLevelName(level), int):
+            unknown_level, level = level, "INFO"
     redactor = RedactSecrets(secrets_of(settings))
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(StructuredFormatter(json_lines, redactor))
@@ -245,6 +248,9 @@ def setup_logging(
     root.setLevel(level)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    if unknown_level:
+        logging.getLogger("warta").warning("%s=%r is not a log level; using INFO", LEVEL_ENV,
+                                           unknown_level)
     return handler
 
 

@@ -35,6 +35,7 @@ older one to the current schema. Stop the bot before restoring.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -608,11 +609,17 @@ def backup(settings: Settings, directory: Path,
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise OpsRefused(f"{directory} exists and is not empty: back up into a new directory "
                          "(for example one named after the date)")
+    if _kind(settings.database.url) == "postgresql":
+        _pg_tool("pg_dump")
     created = not directory.exists()
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(directory, 0o700)  # the copy holds personal data
     try:
-        return _backup_into(settings, directory, progress)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(directory, 0o700)  # the copy holds personal data
+    except OSError as error:
+        raise OpsRefused(f"cannot create {directory}: {error}") from None
+    try:
+        with _plainly(settings, "backup"):
+            return _backup_into(settings, directory, progress)
     except BaseException:
         # Leave no half backup that looks whole (there is no manifest yet anyway).
         if created:
@@ -624,6 +631,19 @@ def backup(settings: Settings, directory: Path,
                 else:
                     entry.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def _plainly(settings: Settings, what: str) -> Iterator[None]:
+    """Database and file errors become one clear, redacted refusal instead of a traceback."""
+    try:
+        yield
+    except (SQLAlchemyError, sqlite3.Error, OSError) as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+        detail = reason[0] if reason else type(error).__name__
+        redactor = RedactSecrets(secrets_of(settings))
+        raise OpsRefused(redactor.redact(f"{what} failed: {type(error).__name__}: {detail}")
+                         ) from None
 
 
 def _backup_into(settings: Settings, directory: Path,
@@ -845,6 +865,16 @@ def restore(settings: Settings, directory: Path, *, force: bool = False,
     if kind != manifest.database_kind:
         raise OpsRefused(f"the backup is of a {manifest.database_kind} database but "
                          f"[database] url is {kind} ({_shown(url)})")
+    if kind == "postgresql":
+        _pg_tool("pg_restore")
+    with _plainly(settings, "restore"):
+        return _restore_checked(settings, directory, manifest, force, progress)
+
+
+def _restore_checked(settings: Settings, directory: Path, manifest: Manifest, force: bool,
+                     progress: Callable[[str], None]) -> Manifest:
+    url = settings.database.url
+    kind = _kind(url)
     engine = db.make_engine(url, poolclass=NullPool)
     try:
         revision = manifest.alembic_revision
