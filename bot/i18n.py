@@ -267,6 +267,8 @@ ID: dict[str, str] = {
     "(lewat {late} dari batas).",
     "notify.digest.daily": "🗂 <b>Menunggu hari ini</b>\n{lines}",
     "notify.publish.warnings": "⚠️ #{id} terbit ({url}) dengan catatan: {warnings}",
+    "notify.publish.config_problem": "⚠️ Situs web menolak Warta karena masalah pengaturan: "
+    "{reason}. Berita yang sudah disetujui tetap menunggu dan terbit otomatis setelah diperbaiki.",
     "report.text": "{text}",
     "report.chart": "Grafik waktu per tahap dibanding batas SOP",
     "error.invalid.period": "Periode: minggu, bulan, minggu-lalu, bulan-lalu atau 2026-11.",
@@ -426,6 +428,8 @@ EN: dict[str, str] = {
     "({late} over the limit).",
     "notify.digest.daily": "🗂 <b>Waiting today</b>\n{lines}",
     "notify.publish.warnings": "⚠️ #{id} was published ({url}) with warnings: {warnings}",
+    "notify.publish.config_problem": "⚠️ The website refused Warta because of a configuration "
+    "problem: {reason}. Approved items wait and publish automatically once it is fixed.",
     "report.text": "{text}",
     "report.chart": "Time per stage against the SOP limits",
     "error.invalid.period": "Period: minggu, bulan, minggu-lalu, bulan-lalu or 2026-11.",

@@ -35,6 +35,9 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 PG_URL = os.environ.get("WARTA_TEST_PG_URL", "")
 REQUIRE_SERVERS = os.environ.get("WARTA_REQUIRE_SERVERS") == "1"
 
+# Every test database gets this installation token, so tests can name website keys.
+TEST_TOKEN = "t3st"
+
 # Wednesday 2026-11-25 09:00 in Jakarta: inside office hours.
 START = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 
@@ -52,6 +55,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "warta.db"
     engine = db.make_engine(f"sqlite:///{path}")
     db.upgrade(engine)
+    pin_token(engine)
     engine.dispose()
     return path
 
@@ -67,11 +71,17 @@ def postgres_schema_url() -> Iterator[str]:
     url = schema_url(base, schema)
     engine = db.make_engine(url)
     db.upgrade(engine)
+    pin_token(engine)
     engine.dispose()
     yield url
     with admin.begin() as connection:
         connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+def pin_token(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE installation SET token = :t"), {"t": TEST_TOKEN})
 
 
 def schema_url(base: str, schema: str) -> str:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.factory import make_adapter
 from publisher.wordpress import WordPressAdapter, media_slug, post_slug
 from publisher.worker import DEFAULT_LEASE, PublishWorker, WorkerResult
-from tests.conftest import Clock, Office
+from tests.conftest import TEST_TOKEN, Clock, Office
 from tests.test_publisher_worker import (
     SETTINGS,
     alerts,
@@ -50,6 +50,11 @@ from workflow.service import Workflow, publish_key
 pytestmark = pytest.mark.wordpress
 
 
+def key(item_id: int) -> str:
+    """The website key of an item in a test database (token pinned by conftest)."""
+    return publish_key(TEST_TOKEN, item_id)
+
+
 class WordPressReader:
     """Authenticated reads of what the site now holds."""
 
@@ -68,14 +73,14 @@ class WordPressReader:
 
     def posts_for(self, item_id: int) -> list[dict[str, Any]]:
         statuses = "publish,future,draft,pending,private"
-        slug = post_slug(publish_key(item_id))
+        slug = post_slug(key(item_id))
         return list(self.get("/wp/v2/posts", slug=slug, status=statuses, context="edit"))
 
     def media_for(self, item_id: int, shas: list[str]) -> list[dict[str, Any]]:
         """The item's attachments, duplicates included (WordPress names a second upload
         with the same slug "<slug>-2")."""
         slugs = [
-            media_slug(publish_key(item_id), sha) + suffix for sha in shas for suffix in ("", "-2")
+            media_slug(key(item_id), sha) + suffix for sha in shas for suffix in ("", "-2")
         ]
         return list(self.get("/wp/v2/media", slug=",".join(slugs), per_page=100, context="edit"))
 
@@ -188,7 +193,7 @@ def test_approved_item_becomes_a_complete_live_post(
     shas = media_shas(sessions, item_id)
     media = {m["slug"]: m for m in reader.media_for(item_id, shas)}
     assert len(media) == 4  # three photos and the PDF, each uploaded once
-    remote = [media[media_slug(publish_key(item_id), sha)] for sha in shas]
+    remote = [media[media_slug(key(item_id), sha)] for sha in shas]
     # Featured image: the cover the editor chose (the second photo).
     assert post["featured_media"] == remote[1]["id"]
     # Gallery: the three photos in order, with the title as alt text.

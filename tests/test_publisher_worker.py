@@ -41,7 +41,7 @@ from publisher.worker import (
     job_callback,
     publish_once,
 )
-from tests.conftest import Clock, Office
+from tests.conftest import TEST_TOKEN, Clock, Office
 from warta.context import Context
 from workflow import outbox
 from workflow.config import (
@@ -60,6 +60,11 @@ SECRET = "rahasia-webhook-uji"
 SETTINGS = PublisherSettings(
     interval_seconds=1.0, max_attempts=4, backoff_base_seconds=10.0, backoff_max_seconds=300.0
 )
+
+
+def key(item_id: int) -> str:
+    """The website key of an item in a test database (token pinned by conftest)."""
+    return publish_key(TEST_TOKEN, item_id)
 
 
 # --- a webhook receiver ---------------------------------------------------------------------
@@ -285,7 +290,7 @@ def item_state(sessions: sessionmaker[Session], item_id: int) -> Item:
 def publish_row(sessions: sessionmaker[Session], item_id: int) -> OutboxMessage:
     with sessions() as session:
         row = session.scalars(
-            select(OutboxMessage).where(OutboxMessage.idempotency_key == publish_key(item_id))
+            select(OutboxMessage).where(OutboxMessage.idempotency_key == key(item_id))
         ).one()
         return row
 
@@ -368,8 +373,8 @@ def test_approved_item_is_published_and_everyone_gets_the_link(
     }
     assert told == {office.officer.id, office.editor.id, office.official.id}
     # What the website received, signed and complete.
-    assert receiver.bad_signatures == 0 and receiver.seen == [publish_key(item_id)]
-    payload = receiver.posts[publish_key(item_id)]
+    assert receiver.bad_signatures == 0 and receiver.seen == [key(item_id)]
+    payload = receiver.posts[key(item_id)]
     assert payload["title"] == "Posyandu balita di Desa Sukamaju"
     assert payload["category"] == "Kesehatan" and payload["tags"] == ["balita", "posyandu"]
     assert payload["status"] == "publish" and payload["section"] == "Bidang Sosial"
@@ -404,9 +409,9 @@ def test_rejected_and_undecided_items_never_reach_the_website(
         hooked.run_once()
         clock.advance(hours=1)
 
-    assert receiver.seen == [publish_key(approved)]
+    assert receiver.seen == [key(approved)]
     assert (
-        publish_key(rejected) not in receiver.posts and publish_key(waiting) not in receiver.posts
+        key(rejected) not in receiver.posts and key(waiting) not in receiver.posts
     )
 
 
@@ -442,14 +447,14 @@ def test_scheduled_item_goes_out_as_future_and_pending_site_keeps_pending(
     later = clock.now + timedelta(days=2)
     scheduled = approved_item(workflow, session, office, clock.now, store, publish_at=later)
     worker_for(sessions, workflow, webhook(receiver), store, clock).run_once()
-    payload = receiver.posts[publish_key(scheduled)]
+    payload = receiver.posts[key(scheduled)]
     assert payload["status"] == "future"
     assert datetime.fromisoformat(payload["publish_at"]) == later
 
     other = approved_item(workflow, session, office, clock.now, store, publish_at=later)
     pending = worker_for(sessions, workflow, webhook(receiver), store, clock, post_status="pending")
     pending.run_once()
-    assert receiver.posts[publish_key(other)]["status"] == "pending"
+    assert receiver.posts[key(other)]["status"] == "pending"
     assert item_state(sessions, scheduled).status is Status.PUBLISHED
     assert item_state(sessions, other).status is Status.PUBLISHED
 
@@ -597,7 +602,7 @@ def test_rejected_credentials_keep_items_approved_with_one_alert_and_no_retry_st
     receiver.always = None
     clock.advance(seconds=PAUSE.total_seconds())
     assert hooked.run_once() == WorkerResult(published=2)
-    assert set(receiver.posts) == {publish_key(first), publish_key(second)}
+    assert set(receiver.posts) == {key(first), key(second)}
     for item_id in (first, second):
         assert item_state(sessions, item_id).status is Status.PUBLISHED
         assert publish_row(sessions, item_id).attempts == 1
@@ -629,9 +634,9 @@ def test_restart_with_corrected_settings_publishes_without_a_human_step(
     assert restarted.run_once() == WorkerResult(published=1)  # the other one after its pause
 
     assert item_state(sessions, met_it).status is Status.PUBLISHED
-    assert sorted(receiver.posts) == sorted([publish_key(met_it), publish_key(queued)])
-    assert receiver.seen.count(publish_key(met_it)) == 2  # the refused try, then the post
-    assert receiver.seen.count(publish_key(queued)) == 1
+    assert sorted(receiver.posts) == sorted([key(met_it), key(queued)])
+    assert receiver.seen.count(key(met_it)) == 2  # the refused try, then the post
+    assert receiver.seen.count(key(queued)) == 1
     assert len(config_alerts(sessions)) == 1
 
 
@@ -886,7 +891,7 @@ def test_crash_between_the_post_and_the_commit_publishes_exactly_once(
 
     item = item_state(sessions, item_id)
     assert item.status is Status.PUBLISHED and item.remote_id == "1"
-    assert receiver.seen == [publish_key(item_id)] * 2 and len(receiver.posts) == 1
+    assert receiver.seen == [key(item_id)] * 2 and len(receiver.posts) == 1
 
 
 WORKER_SCRIPT = """
@@ -966,7 +971,7 @@ def test_expired_lease_is_taken_again(
     assert hooked.run_once() == WorkerResult(published=1)
 
     assert publish_row(sessions, item_id).attempts == 2
-    assert receiver.seen == [publish_key(item_id)]
+    assert receiver.seen == [key(item_id)]
 
 
 def test_two_workers_at_once_publish_each_item_once(
@@ -990,7 +995,7 @@ def test_two_workers_at_once_publish_each_item_once(
         thread.join(120)
 
     assert sum(r.published for r in results) == len(ids)
-    assert sorted(receiver.seen) == sorted(publish_key(i) for i in ids)  # no item sent twice
+    assert sorted(receiver.seen) == sorted(key(i) for i in ids)  # no item sent twice
 
 
 # --- wiring ---------------------------------------------------------------------------------

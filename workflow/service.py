@@ -32,6 +32,7 @@ from workflow.errors import (
 )
 from workflow.models import (
     AuditEvent,
+    Installation,
     Item,
     Media,
     MediaKind,
@@ -581,9 +582,9 @@ def active_people_with(session: Session, role: Role) -> list[Person]:
 
 
 def _queue_publish(session: Session, item: Item, now: datetime) -> None:
-    key = publish_key(item.id)
-    job = session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).first()
+    job = _publish_job(session, item.id)
     if job is None:
+        key = publish_key(installation_token(session), item.id)
         session.add(
             OutboxMessage(
                 kind=OutboxKind.PUBLISH,
@@ -614,14 +615,32 @@ def _finish_publish_job(
 ) -> None:
     session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.idempotency_key == publish_key(item_id))
+        .where(OutboxMessage.kind == OutboxKind.PUBLISH, OutboxMessage.item_id == item_id)
         .values(done_at=now, remote_id=remote_id, remote_url=url, last_error=error)
     )
 
 
-def publish_key(item_id: int) -> str:
-    """The idempotency key of an item's post, also stored on the website's side."""
-    return f"warta-{item_id}"
+def _publish_job(session: Session, item_id: int) -> OutboxMessage | None:
+    return session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.kind == OutboxKind.PUBLISH, OutboxMessage.item_id == item_id
+        )
+    ).first()
+
+
+def installation_token(session: Session) -> str:
+    """This database's own token (made by the migrations), part of every website key."""
+    token = session.scalar(select(Installation.token).where(Installation.id == 1))
+    if not token:
+        raise RuntimeError("the installation row is missing: run `warta db upgrade`")
+    return token
+
+
+def publish_key(token: str, item_id: int) -> str:
+    """The idempotency key of an item's post, also stored on the website's side (as its
+    slug). The installation token keeps two installations (a test copy and production, or
+    a database rebuilt from scratch) from taking each other's posts for their own."""
+    return f"warta-{token}-{item_id}"
 
 
 def _apply_edit(session: Session, item: Item, changes: Edit, now: datetime) -> None:
