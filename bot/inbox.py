@@ -128,18 +128,17 @@ class Inbox:
     def start_attempt(self, row: Pending) -> int:
         """Counts an attempt before handling, so an update that crashes us every time is
         eventually given up instead of stopping everything behind it."""
-        attempts = row.attempts + 1
         with self.sessions() as session, transaction(session):
-            session.execute(update(InboundUpdate)
-                            .where(InboundUpdate.update_id == row.update_id)
-                            .values(attempts=attempts))
-        return attempts
+            return _count_attempt(session, row)
 
-    def finish(self, update_id: int, error: str = "") -> None:
+    def finish(self, update_id: int, error: str = "", *, then: Pending | None = None) -> int:
+        """Marks an update handled; with `then`, also counts the attempt on the next one in
+        the same transaction (one commit per update instead of two). Returns that count."""
         with self.sessions() as session, transaction(session):
             session.execute(update(InboundUpdate)
                             .where(InboundUpdate.update_id == update_id)
                             .values(handled_at=self.clock(), last_error=error[:2000]))
+            return _count_attempt(session, then) if then is not None else 0
 
     def prune(self) -> int:
         """Forgets handled rows older than KEEP_HANDLED (Telegram keeps updates 24 hours)."""
@@ -156,6 +155,13 @@ class Inbox:
             outbox = session.scalar(select(func.count()).select_from(OutboxMessage)
                                     .where(OutboxMessage.done_at.is_(None)))
         return Health(int(updates or 0), int(outbox or 0))
+
+
+def _count_attempt(session: Session, row: Pending) -> int:
+    attempts = row.attempts + 1
+    session.execute(update(InboundUpdate).where(InboundUpdate.update_id == row.update_id)
+                    .values(attempts=attempts))
+    return attempts
 
 
 def _insert_ignoring_known(session: Session, values: list[JSON]) -> int:
@@ -210,27 +216,36 @@ class Processor:
                     await _wait_any(self.arrived, stop)
                     continue
                 self.idle.clear()
-                for row in rows:
-                    if stop.is_set():
-                        return
-                    await self.handle(row)
+                await self._handle_in_order(rows, stop)
                 backoff.reset()
             except Exception as error:  # the database is away: keep the rows, try later
                 delay = backoff.next()
                 log.error("inbox: handling paused for %.1f s: %s", delay, error)
                 await _wait_any(stop, seconds=delay)
 
-    async def handle(self, row: Pending) -> None:
-        attempt = self.inbox.start_attempt(row)
+    async def _handle_in_order(self, rows: Sequence[Pending], stop: asyncio.Event) -> None:
+        """Each row's attempt is on disk before it is handled and its handled_at right after;
+        finishing one and starting the next share a transaction."""
+        attempt = self.inbox.start_attempt(rows[0])
+        for index, row in enumerate(rows):
+            error = await self.handle(row, attempt)
+            following = rows[index + 1] if index + 1 < len(rows) else None
+            if stop.is_set():
+                following = None
+            attempt = self.inbox.finish(row.update_id, error, then=following)
+            self.handled += 1
+            if following is None:
+                return
+
+    async def handle(self, row: Pending, attempt: int) -> str:
+        """Hands one update to the application; returns the error to record, if any."""
         if attempt > MAX_ATTEMPTS:
             log.error("inbox: update %s given up after %d interrupted attempts",
                       row.update_id, attempt - 1)
-            self.inbox.finish(row.update_id, f"given up after {attempt - 1} interrupted attempts")
-            return
+            return f"given up after {attempt - 1} interrupted attempts"
         if attempt > 1:
             log.warning("inbox: update %s handled again (attempt %d): the last run was "
                         "interrupted while handling it", row.update_id, attempt)
-        error = ""
         try:
             update = Update.de_json(row.payload, self.application.bot)
             # Handler errors never get here: PTB passes them to the error handler, which
@@ -240,9 +255,9 @@ class Processor:
         except Exception as failure:
             error = f"{type(failure).__name__}: {failure}"
             log.error("inbox: update %s could not be handled: %s", row.update_id, error)
-        self.inbox.finish(row.update_id, error)
-        self.handled += 1
+            return error
         log.debug("inbox: update %s handled", row.update_id)
+        return ""
 
     def _prune_now_and_then(self) -> None:
         now = self.inbox.clock()
@@ -273,7 +288,7 @@ class Poller:
         """Polls until cancelled. Cancelling loses nothing: an update not yet stored was
         not acknowledged either, and Telegram sends it again."""
         await self._delete_webhook()
-        self.offset = await asyncio.to_thread(self.inbox.next_offset)
+        self.offset = self.inbox.next_offset()
         log.info("inbox: long polling from offset %s", self.offset)
         while True:
             updates = await self._fetch()
@@ -322,7 +337,9 @@ class Poller:
     async def _store(self, updates: Sequence[Update]) -> bool:
         payloads = [update.to_dict() for update in updates]
         try:
-            fresh = await asyncio.to_thread(self.inbox.store, payloads)
+            # On the event loop like every handler's database work: a second writer thread
+            # would make SQLite's writers wait on each other in millisecond sleeps.
+            fresh = self.inbox.store(payloads)
         except Exception as error:  # not stored, so not acknowledged: Telegram resends
             delay = self.backoff.next()
             log.error("inbox: could not store %d updates (%s); not acknowledged, retrying in "
@@ -420,7 +437,7 @@ class WebhookServer:
         if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
             return web.Response(status=400, text="not a Telegram update")
         try:
-            await asyncio.to_thread(self.inbox.store, [payload])
+            self.inbox.store([payload])
         except Exception as error:  # no 200, so Telegram delivers it again later
             log.error("inbox: could not store update %s: %s", payload["update_id"], error)
             return web.Response(status=500)
@@ -502,7 +519,7 @@ async def _running_inbox(application: App, inbox: Inbox, webhook: WebhookOptions
                          poll_timeout: float, stop_timeout: float) -> AsyncIterator[Service]:
     processor = Processor(application, inbox)
     service = Service(application, inbox, processor)
-    left = len(await asyncio.to_thread(inbox.pending))
+    left = len(inbox.pending())
     if left:
         log.info("inbox: %s%d updates left unhandled by the last run are handled first",
                  "at least " if left == BATCH else "", left)
