@@ -170,8 +170,9 @@ def _insert_ignoring_known(session: Session, values: list[JSON]) -> int:
     if dialect in ("sqlite", "postgresql"):
         builder = sqlite.insert if dialect == "sqlite" else postgresql.insert
         statement = builder(InboundUpdate).values(values).on_conflict_do_nothing(
-            index_elements=[InboundUpdate.update_id])
-        return int(getattr(session.execute(statement), "rowcount", 0) or 0)
+            index_elements=[InboundUpdate.update_id]).returning(InboundUpdate.update_id)
+        # RETURNING lists the rows inserted; rowcount is -1 on PostgreSQL here.
+        return len(session.execute(statement).all())
     # Other databases: the write transaction makes check-then-insert safe for one writer.
     known = set(session.scalars(select(InboundUpdate.update_id).where(
         InboundUpdate.update_id.in_([value["update_id"] for value in values]))))

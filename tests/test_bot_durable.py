@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -27,9 +28,11 @@ from bot.apidouble import ApiCall, BotApiDouble, SimChat, SimUser
 from bot.app import build_application
 from bot.inbox import Inbox, Service, WebhookOptions, serve
 from tests.botkit import ALERT_CHAT, IT_CHAT, PEOPLE, Office, office_settings
+from tests.conftest import truncate_all
 from tests.test_media import jpeg_bytes
 from warta.context import Context
-from workflow.config import Settings
+from workflow import db
+from workflow.config import DatabaseSettings, Settings
 from workflow.models import InboundUpdate, Item, Status
 from workflow.people import add_person, find_by_telegram_id
 
@@ -82,9 +85,22 @@ async def open_world(settings: Settings) -> AsyncIterator[World]:
         assert not double.errors, double.errors
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'warta.db'}"
+    url: str = request.getfixturevalue("postgres_schema_url")
+    engine = db.make_engine(url)
+    truncate_all(engine)
+    engine.dispose()
+    return url
+
+
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    async with open_world(office_settings(tmp_path)) as opened:
+async def world(tmp_path: Path, database_url: str) -> AsyncIterator[World]:
+    settings = dataclasses.replace(office_settings(tmp_path),
+                                   database=DatabaseSettings(url=database_url))
+    async with open_world(settings) as opened:
         yield opened
 
 
