@@ -55,7 +55,12 @@ JSON = dict[str, Any]
 POLL_TIMEOUT = 10.0  # seconds Telegram holds a long poll open (PTB's run_polling default)
 BATCH = 100  # getUpdates' maximum, and how many stored rows the processor reads at once
 MAX_ATTEMPTS = 5  # an update whose handling was interrupted this often is given up (logged)
-KEEP_HANDLED = timedelta(days=3)  # handled rows kept this long to recognise re-deliveries
+# Telegram keeps an unacknowledged update for 24 hours, so only that long can it come again.
+RESENT_WITHIN = timedelta(hours=24)
+# Handled rows are kept a while longer to recognise re-deliveries, and forgotten well before
+# a week: after a week without updates Telegram restarts update ids at a random value, and
+# an old stored id must then neither pass for a duplicate nor push the offset past new ids.
+KEEP_HANDLED = timedelta(days=3)
 PRUNE_EVERY = timedelta(hours=1)
 STOP_TIMEOUT = 30.0  # on shutdown, how long the update in hand may take to finish
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -110,9 +115,13 @@ class Inbox:
             return _insert_ignoring_known(session, values)
 
     def next_offset(self) -> int | None:
-        """The getUpdates offset that continues after what is stored (None: nothing yet)."""
+        """The getUpdates offset that continues after what is stored. None (everything
+        Telegram still holds; duplicates are ignored on insert) when nothing was stored
+        within the time Telegram could still send it."""
+        since = self.clock() - RESENT_WITHIN
         with self.sessions() as session:
-            highest = session.scalar(select(func.max(InboundUpdate.update_id)))
+            highest = session.scalar(select(func.max(InboundUpdate.update_id))
+                                     .where(InboundUpdate.received_at >= since))
         return None if highest is None else int(highest) + 1
 
     def pending(self, limit: int = BATCH) -> list[Pending]:
@@ -261,10 +270,11 @@ class Processor:
         return ""
 
     def _prune_now_and_then(self) -> None:
-        now = self.inbox.clock()
-        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
-            return
-        self._pruned_at = now
+        if self._pruned_at is None or self.inbox.clock() - self._pruned_at >= PRUNE_EVERY:
+            self.prune_now()
+
+    def prune_now(self) -> None:
+        self._pruned_at = self.inbox.clock()
         removed = self.inbox.prune()
         if removed:
             log.info("inbox: forgot %d handled updates older than %s", removed, KEEP_HANDLED)
@@ -520,6 +530,7 @@ async def _running_inbox(application: App, inbox: Inbox, webhook: WebhookOptions
                          poll_timeout: float, stop_timeout: float) -> AsyncIterator[Service]:
     processor = Processor(application, inbox)
     service = Service(application, inbox, processor)
+    processor.prune_now()  # before the poller reads its offset from what is stored
     left = len(inbox.pending())
     if left:
         log.info("inbox: %s%d updates left unhandled by the last run are handled first",

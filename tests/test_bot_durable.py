@@ -17,7 +17,7 @@ import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -271,6 +271,23 @@ async def test_store_ignores_known_update_ids(world: World) -> None:
     assert inbox.next_offset() == 8
     assert [row.update_id for row in inbox.pending()] == [5, 6, 7]
     assert world.rows()[0].payload == {"update_id": 5, "message": {}}
+    warta.close()
+
+
+async def test_offset_and_pruning_follow_telegrams_retention(world: World) -> None:
+    """Telegram re-sends an unacknowledged update for 24 hours and restarts its ids at random
+    after a week of silence: old rows must not steer the offset or pass for duplicates."""
+    warta = Context(world.settings)
+    now = [datetime(2026, 11, 25, 2, 0, tzinfo=UTC)]
+    inbox = Inbox(warta.sessions, lambda: now[0])
+    inbox.store([{"update_id": 900}, {"update_id": 901}])
+    inbox.finish(900)
+    assert inbox.next_offset() == 902
+    now[0] += timedelta(hours=25)
+    assert inbox.next_offset() is None  # Telegram can no longer send those two again
+    now[0] += timedelta(days=3)
+    assert inbox.prune() == 1  # the handled one; 901 is still to be handled
+    assert [row.update_id for row in inbox.pending()] == [901]
     warta.close()
 
 
