@@ -39,7 +39,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import Bot, Update
-from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application
 
 from warta.context import Context
@@ -198,7 +198,9 @@ class Processor:
     """Hands stored updates to the application one at a time, in update_id order.
 
     Strictly sequential, like PTB without concurrent_updates: a chat's updates are handled
-    in the order they were sent, and a shutdown has at most one update in hand.
+    in the order they were sent, and a shutdown has at most one update in hand. Handlers
+    must be blocking (PTB's default) for handled_at to mean "handled": a `block=False`
+    handler would still be running when its update is marked.
     """
 
     def __init__(self, application: App, inbox: Inbox) -> None:
@@ -206,7 +208,6 @@ class Processor:
         self.inbox = inbox
         self.arrived = asyncio.Event()
         self.idle = asyncio.Event()
-        self.handled = 0
         self._pruned_at: datetime | None = None
 
     def wake(self) -> None:
@@ -243,7 +244,6 @@ class Processor:
             if stop.is_set():
                 following = None
             attempt = self.inbox.finish(row.update_id, error, then=following)
-            self.handled += 1
             if following is None:
                 return
 
@@ -323,10 +323,6 @@ class Poller:
         except RetryAfter as error:
             delay = _seconds(error.retry_after)
             log.warning("inbox: getUpdates flood control, waiting %.0f s", delay)
-        except TimedOut:
-            # A long poll that outlived its read timeout: nothing is wrong, ask again.
-            log.debug("inbox: getUpdates timed out")
-            return ()
         except Conflict as error:
             delay = self.backoff.next()
             log.error("inbox: getUpdates conflict: another instance is polling this bot or a "
@@ -335,10 +331,16 @@ class Poller:
             delay = self.backoff.next()
             log.error("inbox: the Bot API refused the token (%s); retrying in %.1f s",
                       self._safe(error), delay)
-        except (NetworkError, TelegramError) as error:
+        except TelegramError as error:  # network trouble, timeouts, 5xx from Telegram
             delay = self.backoff.next()
-            log.warning("inbox: getUpdates failed (%s); retrying in %.1f s",
-                        self._safe(error), delay)
+            log.warning("inbox: getUpdates failed (%s: %s); retrying in %.1f s",
+                        type(error).__name__, self._safe(error), delay)
+        except Exception as error:
+            # For example a batch PTB cannot parse: it was not acknowledged, so Telegram
+            # sends it again; keep asking (and logging) rather than stop listening.
+            delay = self.backoff.next()
+            log.error("inbox: getUpdates answer unusable (%s: %s); retrying in %.1f s",
+                      type(error).__name__, self._safe(error), delay)
         else:
             self.backoff.reset()
             return updates
