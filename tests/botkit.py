@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bot.apidouble import BotApiDouble, SimChat, SimUser, StoredMessage
 from bot.app import build_application
+from bot.inbox import serve
 from warta.context import Context
 from workflow.config import (
     DatabaseSettings,
@@ -123,8 +124,8 @@ async def start_office(tmp_path: Path, settings: Settings | None = None,
         users["stranger"] = double.user(9999, "Orang", language_code="id")
         it_chat = double.group(IT_CHAT, "Tim IT")
         alert_chat = double.group(ALERT_CHAT, "Webmaster")
-        app = build_application(warta, double.app_builder())
-        async with double.running(app):
+        app = build_application(warta, double.app_builder().updater(None))
+        async with serve(app, warta):
             yield Office(double, warta, it_chat, alert_chat, users, app)
         assert not double.unhandled, double.unhandled
         assert not double.errors, double.errors

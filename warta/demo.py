@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw
 
 from bot.apidouble import BotApiDouble, SimChat, SimUser, StoredMessage
 from bot.app import build_application
+from bot.inbox import serve
 from publisher.receiver import Receiver
 from warta.context import Context
 from warta.render import format_item
@@ -123,8 +124,8 @@ async def play(workdir: Path) -> int:
             "Eko": people["eko"], "Pak Joko": people["joko"],
             "Webmaster": double.group(ALERT_CHAT, "Webmaster")}
         transcript = Transcript(double, chats)
-        app = build_application(warta, double.app_builder())
-        async with double.running(app):
+        app = build_application(warta, double.app_builder().updater(None))
+        async with serve(app, warta):
             await office_day(double, people, transcript)
             await asyncio.sleep(0.2)
             transcript.show("Selesai")
