@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 from bench.bench_echo import echo_app, measure
 from bot.apidouble import BotApiDouble, SimChat, SimUser, StoredMessage
 from bot.app import build_application
+from bot.inbox import serve
 from warta.context import Context
 from workflow.config import Settings
 from workflow.models import Item, Role, Status
@@ -45,7 +46,8 @@ def settings_for(workdir: Path, token: str) -> Settings:
     return dataclasses.replace(
         base,
         telegram=dataclasses.replace(base.telegram, token=token, it_team_chat_id=IT_CHAT,
-                                     album_wait_seconds=0.2, rate_limit=False),
+                                     album_wait_seconds=0.2, rate_limit=False,
+                                     max_download_mb=2000),
         database=dataclasses.replace(base.database, url=f"sqlite:///{workdir / 'bench.db'}"),
         media=dataclasses.replace(base.media, dir=str(workdir / "media"), max_video_mb=60),
         website=dataclasses.replace(base.website, adapter="none"),
@@ -111,8 +113,8 @@ async def measure_flow(items: int) -> float:
     with tempfile.TemporaryDirectory(prefix="warta-bench-") as workdir:
         async with BotApiDouble() as double:
             office = Office(double, Path(workdir))
-            app = build_application(office.warta, double.app_builder())
-            async with double.running(app):
+            app = build_application(office.warta, double.app_builder().updater(None))
+            async with serve(app, office.warta):
                 await run_flow(office, 5)  # warm-up: first-call costs, connections
                 seconds = await run_flow(office, items)
             office.warta.close()
@@ -147,9 +149,9 @@ async def measure_video_memory(megabytes: int) -> tuple[float, float]:
         video = big_video(Path(workdir) / "video.mp4", megabytes)
         async with BotApiDouble(download_limit=None) as double:
             office = Office(double, Path(workdir))
-            app = build_application(office.warta, double.app_builder())
+            app = build_application(office.warta, double.app_builder().updater(None))
             officer = office.officers[0]
-            async with double.running(app):
+            async with serve(app, office.warta):
                 await double.send_text(officer, "pemanasan")
                 await double.wait_for_message(officer, contains="Draf #")
                 before = peak_rss_mb()

@@ -93,7 +93,9 @@ def media_limits(settings: Settings) -> MediaLimits:
         max_photo_bytes=int(media.max_photo_mb * MB),
         max_document_bytes=int(media.max_document_mb * MB),
         max_video_bytes=int(media.max_video_mb * MB),
-        download_limit_bytes=None if settings.telegram.local_mode else 20 * MB,
+        download_limit_bytes=(
+            None if settings.telegram.local_mode else int(settings.telegram.max_download_mb * MB)
+        ),
         photo_long_edge=media.photo_max_edge,
         jpeg_quality=media.jpeg_quality,
         thumbnail_long_edge=media.thumbnail_edge,

@@ -58,6 +58,7 @@ class TelegramSettings:
     webhook_secret: str = field(default="", repr=False)
     album_wait_seconds: float = 1.5
     rate_limit: bool = True
+    max_download_mb: float = 20.0
 
 
 @dataclass(frozen=True)
