@@ -14,6 +14,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.render import error_text
 from warta.context import Context
+from warta.logs import bind
 from workflow.errors import WorkflowError
 from workflow.models import Person
 
@@ -84,8 +85,12 @@ def answers_errors(handler: H) -> H:
 
     @functools.wraps(handler)
     async def wrapper(update: Update, context: WartaContext, *args: Any) -> None:
+        fields: dict[str, object] = {"actor": context.person.id if context.person else "-"}
+        if args and isinstance(args[0], int):
+            fields["item"] = args[0]
         try:
-            await handler(update, context, *args)
+            with bind(**fields):
+                await handler(update, context, *args)
         except WorkflowError as error:
             text = error_text(error, context.lang, context.warta.zone)
             log.info("refused %s for %s: %s", handler.__name__,

@@ -76,6 +76,7 @@ from publisher.base import (
 from publisher.base import MediaKind as AdapterMediaKind
 from publisher.factory import make_adapter
 from warta.context import Context
+from warta.logs import bind
 from workflow import outbox
 from workflow.config import OfficeSettings, PublisherSettings
 from workflow.errors import WrongState
@@ -221,7 +222,8 @@ class PublishWorker:
                 job = self._lease_next()
                 if job is None:
                     break
-                outcome = self._handle(job)
+                with bind(item=job.item_id, actor="publisher"):
+                    outcome = self._handle(job)
                 result.count(outcome)
                 # The site is down or misconfigured: the other rows would fail the same way.
                 if outcome in (Outcome.RETRIED, Outcome.CONFIG_PROBLEM):
