@@ -145,12 +145,14 @@ async def on_button(update: Update, context: WartaContext) -> None:
     if query is None:
         return
     verb, _, rest = (query.data or "").partition(":")
-    if verb == "setdate":
-        item_text, _, day = rest.partition(":")
-        if item_text.isdigit() and _is_date(day):
-            await officer.on_set_date(update, context, int(item_text), day)
-            return
-    elif verb in BUTTONS and rest.isdigit():
+    item_text, _, value = rest.partition(":")
+    if verb == "setdate" and item_text.isdigit() and _is_date(value):
+        await officer.on_set_date(update, context, int(item_text), value)
+        return
+    if verb == "setsec" and item_text.isdigit() and value.isdigit():
+        await officer.on_set_section(update, context, int(item_text), int(value))
+        return
+    if verb in BUTTONS and rest.isdigit():
         await BUTTONS[verb](update, context, int(rest))
         return
     await query.answer(t(context.lang, "error.stale"), show_alert=True)

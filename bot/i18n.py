@@ -153,7 +153,7 @@ ID: dict[str, str] = {
     "item.documents": "Dokumen: {names}",
     "btn.submit": "📤 Kirim",
     "btn.add_note": "✍️ Tambah keterangan",
-    "btn.pick_date": "📅 Pilih tanggal",
+    "btn.pick_date": "📅 Pilih bidang/tanggal",
     "btn.cancel": "🗑 Batal",
     "btn.claim": "✋ Ambil",
     "btn.preview": "👁 Pratinjau",
@@ -171,7 +171,8 @@ ID: dict[str, str] = {
     "officer.only_officers": "Hanya petugas yang dapat mengirim bahan berita.",
     "officer.submitted": "📤 Kiriman #{id} sudah diteruskan ke Tim IT.",
     "officer.cancelled": "🗑 Draf #{id} dibatalkan.",
-    "officer.pick_date": "Tanggal kegiatan untuk #{id}? (atau /tanggal 2026-11-25)",
+    "officer.pick_date": "Tanggal kegiatan dan bidang untuk #{id}? "
+    "(atau /tanggal 2026-11-25, /bidang Nama Bidang)",
     "editor.claimed": "Anda mengambil #{id}.",
     "editor.commands": "Edit #{id}: /judul {id} … · /isi {id} … · /sampul {id} N · "
     "/kategori {id} … · "
@@ -271,6 +272,7 @@ ID: dict[str, str] = {
     "{reason}. Berita yang sudah disetujui tetap menunggu dan terbit otomatis setelah diperbaiki.",
     "report.text": "{text}",
     "report.chart": "Grafik waktu per tahap dibanding batas SOP",
+    "error.invalid.section": "Bidang itu tidak ada lagi; pilih lagi.",
     "error.invalid.period": "Periode: minggu, bulan, minggu-lalu, bulan-lalu atau 2026-11.",
     "digest.line": "#{id} {title} — {stage_label}, sejak {since}",
 }
@@ -313,7 +315,7 @@ EN: dict[str, str] = {
     "item.documents": "Documents: {names}",
     "btn.submit": "📤 Submit",
     "btn.add_note": "✍️ Add description",
-    "btn.pick_date": "📅 Pick date",
+    "btn.pick_date": "📅 Section/date",
     "btn.cancel": "🗑 Cancel",
     "btn.claim": "✋ Claim",
     "btn.preview": "👁 Preview",
@@ -331,7 +333,8 @@ EN: dict[str, str] = {
     "officer.only_officers": "Only officers can send news material.",
     "officer.submitted": "📤 Submission #{id} has been sent to the IT team.",
     "officer.cancelled": "🗑 Draft #{id} cancelled.",
-    "officer.pick_date": "Activity date for #{id}? (or /tanggal 2026-11-25)",
+    "officer.pick_date": "Activity date and section for #{id}? "
+    "(or /tanggal 2026-11-25, /bidang Section Name)",
     "editor.claimed": "You claimed #{id}.",
     "editor.commands": "Edit #{id}: /judul {id} … · /isi {id} … · /sampul {id} N · "
     "/kategori {id} … · "
@@ -432,6 +435,7 @@ EN: dict[str, str] = {
     "problem: {reason}. Approved items wait and publish automatically once it is fixed.",
     "report.text": "{text}",
     "report.chart": "Time per stage against the SOP limits",
+    "error.invalid.section": "That section no longer exists; please choose again.",
     "error.invalid.period": "Period: minggu, bulan, minggu-lalu, bulan-lalu or 2026-11.",
     "digest.line": "#{id} {title} — {stage_label}, since {since}",
 }

@@ -13,11 +13,14 @@ from bot.download import download
 from bot.i18n import Safe, t
 from bot.prompts import answer_for, ask
 from bot.render import draft_summary, duration, keyboard, state_label
+from workflow.errors import InvalidValue
 from workflow.media import MediaRejected
 from workflow.models import Item, MediaKind, Role
+from workflow.people import known_sections
 from workflow.service import NewMedia, items_of_officer, stage_started_at
 
 ALBUM_JOB = "album-{chat}-{group}"
+SECTION_BUTTONS = 12
 
 
 async def show_draft(update: Update, context: WartaContext, item: Item) -> None:
@@ -215,29 +218,53 @@ async def on_cancel(update: Update, context: WartaContext, item_id: int) -> None
 
 @answers_errors
 async def on_add_note(update: Update, context: WartaContext, item_id: int) -> None:
+    warta = context.warta
+    with warta.sessions() as session:
+        warta.workflow.ensure_allowed(session, context.me, item_id, "update_draft")
     await _answer_button(update)
     await ask(update, context, "note", item_id)
 
 
 @answers_errors
 async def on_pick_date(update: Update, context: WartaContext, item_id: int) -> None:
-    """Offers the last few days as the activity date (most activities are just past)."""
+    """Offers the last few days as the activity date (most activities are just past) and
+    the office's sections (bidang), as buttons."""
     await _answer_button(update)
     today = context.warta.local(context.warta.now()).date()
     days = [today - timedelta(days=n) for n in range(4)]
-    buttons = [InlineKeyboardButton(day.strftime("%d/%m"), callback_data=f"setdate:{item_id}:"
-                                    f"{day.isoformat()}") for day in days]
+    rows = [[InlineKeyboardButton(day.strftime("%d/%m"), callback_data=f"setdate:{item_id}:"
+                                  f"{day.isoformat()}") for day in days]]
+    with context.warta.sessions() as session:
+        sections = known_sections(session)
+    rows += [[InlineKeyboardButton(name[:60], callback_data=f"setsec:{item_id}:{index}")]
+             for index, name in enumerate(sections[:SECTION_BUTTONS])]
     await reply(update, t(context.lang, "officer.pick_date", id=item_id),
-                InlineKeyboardMarkup([buttons]))
+                InlineKeyboardMarkup(rows))
 
 
 @answers_errors
 async def on_set_date(update: Update, context: WartaContext, item_id: int, day: str) -> None:
-    await _answer_button(update)
     warta = context.warta
     with warta.sessions() as session:
         item = warta.workflow.update_draft(session, context.me, item_id, warta.now(),
                                            activity_date=date.fromisoformat(day))
+    await _answer_button(update)
+    await show_draft(update, context, item)
+
+
+@answers_errors
+async def on_set_section(update: Update, context: WartaContext, item_id: int,
+                         index: int) -> None:
+    """A section button: the list is read again, so a changed list cannot pick another."""
+    warta = context.warta
+    with warta.sessions() as session:
+        sections = known_sections(session)
+    if not 0 <= index < min(len(sections), SECTION_BUTTONS):
+        raise InvalidValue("no such section", field="section")
+    with warta.sessions() as session:
+        item = warta.workflow.update_draft(session, context.me, item_id, warta.now(),
+                                           section=sections[index])
+    await _answer_button(update)
     await show_draft(update, context, item)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from tests.botkit import IT_CHAT, Office
 from tests.test_media import jpeg_bytes, mp4_bytes, pdf_bytes
-from workflow.models import Status
+from workflow.models import Role, Status
+from workflow.people import add_person
 
 
 async def officer_sends_material(office: Office) -> int:
@@ -84,3 +85,30 @@ async def test_rejection_with_reason(bot_office: Office) -> None:
     assert "Foto kurang jelas" in told.plain
     await double.wait_for_message(office.editor, contains="Foto kurang jelas")
     assert office.outbox("publish") == []
+
+
+async def test_officer_picks_section_and_date_with_buttons(bot_office: Office) -> None:
+    office = bot_office
+    double = office.double
+    for telegram_id, section in ((8001, "Bidang Sosial"), (8002, "Bidang PMD")):
+        with office.warta.sessions() as session:
+            add_person(session, None, office.warta.now(), telegram_id=telegram_id,
+                       name=f"Petugas {section}", roles=[Role.PETUGAS], section=section)
+    await double.send_text(office.officer, "Rapat bidang")
+    summary = await double.wait_for_message(office.officer, contains="Draf #")
+    await double.click(office.officer, summary, "📅 Pilih bidang/tanggal")
+    picker = await double.wait_for_message(office.officer, contains="Tanggal kegiatan")
+    assert picker.button_texts[4:] == ["Bidang PMD", "Bidang Sosial"]
+    day = picker.button_texts[1]
+    await double.click(office.officer, picker, day)
+    dated = await double.wait_for_message(office.officer, contains="Draf #")
+    assert f"Tanggal: {day}/" in dated.plain
+    await double.click(office.officer, picker, "Bidang Sosial")
+    placed = await double.wait_for_message(office.officer, contains="Draf #")
+    assert "Bidang: Bidang Sosial" in placed.plain
+    # A forged index outside the list is refused and changes nothing.
+    await double.press_button(office.officer, picker, f"setsec:{office.latest_item().id}:7",
+                              forge=True)
+    refused = await double.wait_for("answerCallbackQuery", lambda c: "text" in c.params)
+    assert "tidak ada lagi" in refused.params["text"]
+    assert office.latest_item().section == "Bidang Sosial"

@@ -124,6 +124,14 @@ def list_people(session: Session, include_inactive: bool = True) -> list[Person]
     return list(session.scalars(query))
 
 
+def known_sections(session: Session) -> list[str]:
+    """The office's sections (bidang), as the active people's records name them."""
+    names = session.scalars(
+        select(Person.section).where(Person.active.is_(True), Person.section != "").distinct()
+    )
+    return sorted(set(names))
+
+
 def _existing(session: Session, telegram_id: int) -> Person:
     person = find_by_telegram_id(session, telegram_id)
     if person is None:
