@@ -275,6 +275,7 @@ ID: dict[str, str] = {
     "error.invalid.section": "Bidang itu tidak ada lagi; pilih lagi.",
     "error.invalid.period": "Periode: minggu, bulan, minggu-lalu, bulan-lalu atau 2026-11.",
     "digest.line": "#{id} {title} — {stage_label}, sejak {since}",
+    "digest.more": "… dan {n} lagi (/antrian)",
 }
 
 EN: dict[str, str] = {
@@ -438,6 +439,7 @@ EN: dict[str, str] = {
     "error.invalid.section": "That section no longer exists; please choose again.",
     "error.invalid.period": "Period: minggu, bulan, minggu-lalu, bulan-lalu or 2026-11.",
     "digest.line": "#{id} {title} — {stage_label}, since {since}",
+    "digest.more": "… and {n} more (/antrian)",
 }
 
 for _prefix, _id, _en in (

@@ -37,6 +37,7 @@ from workflow.models import (
 from workflow.service import active_people_with, transaction
 
 CARD_PURPOSES = ("claim", "decision")
+DIGEST_BUDGET = 3500  # characters of digest lines; Telegram's limit is 4096 in all
 BATCH = 50
 
 
@@ -164,9 +165,24 @@ class Notifier:
             facts["due"] = when(datetime.fromisoformat(payload["due_at"]), self.warta.zone)
             facts["late"] = Safe(duration(payload.get("late_minutes", 0), lang))
         if "lines" in payload:  # digest.daily
-            facts["lines"] = Safe("\n".join(self._digest_line(line, lang)
-                                            for line in payload["lines"]))
+            facts["lines"] = self._digest_lines(payload, lang)
         return facts
+
+    def _digest_lines(self, payload: dict[str, Any], lang: str) -> Safe:
+        """As many lines as fit one Telegram message (oldest first), then how many more."""
+        shown: list[str] = []
+        used = 0
+        lines = payload["lines"]
+        for line in lines:
+            text = self._digest_line(line, lang)
+            if used + len(text) > DIGEST_BUDGET:
+                break
+            shown.append(text)
+            used += len(text) + 1
+        hidden = len(lines) - len(shown) + int(payload.get("more", 0))
+        if hidden:
+            shown.append(t(lang, "digest.more", n=hidden))
+        return Safe("\n".join(shown))
 
     def _digest_line(self, line: dict[str, Any], lang: str) -> str:
         text = t(lang, "digest.line", id=line["item_id"], title=line["title"] or "-",

@@ -73,3 +73,18 @@ async def test_digest_and_report(timed_office: tuple[Office, Clock]) -> None:
     await double.send_command(office.officer, "laporan")
     refused = await double.wait_for_message(office.officer)
     assert "tidak berwenang" in refused.plain
+
+
+async def test_long_digest_fits_one_message(timed_office: tuple[Office, Clock]) -> None:
+    office, clock = timed_office
+    wf, officer = office.warta.workflow, office.person("officer")
+    with office.warta.sessions() as session:
+        for n in range(120):
+            item = wf.create_draft(session, officer, clock.now,
+                                   description=f"Kegiatan panjang nomor {n} " + "x" * 40)
+            wf.submit(session, officer, item.id, clock.now)
+    clock.now = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
+    sweep_once(office.warta)
+    await office.flush()
+    digest = await office.double.wait_for_message(office.editor, contains="Menunggu hari ini")
+    assert len(digest.plain) <= 4096 and "lagi (/antrian)" in digest.plain
