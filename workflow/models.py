@@ -26,7 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, selectinload
 
 
 class Status(enum.StrEnum):
@@ -113,8 +113,10 @@ class Person(Base):
     language: Mapped[str] = mapped_column(String(8), default="id")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[moment]
+    # Loaded only where roles are checked (see WITH_ROLES): an item's officer and editor
+    # are shown by name far more often than they are asked for their roles.
     role_rows: Mapped[list[PersonRole]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="PersonRole.role"
+        cascade="all, delete-orphan", lazy="select", order_by="PersonRole.role"
     )
 
     @property
@@ -359,3 +361,7 @@ class Installation(Base):
     id: Mapped[intpk]
     token: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[moment]
+
+
+# Loader option for queries whose people will be asked about their roles.
+WITH_ROLES = selectinload(Person.role_rows)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from workflow.config import LANGUAGES
 from workflow.errors import InvalidValue, NotAllowed, NotFound, NotRegistered
-from workflow.models import AuditEvent, Person, PersonRole, Role
+from workflow.models import WITH_ROLES, AuditEvent, Person, PersonRole, Role
 from workflow.service import transaction
 
 
@@ -32,7 +32,9 @@ def parse_roles(names: Iterable[str]) -> frozenset[Role]:
 
 
 def find_by_telegram_id(session: Session, telegram_id: int) -> Person | None:
-    return session.scalars(select(Person).where(Person.telegram_id == telegram_id)).first()
+    return session.scalars(
+        select(Person).where(Person.telegram_id == telegram_id).options(WITH_ROLES)
+    ).first()
 
 
 def active_person(session: Session, telegram_id: int) -> Person:
@@ -118,7 +120,7 @@ def set_language(session: Session, person: Person, now: datetime, language: str)
 
 
 def list_people(session: Session, include_inactive: bool = True) -> list[Person]:
-    query = select(Person).order_by(Person.name, Person.id)
+    query = select(Person).options(WITH_ROLES).order_by(Person.name, Person.id)
     if not include_inactive:
         query = query.where(Person.active.is_(True))
     return list(session.scalars(query))
@@ -142,7 +144,7 @@ def _existing(session: Session, telegram_id: int) -> Person:
 def _require_admin(session: Session, actor: Person | None) -> None:
     if actor is None:
         return
-    current = session.get(Person, actor.id, populate_existing=True)
+    current = session.get(Person, actor.id, populate_existing=True, options=[WITH_ROLES])
     if current is None or not current.has_role(Role.ADMIN):
         raise NotAllowed("only an admin manages people", action="people", reason="role")
 

@@ -31,6 +31,7 @@ from workflow.errors import (
     WrongState,
 )
 from workflow.models import (
+    WITH_ROLES,
     AuditEvent,
     Installation,
     Item,
@@ -450,7 +451,7 @@ def _draft_made_by(session: Session, person: Person, source: str) -> Item | None
 
 
 def _reload_person(session: Session, actor: Person) -> Person:
-    person = session.get(Person, actor.id, populate_existing=True)
+    person = session.get(Person, actor.id, populate_existing=True, options=[WITH_ROLES])
     if person is None:
         raise NotAllowed("unknown person", reason="unknown")
     return person
@@ -574,6 +575,7 @@ def active_people_with(session: Session, role: Role) -> list[Person]:
     return list(
         session.scalars(
             select(Person)
+            .options(WITH_ROLES)
             .join(PersonRole)
             .where(PersonRole.role == role, Person.active.is_(True))
             .order_by(Person.id)
