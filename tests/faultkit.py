@@ -38,11 +38,14 @@ import random
 import re
 import select
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -80,6 +83,12 @@ def _env(**extra: str) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
     env.update(extra)
     return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str,
@@ -634,6 +643,16 @@ sweep_seconds = 86400.0
                  "title", "body", "remote_id", "remote_url")
         return {int(r[0]): dict(zip(names, r, strict=True)) for r in rows}
 
+    def health(self) -> JSON:
+        """GET /healthz of the bot's webhook server (webhook mode only)."""
+        port = self.telegram["webhook_port"]
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+                return dict(json.loads(response.read()))
+        except urllib.error.HTTPError as error:
+            return {"http_status": error.code, **json.loads(error.read() or b"{}")}
+
     def publish_keys(self) -> dict[int, str]:
         """Item id -> the idempotency key of its post (the publish outbox row's)."""
         return {int(item): str(key) for item, key in self.db.query(
@@ -765,6 +784,10 @@ class Track:
 
 
 FINAL = {"published", "rejected"}
+# For a step whose effect never came: the step that injects its update again. Steps that
+# wait for a notification (a card) or the publisher have nothing to press again.
+REDO = {"draft": "new", "submitted": "draft", "claimed": "claim", "edited": "claimed",
+        "forwarded": "edited", "question": "decide"}
 
 
 class Driver:
@@ -772,13 +795,14 @@ class Driver:
 
     def __init__(self, office: Office, plans: list[Plan], *, step_timeout: float = 90.0,
                  publishes: bool = True, recover_lost_replies: bool = False,
-                 reply_grace: float = 10.0) -> None:
+                 reply_grace: float = 10.0, spacing: float = 0.0) -> None:
         """`publishes`: approved items must end published (a website is configured).
         `recover_lost_replies`: when a direct answer the next step needs (the draft summary
         with Kirim, the question for a reason) does not come although the database shows
         the update was handled, do what a person would (send a line more, tap ❌ again)
         after `reply_grace` seconds, and count it in `recoveries`. Off, such a wait ends
-        only at the step timeout, as a failure."""
+        only at the step timeout, as a failure. `spacing`: item n is not started before
+        n * spacing seconds after the first tick (a steady arrival instead of a burst)."""
         self.office = office
         self.publishes = publishes
         self.recover = recover_lost_replies
@@ -792,6 +816,8 @@ class Driver:
         self.items: dict[int, JSON] = {}
         self.busy_officers: set[str] = set()
         self.steps_taken = 0
+        self.spacing = spacing
+        self.started: float | None = None
 
     # -- injecting -----------------------------------------------------------------------
 
@@ -821,6 +847,8 @@ class Driver:
 
     def tick(self) -> None:
         """One round: read what happened, then take every step whose effect came."""
+        if self.started is None:
+            self.started = time.monotonic()
         self.office.log.refresh()
         self.items = self.office.items()
         for track in self.tracks:
@@ -838,7 +866,9 @@ class Driver:
         state = item["state"] if item else None
         officer_chat = office.tid(plan.officer)
         if track.step == "new":
-            if plan.officer in self.busy_officers:
+            assert self.started is not None
+            due = self.started + plan.index * self.spacing
+            if plan.officer in self.busy_officers or time.monotonic() < due:
                 return
             self.busy_officers.add(plan.officer)
             self._send_material(track)
@@ -929,11 +959,22 @@ class Driver:
         return None
 
     def _lost_reply(self, track: Track, what: str) -> bool:
-        """Whether to redo a step whose direct answer did not come (see __init__)."""
+        """Whether to redo a step whose direct answer did not come (see __init__): only
+        once the update that should have brought it was handled (a slow poll is no loss)."""
         if not self.recover or time.monotonic() - track.since < self.reply_grace:
             return False
+        last = next((i for i in reversed(self.injections) if i.item == track.plan.index),
+                    None)
+        settled = datetime.now(UTC) - timedelta(seconds=2)  # its answer is in the log
+        handled = last is not None and any(
+            matches_ref(row["payload"], last.ref) and row["handled_at"] is not None
+            and datetime.fromisoformat(row["handled_at"]).replace(tzinfo=UTC) < settled
+            for row in self.office.inbound())
+        if not handled:
+            return False
         self.recoveries.append(f"item {track.plan.index} (#{track.item_id}): no {what} "
-                               f"after {self.reply_grace:.0f} s")
+                               f"{time.monotonic() - track.since:.0f} s after its update "
+                               f"({last.step if last else '-'}) was handled")
         track.since = time.monotonic()
         return True
 
@@ -965,6 +1006,16 @@ class Driver:
         if track.retries > 1:
             track.step = "done"  # give the item up; the failure is on record
             self.busy_officers.discard(track.plan.officer)
+            return
+        redo = REDO.get(track.step)
+        if track.step == "decided":
+            redo = "decide" if track.plan.approve else "question"
+        if redo is not None:  # press again (recorded above as a failure all the same)
+            if redo == "new":
+                self.busy_officers.discard(track.plan.officer)
+            retries = track.retries
+            self._go(track, redo)
+            track.retries = retries
 
     def inbox_fate(self, injection: Injection) -> str:
         """What became of an injected update: delivered, stored, handled?"""
@@ -1252,19 +1303,30 @@ def check_states(office: Office, tracks: list[Track], published: bool = True) ->
     return problems
 
 
-def describe_duplicates(office: Office, duplicates: dict[Notice, int],
-                        marks: list[int]) -> list[str]:
+@dataclass(frozen=True)
+class Duplicate:
+    notice: Notice
+    seqs: tuple[int, ...]  # the double's call numbers of the copies
+    kills: int  # kill -9s between the first copy and the last
+
+    def __str__(self) -> str:
+        n = self.notice
+        return (f"{n.kind} to chat {n.chat} for item {n.item}: {len(self.seqs)} sends "
+                f"(calls {list(self.seqs)}; {self.kills} kill(s) between the first and "
+                f"the last)")
+
+
+def duplicates_with_kills(office: Office, duplicates: dict[Notice, int],
+                          marks: list[int]) -> list[Duplicate]:
     """Each notification sent more than once, with the kills between its copies."""
-    lines = []
+    found = []
     photos = office.media_items()
     chats = {IT_CHAT} | {p.telegram_id for p in office.people.values() if p.role == "pejabat"}
-    for notice, count in sorted(duplicates.items(), key=lambda kv: (kv[0].item, kv[0].kind)):
-        seqs = [call["seq"] for call in office.log.ok("sendMessage", "sendPhoto")
-                if notification_counts(_single(call), photos, chats).get(notice)]
-        kills = kills_between(marks, seqs[0], seqs[-1]) if len(seqs) > 1 else 0
-        lines.append(f"{notice.kind} to chat {notice.chat} for item {notice.item}: {count} "
-                     f"sends (calls {seqs}; {kills} kill(s) between the first and the last)")
-    return lines
+    for notice in sorted(duplicates, key=lambda n: (n.item, n.kind, n.chat)):
+        seqs = tuple(call["seq"] for call in office.log.ok("sendMessage", "sendPhoto")
+                     if notification_counts(_single(call), photos, chats).get(notice))
+        found.append(Duplicate(notice, seqs, kills_between(marks, seqs[0], seqs[-1])))
+    return found
 
 
 def _single(call: JSON) -> CallLog:

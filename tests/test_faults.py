@@ -35,8 +35,9 @@ from tests.faultkit import (
     check_posts,
     check_states,
     check_updates,
-    describe_duplicates,
+    duplicates_with_kills,
     error_answers,
+    free_port,
     log_summary,
     make_plans,
     notification_counts,
@@ -88,18 +89,23 @@ ITEMS = 200
 MIN_KILLS = 20
 
 
-@pytest.mark.timeout(900)
-def test_crash_anywhere_200_items_through_the_sop_with_kill_9(
-        tmp_path: Path, site: Site, reader: WordPressReader) -> None:
+def crash_anywhere(tmp_path: Path, site: Site, reader: WordPressReader, title: str,
+                   items: int, min_kills: int, webhook_port: int | None = None) -> None:
+    """`items` items through the whole SOP while `warta run` is killed -9 at random
+    moments (at least `min_kills` times) and restarted; then every check of issue 6."""
     started = time.monotonic()
     rng = random.Random(SEED)
-    with open_office(tmp_path, staff(officers=10, editors=2, officials=2), site) as office:
-        plans = make_plans(rng, ITEMS, office.people)
+    telegram = {} if webhook_port is None else {
+        "webhook_url": f"http://127.0.0.1:{webhook_port}/telegram",
+        "webhook_port": webhook_port}
+    with open_office(tmp_path, staff(officers=10, editors=2, officials=2), site,
+                     telegram=telegram) as office:
+        plans = make_plans(rng, items, office.people)
         driver = Driver(office, plans, step_timeout=90.0)
         killer = Killer(office, rng, interval=(0.5, 5.0), downtime=(0.0, 1.5))
         office.bot.start()
         deadline = time.monotonic() + 600
-        while not driver.finished or killer.kills < MIN_KILLS:
+        while not driver.finished or killer.kills < min_kills:
             driver.tick()
             killer.tick()
             assert time.monotonic() < deadline, (
@@ -112,15 +118,16 @@ def test_crash_anywhere_200_items_through_the_sop_with_kill_9(
             killer.kill_now()
         killer.ensure_running()
         office.quiet(seconds=3.0, timeout=180)
+        health = office.health() if webhook_port is not None else None
         assert office.bot.stop() == 0, f"seed {SEED}: warta run did not stop cleanly"
 
         updates = check_updates(office, driver.injections)
         notices = check_notifications(office, driver.tracks)
         posts = check_posts(office, driver.tracks, reader, plans[0].run)
         states = check_states(office, driver.tracks)
-        duplicates = describe_duplicates(office, notices.duplicates, killer.marks)
+        duplicates = duplicates_with_kills(office, notices.duplicates, killer.marks)
         log = office.bot.log_text()
-        report = figures("crash anywhere", {
+        report = figures(title, {
             "kills survived": killer.kills,
             "bot starts": office.bot.starts,
             "items checked": len(driver.tracks),
@@ -133,9 +140,10 @@ def test_crash_anywhere_200_items_through_the_sop_with_kill_9(
             "outbox rows made due after kills": killer.moved,
             "notifications expected": notices.expected,
             "notifications sent twice": len(notices.duplicates),
-            "duplicates": duplicates or "none",
+            "duplicates": [str(d) for d in duplicates] or "none",
             "Bot API calls": len(office.log.calls),
-            "tracebacks in the bot's log": log.count("Traceback"),
+            "/healthz at the end": health or "-",
+            "bot log errors and warnings": log_summary(log),
             "seconds (driving / total)": f"{driven:.0f} / {time.monotonic() - started:.0f}",
         })
         print(report)
@@ -148,12 +156,32 @@ def test_crash_anywhere_200_items_through_the_sop_with_kill_9(
         assert not updates.failed, f"updates failed:{report}\n" + "\n".join(updates.failed)
         assert not notices.missing, f"notifications lost:{report}\n{notices.missing}"
         assert not notices.unexpected, f"unexpected notifications:{report}\n{notices.unexpected}"
-        assert killer.kills >= MIN_KILLS
+        # Notifications sent twice are reported above, not failed: a kill -9 after
+        # Telegram accepted a message and before its outbox row was marked done sends it
+        # again when the row's lease ends (at-least-once; see bot/notifier.py). A copy
+        # without a kill between is a bug, though.
+        unexplained = [str(d) for d in duplicates if d.kills == 0]
+        assert not unexplained, f"sent twice without a kill between:{report}\n{unexplained}"
+        assert killer.kills >= min_kills
         assert not office.double.control.unhandled()
         assert office.double.token not in log
-        # Notifications sent twice are reported above, not failed: a kill -9 after
-        # Telegram accepted a message and before the outbox row was marked done sends it
-        # again when the row's lease ends (at-least-once; see bot/notifier.py).
+        if health is not None:
+            assert health == {"status": "ok", "database": "reachable", "pending_updates": 0,
+                              "pending_outbox": 0}, report
+
+
+@pytest.mark.timeout(900)
+def test_crash_anywhere_200_items_through_the_sop_with_kill_9(
+        tmp_path: Path, site: Site, reader: WordPressReader) -> None:
+    crash_anywhere(tmp_path, site, reader, "crash anywhere (long polling)", ITEMS, MIN_KILLS)
+
+
+@pytest.mark.timeout(600)
+def test_crash_anywhere_in_webhook_mode(tmp_path: Path, site: Site,
+                                        reader: WordPressReader) -> None:
+    """The same with Telegram posting to the bot's webhook server (stored before 200)."""
+    crash_anywhere(tmp_path, site, reader, "crash anywhere (webhook)", 50, 10,
+                   webhook_port=free_port())
 
 
 # --------------------------------------------------------------------------- website outage
@@ -331,48 +359,50 @@ def test_website_down_past_max_attempts_one_alert_per_item_then_retry_publishes_
 
 @pytest.mark.timeout(600)
 def test_telegram_outage_502_429_and_hangs_nothing_lost_or_doubled(tmp_path: Path) -> None:
+    """Bot API faults while 20 items go through the SOP: 502s, 429s with retry_after and
+    hangs on sending, editing and polling. The bot backs off and carries on; every
+    notification arrives, and none twice."""
     started = time.monotonic()
     rng = random.Random(SEED + 2)
     with open_office(tmp_path, staff(officers=4, editors=2, officials=2), None) as office:
         plans = make_plans(rng, 20, office.people, approve_rate=0.6, photo_rate=0.4)
         driver = Driver(office, plans, publishes=False, recover_lost_replies=True,
-                        reply_grace=8.0)
+                        reply_grace=8.0, spacing=0.8)
         # Hangs stay under python-telegram-bot's 5 s read timeout: a longer one makes the
-        # bot give up on a message Telegram then delivers anyway (measured separately).
-        faults = telegram_faults(rng, 60, hang=3.0)
+        # bot give up on a message Telegram then delivers anyway (see the xfail below).
+        faults = telegram_faults(rng, 40, hang=3.0)
         control = office.double.control
         office.bot.start()
-        injected: list[str] = []
+        injected: list[Fault] = []
         next_fault = time.monotonic() + 1.0
         deadline = time.monotonic() + 300
-        while not driver.finished:
+        while not driver.finished or faults:
             driver.tick()
             if faults and time.monotonic() >= next_fault:
                 fault = faults.pop(0)
                 fault.apply(control)
-                injected.append(str(fault))
-                next_fault = time.monotonic() + rng.uniform(0.2, 0.8)
+                injected.append(fault)
+                next_fault = time.monotonic() + rng.uniform(0.2, 0.6)
             assert time.monotonic() < deadline, (
                 f"seed {SEED}: not done after 300 s: {Counter(t.step for t in driver.tracks)}"
-                f"\nfaults: {injected}\nfailures: {driver.failures}")
+                f"\nfaults: {[str(f) for f in injected]}\nfailures: {driver.failures}")
             time.sleep(TICK)
-        office.quiet(seconds=3.0, timeout=120)
+        office.quiet(seconds=4.0, timeout=120)
         assert office.bot.stop() == 0
 
-        statuses = Counter(c["status"] for c in office.log.calls.values())
+        answered = Counter((c["method"], c["status"]) for c in office.log.calls.values())
         notices = check_notifications(office, driver.tracks, published=False)
         updates = check_updates(office, driver.injections)
         states = check_states(office, driver.tracks, published=False)
         log = office.bot.log_text()
         report = figures("Telegram outage", {
             "items": len(driver.tracks),
-            "faults injected": len(injected),
-            "answers by status": dict(statuses),
+            "faults injected": Counter(str(f) for f in injected),
             "error answers": error_answers(office.log),
             "notifications expected": notices.expected,
             "notifications lost": notices.missing or "none",
             "notifications sent twice": notices.duplicates or "none",
-            "direct answers lost (person repeated the step)": driver.recoveries or "none",
+            "direct answers lost (the person repeated the step)": driver.recoveries or "none",
             "updates injected / stored": f"{updates.injected} / {updates.stored}",
             "bot log errors and warnings": log_summary(log),
             "seconds": f"{time.monotonic() - started:.0f}",
@@ -381,6 +411,7 @@ def test_telegram_outage_502_429_and_hangs_nothing_lost_or_doubled(tmp_path: Pat
         assert not driver.failures, f"{report}\n" + "\n".join(driver.failures)
         assert not states, f"{report}\n" + "\n".join(states)
         assert not updates.lost, f"{report}\n" + "\n".join(updates.lost)
+        assert not updates.failed, f"{report}\n" + "\n".join(updates.failed)
         assert not notices.missing, f"notifications lost:{report}"
         # A card's photo sent again when the card's text failed is a known bug, pinned by
         # test_card_photo_is_not_sent_again_when_the_card_text_fails; anything else twice
@@ -388,8 +419,15 @@ def test_telegram_outage_502_429_and_hangs_nothing_lost_or_doubled(tmp_path: Pat
         twice = {n: c for n, c in notices.duplicates.items() if n.kind != "card_photo"}
         assert not twice, f"notifications sent twice:{report}"
         assert not notices.unexpected, f"unexpected notifications:{report}"
-        assert statuses[502] >= 5 and statuses[429] >= 2, report
-        assert "getUpdates failed" in log and "flood control" in log, report
+        # Every kind of error fault was met (each is consumed by the next call of its
+        # method; the polling ones at once), and the poller says how it coped.
+        polled = {f.status for f in injected if f.method == "getUpdates" and f.status}
+        assert all(answered["getUpdates", status] for status in polled), report
+        if 502 in polled:
+            assert "getUpdates failed" in log, report
+        if 429 in polled:
+            assert "getUpdates flood control" in log, report
+        assert answered["sendMessage", 502] + answered["sendMessage", 429] >= 1, report
         assert not control.unhandled()
 
 
