@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import Bot, InputMediaPhoto, InputMediaVideo, Update
@@ -39,6 +40,13 @@ async def send_preview(update: Update, context: WartaContext, item: Item, card: 
 async def send_item(bot: Bot, warta: Context, item: Item, chat_id: int, lang: str,
                     card: str, person: Person | None) -> int:
     """Sends album + card to a chat; returns the card's message id (to edit it later)."""
+    await send_album(bot, warta, item, chat_id)
+    return await send_card(bot, warta, item, chat_id, lang, card, person)
+
+
+async def send_album(bot: Bot, warta: Context, item: Item, chat_id: int,
+                     **timeouts: Any) -> None:
+    """The item's photos and videos, numbered (★ marks the cover), as they will appear."""
     visual = [m for m in item.media if m.kind in (MediaKind.PHOTO, MediaKind.VIDEO)]
     album = []
     for number, media in enumerate(visual[:ALBUM_LIMIT], start=1):
@@ -49,11 +57,16 @@ async def send_item(bot: Bot, warta: Context, item: Item, chat_id: int, lang: st
     if len(album) == 1:
         only = album[0]
         if isinstance(only, InputMediaPhoto):
-            await bot.send_photo(chat_id, only.media, caption=only.caption)
+            await bot.send_photo(chat_id, only.media, caption=only.caption, **timeouts)
         else:
-            await bot.send_video(chat_id, only.media, caption=only.caption)
+            await bot.send_video(chat_id, only.media, caption=only.caption, **timeouts)
     elif album:
-        await bot.send_media_group(chat_id, album)
+        await bot.send_media_group(chat_id, album, **timeouts)
+
+
+async def send_card(bot: Bot, warta: Context, item: Item, chat_id: int, lang: str, card: str,
+                    person: Person | None, **timeouts: Any) -> int:
+    """The item's text card with the buttons of `card`; returns its message id."""
     text = item_card(item, lang, warta.zone)
     documents = [m for m in item.media if m.kind == MediaKind.DOCUMENT]
     if documents:
@@ -61,7 +74,7 @@ async def send_item(bot: Bot, warta: Context, item: Item, chat_id: int, lang: st
                          names=", ".join(m.original_name or m.mime for m in documents))
     message = await bot.send_message(
         chat_id, text, parse_mode=ParseMode.HTML, disable_web_page_preview=True,
-        reply_markup=keyboard(card, item, lang, person))
+        reply_markup=keyboard(card, item, lang, person), **timeouts)
     return message.message_id
 
 

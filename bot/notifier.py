@@ -13,14 +13,14 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.base import log
-from bot.editor import send_item
+from bot.editor import send_album, send_card
 from bot.i18n import Safe, t
 from bot.render import duration, item_card, keyboard, state_label, when
 from warta.context import Context
@@ -37,6 +37,9 @@ from workflow.models import (
 from workflow.service import active_people_with, transaction
 
 CARD_PURPOSES = ("claim", "decision")
+# A send Telegram answers late has usually arrived: waiting longer before calling it lost
+# (python-telegram-bot's default is 5 s) keeps a slow answer from becoming a second copy.
+PATIENT: dict[str, Any] = {"read_timeout": 30.0}
 DIGEST_BUDGET = 3500  # characters of digest lines; Telegram's limit is 4096 in all
 BATCH = 50
 
@@ -131,7 +134,13 @@ class Notifier:
         template = row.template
         if item is not None and template in ("item.submit", "item.forward"):
             card = "claim" if template == "item.submit" else "decision"
-            message_id = await send_item(bot, self.warta, item, chat_id, lang, card, None)
+            # The album and the card are two sends: if the card fails and the row is tried
+            # again, the album that already arrived is not sent a second time.
+            if chat_id not in row.payload.get("albums_sent", []):
+                await send_album(bot, self.warta, item, chat_id, **PATIENT)
+                self._remember_album(row, chat_id)
+            message_id = await send_card(bot, self.warta, item, chat_id, lang, card, None,
+                                         **PATIENT)
             with transaction(session):
                 session.add(MessageCopy(item_id=item.id, purpose=card, chat_id=chat_id,
                                         message_id=message_id, created_at=self.warta.now()))
@@ -143,7 +152,15 @@ class Notifier:
         elif item is not None and template == "item.mark_publish_failed":
             markup = keyboard("failed", item, lang, person)
         await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                               disable_web_page_preview=True)
+                               disable_web_page_preview=True, **PATIENT)
+
+    def _remember_album(self, row: OutboxMessage, chat_id: int) -> None:
+        payload = dict(row.payload)
+        payload["albums_sent"] = [*payload.get("albums_sent", []), chat_id]
+        row.payload = payload
+        with self.warta.sessions() as session, transaction(session):
+            session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id)
+                            .values(payload=payload))
 
     def _facts(self, session: Session, row: OutboxMessage, item: Item | None,
                lang: str) -> dict[str, Any]:
