@@ -228,8 +228,23 @@ class Visit:
     on_time: bool | None  # None: no allowance configured, or still open and not late yet
 
 
+class _OnTimeRate:
+    """Late count and on-time rate from `visits` and `on_time`."""
+
+    visits: int
+    on_time: int
+
+    @property
+    def late(self) -> int:
+        return self.visits - self.on_time
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self.on_time / self.visits if self.visits else None
+
+
 @dataclass(frozen=True)
-class StageStats:
+class StageStats(_OnTimeRate):
     stage: str
     allowance: str  # as configured: "3h", "1d", "1h clock"; "" when none
     mode: str
@@ -241,17 +256,9 @@ class StageStats:
     open: int = 0
     open_overdue: int = 0
 
-    @property
-    def late(self) -> int:
-        return self.visits - self.on_time
-
-    @property
-    def on_time_rate(self) -> float | None:
-        return self.on_time / self.visits if self.visits else None
-
 
 @dataclass(frozen=True)
-class GroupStats:
+class GroupStats(_OnTimeRate):
     """On-time figures of one section or one person."""
 
     name: str
@@ -262,14 +269,6 @@ class GroupStats:
     stages: tuple[str, ...] = ()
     created: int = 0
     published: int = 0
-
-    @property
-    def late(self) -> int:
-        return self.visits - self.on_time
-
-    @property
-    def on_time_rate(self) -> float | None:
-        return self.on_time / self.visits if self.visits else None
 
 
 @dataclass(frozen=True)
