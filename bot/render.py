@@ -2,10 +2,15 @@
 
 Every piece of text from people (captions, titles, names, reasons) passes through
 `bot.i18n.t`, which escapes it, so nothing a user types can change the formatting.
+Telegram counts a message's length as its text once the HTML is parsed, in UTF-16 code
+units (an emoji outside the BMP counts twice) and refuses more than 4,096: `clip` and the
+card measure that way, so a card near the limit is cut short, never refused.
 """
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -26,7 +31,16 @@ from workflow.errors import (
 from workflow.models import Item, MediaKind, Person, Status
 from workflow.transitions import allowed_actions
 
-CARD_TEXT_LIMIT = 3500
+TELEGRAM_TEXT_LIMIT = 4096  # UTF-16 code units of the text as shown
+CARD_RESERVE = 500  # room left in a card for lines callers append (the documents list)
+CARD_TEXT_LIMIT = 3500  # the most of the body a card shows, when there is room
+CARD_FIELD_LIMIT = 150  # each other field of a card that would not leave room for the body
+CARD_NOTE_LIMIT = 600
+CARD_MIN_BODY = 800
+SUMMARY_TEXT_LIMIT = 1500
+SUMMARY_FIELD_LIMIT = 200
+CONFLICT_NAME_LIMIT = 60  # answers to buttons hold 200 characters
+_TAG = re.compile(r"<[^<>]*>")
 # Button verb in callback data -> (workflow action that must be allowed, label key).
 BUTTONS: dict[str, tuple[str, str]] = {
     "submit": ("submit", "btn.submit"),
@@ -104,8 +118,26 @@ def media_counts(item: Item, lang: str) -> str:
              documents=kinds.count(MediaKind.DOCUMENT), videos=kinds.count(MediaKind.VIDEO))
 
 
+def utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def shown_length(markup: str) -> int:
+    """How long Telegram counts an HTML message: its text without tags, in UTF-16 units."""
+    return utf16_length(html.unescape(_TAG.sub("", markup)))
+
+
 def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """`text` cut to at most `limit` UTF-16 code units, ending in "…" when cut."""
+    if utf16_length(text) <= limit:
+        return text
+    kept, used = [], 1  # the ellipsis
+    for char in text:
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > limit:
+            break
+        kept.append(char)
+    return "".join(kept) + "…" if limit > 0 else ""
 
 
 def draft_summary(item: Item, lang: str, zone: ZoneInfo) -> str:
@@ -113,31 +145,46 @@ def draft_summary(item: Item, lang: str, zone: ZoneInfo) -> str:
     return t(
         lang, "draft.summary", id=item.id, state=Safe(state_label(item.status, lang)),
         media=Safe(media_counts(item, lang)),
-        description=clip(item.description, 1500) or t(lang, "draft.no_description"),
-        section=item.section or "-",
+        description=clip(item.description, SUMMARY_TEXT_LIMIT)
+        or t(lang, "draft.no_description"),
+        section=clip(item.section, SUMMARY_FIELD_LIMIT) or "-",
         date=item.activity_date.strftime("%d/%m/%Y") if item.activity_date else "-",
     )
 
 
 def item_card(item: Item, lang: str, zone: ZoneInfo) -> str:
-    """The card editors and officials see: the item as it will appear, and where it is."""
-    title = item.title or t(lang, "item.untitled")
+    """The card editors and officials see: the item as it will appear, and where it is.
+
+    It fits one message with CARD_RESERVE to spare: the body gets the room the rest
+    leaves (at most CARD_TEXT_LIMIT), and when long names, tags or a long reason would
+    leave it too little, those are shortened first."""
+    budget = TELEGRAM_TEXT_LIMIT - CARD_RESERVE
+    short = shown_length(_card(item, lang, zone, "", None)) > budget - CARD_MIN_BODY
+    room = budget - shown_length(_card(item, lang, zone, "", short))
     body = item.body or item.description
+    return _card(item, lang, zone, clip(body, min(room, CARD_TEXT_LIMIT)), short)
+
+
+def _card(item: Item, lang: str, zone: ZoneInfo, body: str, short: bool | None) -> str:
+    def fit(text: str, limit: int = CARD_FIELD_LIMIT) -> str:
+        return clip(text, limit) if short else text
+
+    title = item.title or t(lang, "item.untitled")
     tags = ", ".join(item.tags)
     text: str = t(
-        lang, "item.card", id=item.id, title=title, body=clip(body, CARD_TEXT_LIMIT),
-        officer=item.officer.name, section=item.section or "-",
-        editor=item.editor.name if item.editor else "-",
-        category=item.category or "-", tags=tags or "-",
+        lang, "item.card", id=item.id, title=fit(title), body=body,
+        officer=fit(item.officer.name), section=fit(item.section) or "-",
+        editor=fit(item.editor.name) if item.editor else "-",
+        category=fit(item.category) or "-", tags=fit(tags) or "-",
         media=Safe(media_counts(item, lang)), state=Safe(state_label(item.status, lang)),
         date=item.activity_date.strftime("%d/%m/%Y") if item.activity_date else "-",
     )
     if item.status is Status.PUBLISHED and item.remote_url:
         text += "\n" + t(lang, "item.published_at", url=item.remote_url)
     elif item.status in (Status.REJECTED, Status.RETURNED_TO_OFFICER) and item.last_note:
-        text += "\n" + t(lang, "item.last_note", note=item.last_note)
+        text += "\n" + t(lang, "item.last_note", note=fit(item.last_note, CARD_NOTE_LIMIT))
     if item.decided_by is not None and item.decided_at is not None:
-        text += "\n" + t(lang, "item.decided", by=item.decided_by.name,
+        text += "\n" + t(lang, "item.decided", by=fit(item.decided_by.name),
                          at=when(item.decided_at, zone))
     return text
 
@@ -147,7 +194,8 @@ def error_text(error: WorkflowError, lang: str, zone: ZoneInfo) -> str:
     facts = error.facts
     if isinstance(error, Conflict):
         return t(lang, "error.conflict", action=Safe(t(lang, f"passive.{error.action}")),
-                 by=error.by or t(lang, "system"), at=when(error.at, zone))
+                 by=clip(error.by, CONFLICT_NAME_LIMIT) or t(lang, "system"),
+                 at=when(error.at, zone))
     if isinstance(error, WrongState):
         return t(lang, "error.wrong_state",
                  state=Safe(state_label(str(facts.get("state", "draft")), lang)))
