@@ -24,7 +24,15 @@ from telegram.ext import (
 )
 
 from bot import common, editor, inbox, officer, official, prompts, scheduler
-from bot.base import WartaApp, WartaContext, answers_errors, log, reply
+from bot.base import (
+    WartaApp,
+    WartaContext,
+    answer_button,
+    answers_errors,
+    log,
+    parse_id,
+    reply,
+)
 from bot.i18n import t
 from bot.menus import Menus
 from bot.notifier import Notifier
@@ -146,16 +154,17 @@ async def on_button(update: Update, context: WartaContext) -> None:
         return
     verb, _, rest = (query.data or "").partition(":")
     item_text, _, value = rest.partition(":")
-    if verb == "setdate" and item_text.isdigit() and _is_date(value):
-        await officer.on_set_date(update, context, int(item_text), value)
+    item_id, index = parse_id(item_text), parse_id(value or "x", 1000)
+    if verb == "setdate" and item_id and _is_date(value):
+        await officer.on_set_date(update, context, item_id, value)
         return
-    if verb == "setsec" and item_text.isdigit() and value.isdigit():
-        await officer.on_set_section(update, context, int(item_text), int(value))
+    if verb == "setsec" and item_id and (value == "0" or index):
+        await officer.on_set_section(update, context, item_id, index or 0)
         return
-    if verb in BUTTONS and rest.isdigit():
-        await BUTTONS[verb](update, context, int(rest))
+    if verb in BUTTONS and (button_item := parse_id(rest)):
+        await BUTTONS[verb](update, context, button_item)
         return
-    await query.answer(t(context.lang, "error.stale"), show_alert=True)
+    await answer_button(update, t(context.lang, "error.stale"), alert=True)
 
 
 def _is_date(text: str) -> bool:
@@ -190,8 +199,7 @@ async def on_error(update: object, context: WartaContext) -> None:
         chat = update.effective_chat
         if update.callback_query is not None:
             try:
-                await update.callback_query.answer(t(context.lang, "error.generic"),
-                                                   show_alert=True)
+                await answer_button(update, t(context.lang, "error.generic"), alert=True)
             except Exception:  # answering is best effort; the error is already logged
                 log.debug("could not answer the callback query")
         elif chat is not None and chat.type == ChatType.PRIVATE:

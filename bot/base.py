@@ -12,6 +12,7 @@ from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.i18n import plain
 from bot.render import error_text
 from warta.context import Context
 from warta.logs import bind
@@ -73,10 +74,24 @@ async def reply(update: Update, text: str,
                                    disable_web_page_preview=True, **options)
 
 
+async def answer_button(update: Update, text: str | None = None, *, alert: bool = False) -> None:
+    """Answers the pressed button (if any): Telegram shows this text plain, so it is."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(plain(text) if text else None, show_alert=alert)
+
+
+def parse_id(text: str, maximum: int = 2**31 - 1) -> int | None:
+    """A positive id typed or carried in button data: ASCII digits that fit the database
+    (str.isdigit() would also take "²"), else None."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(maximum)):
+        return None
+    number = int(text)
+    return number if 0 < number <= maximum else None
+
+
 async def confirm(update: Update, text: str) -> None:
     """Tells the person it is done: on the button they pressed, and in the chat."""
-    if update.callback_query is not None:
-        await update.callback_query.answer(text)
+    await answer_button(update, text)
     await reply(update, text)
 
 
@@ -96,7 +111,7 @@ def answers_errors(handler: H) -> H:
             log.info("refused %s for %s: %s", handler.__name__,
                      context.person.id if context.person else "-", error)
             if update.callback_query is not None:
-                await update.callback_query.answer(text, show_alert=True)
+                await answer_button(update, text, alert=True)
             else:
                 await reply(update, text)
         finally:

@@ -6,13 +6,16 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
-from bot.base import WartaContext, answers_errors, log, reply
+from bot.base import WartaContext, answer_button, answers_errors, log, parse_id, reply
 from bot.i18n import Safe, t
-from bot.render import state_label, when
+from bot.render import clip, fit_lines, state_label, when
 from workflow import people
 from workflow.errors import InvalidValue, NotAllowed
 from workflow.models import Role
 from workflow.service import get_item, history
+
+TELEGRAM_ID_MAX = 2**53 - 1  # Telegram's user ids fit in 52 bits
+HISTORY_NOTE = 300
 
 
 async def identify(update: Update, context: WartaContext) -> None:
@@ -30,7 +33,7 @@ async def identify(update: Update, context: WartaContext) -> None:
         context.warta.settings.office.language
     text = t(lang, "access.unknown", id=user.id, office=context.warta.settings.office.name)
     if update.callback_query is not None:
-        await update.callback_query.answer(t(lang, "access.unknown_short"), show_alert=True)
+        await answer_button(update, t(lang, "access.unknown_short"), alert=True)
     elif update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE:
         await reply(update, text)
     raise ApplicationHandlerStop
@@ -57,13 +60,13 @@ def help_text(context: WartaContext) -> str:
 @answers_errors
 async def on_history(update: Update, context: WartaContext) -> None:
     """/riwayat ID: who did what and when, for someone allowed to see the item."""
-    args = context.args or []
-    if not args or not args[0].isdigit():
+    item_id = parse_id((context.args or ["x"])[0])
+    if item_id is None:
         await reply(update, t(context.lang, "usage.riwayat"))
         return
     warta, lang = context.warta, context.lang
     with warta.sessions() as session:
-        item = get_item(session, int(args[0]), context.me)
+        item = get_item(session, item_id, context.me)
         lines = [t(lang, "history.header", id=item.id,
                    state=Safe(state_label(item.status, lang)))]
         for event in history(session, item.id):
@@ -71,8 +74,8 @@ async def on_history(update: Update, context: WartaContext) -> None:
             lines.append(t(lang, "history.line", at=when(event.at, warta.zone),
                            who=event.actor.name if event.actor else t(lang, "system"),
                            action=Safe(t(lang, f"done.{action}")),
-                           note=f" — {event.note}" if event.note else ""))
-    await reply(update, "\n".join(lines))
+                           note=f" — {clip(event.note, HISTORY_NOTE)}" if event.note else ""))
+    await reply(update, fit_lines(lines, lang))
 
 
 @answers_errors
@@ -129,6 +132,7 @@ async def on_people(update: Update, context: WartaContext) -> None:
 
 
 def _telegram_id(args: list[str]) -> int:
-    if len(args) < 2 or not args[1].lstrip("-").isdigit():
+    telegram_id = parse_id(args[1], TELEGRAM_ID_MAX) if len(args) >= 2 else None
+    if telegram_id is None:
         raise InvalidValue("a Telegram id is needed", field="telegram_id")
-    return int(args[1])
+    return telegram_id

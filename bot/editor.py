@@ -11,7 +11,16 @@ from zoneinfo import ZoneInfo
 from telegram import Bot, InputMediaPhoto, InputMediaVideo, Update
 from telegram.constants import ParseMode
 
-from bot.base import Handler, ItemHandler, WartaContext, answers_errors, confirm, reply
+from bot.base import (
+    Handler,
+    ItemHandler,
+    WartaContext,
+    answer_button,
+    answers_errors,
+    confirm,
+    parse_id,
+    reply,
+)
 from bot.i18n import Safe, t
 from bot.prompts import answer_for, ask
 from bot.render import clip, item_card, keyboard, state_label, when
@@ -83,8 +92,7 @@ async def on_claim(update: Update, context: WartaContext, item_id: int) -> None:
     warta = context.warta
     with warta.sessions() as session:
         item = warta.workflow.claim(session, context.me, item_id, warta.now())
-    if update.callback_query:
-        await update.callback_query.answer(t(context.lang, "editor.claimed", id=item_id))
+    await answer_button(update, t(context.lang, "editor.claimed", id=item_id))
     # The editing panel goes to the editor privately, whatever chat the card was in.
     fresh = item_for(context, item.id)
     await send_item(context.bot, warta, fresh, context.me.telegram_id, context.lang, "editing",
@@ -96,9 +104,8 @@ async def on_claim(update: Update, context: WartaContext, item_id: int) -> None:
 
 @answers_errors
 async def on_preview(update: Update, context: WartaContext, item_id: int) -> None:
-    if update.callback_query:
-        await update.callback_query.answer()
     item = item_for(context, item_id)
+    await answer_button(update)
     card = "decision" if item.status is Status.AWAITING_APPROVAL else "editing"
     await send_preview(update, context, item, card)
 
@@ -116,8 +123,7 @@ async def on_return(update: Update, context: WartaContext, item_id: int) -> None
     warta = context.warta
     with warta.sessions() as session:
         warta.workflow.ensure_allowed(session, context.me, item_id, "return_to_officer")
-    if update.callback_query:
-        await update.callback_query.answer()
+    await answer_button(update)
     await ask(update, context, "return", item_id)
 
 
@@ -176,13 +182,14 @@ async def on_edit_command(update: Update, context: WartaContext) -> None:
     command, _, rest = message.text.partition(" ")
     command = command.lstrip("/").split("@")[0].lower()
     item_text, _, value = rest.strip().partition(" ")
-    if not item_text.isdigit() or not value.strip():
+    item_id = parse_id(item_text)
+    if item_id is None or not value.strip():
         await reply(update, t(context.lang, f"usage.{command}"))
         return
     if not context.me.has_role(Role.EDITOR):
         raise NotAllowed("editors only", reason="role")
     warta = context.warta
-    item = item_for(context, int(item_text))
+    item = item_for(context, item_id)
     changes = parse_edit(item, command, value, warta.zone)
     with warta.sessions() as session:
         edited = warta.workflow.edit(session, context.me, item.id, warta.now(), changes)
@@ -195,11 +202,11 @@ def for_item_argument(button: ItemHandler, usage: str) -> Handler:
 
     @answers_errors
     async def command(update: Update, context: WartaContext) -> None:
-        args = context.args or []
-        if not args or not args[0].isdigit():
+        item_id = parse_id((context.args or ["x"])[0])
+        if item_id is None:
             await reply(update, t(context.lang, usage))
             return
-        await button(update, context, int(args[0]))
+        await button(update, context, item_id)
 
     return command
 

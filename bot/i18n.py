@@ -8,6 +8,7 @@ as typed and never as markup.
 from __future__ import annotations
 
 import html
+import re
 import string
 
 DEFAULT_LANGUAGE = "id"
@@ -27,6 +28,15 @@ def t(lang: str, key: str, **values: object) -> Safe:
         for name, value in values.items()
     }
     return Safe(template.format(**escaped))
+
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def plain(text: str, limit: int = 200) -> str:
+    """A message as plain text (button answers show no HTML), within `limit` characters."""
+    shown = html.unescape(_TAG.sub("", text))
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
 def placeholders(template: str) -> set[str]:
@@ -272,10 +282,13 @@ ID: dict[str, str] = {
     "{reason}. Berita yang sudah disetujui tetap menunggu dan terbit otomatis setelah diperbaiki.",
     "report.text": "{text}",
     "report.chart": "Grafik waktu per tahap dibanding batas SOP",
-    "error.invalid.section": "Bidang itu tidak ada lagi; pilih lagi.",
+    "error.invalid.section": "Bidang tidak dikenal atau terlalu panjang (maks. 200 karakter).",
     "error.invalid.period": "Periode: minggu, bulan, minggu-lalu, bulan-lalu atau 2026-11.",
     "digest.line": "#{id} {title} — {stage_label}, sejak {since}",
     "digest.more": "… dan {n} lagi (/antrian)",
+    "lines.more": "… dan {n} lagi",
+    "error.invalid.category": "Kategori paling panjang 200 karakter.",
+    "error.invalid.tags": "Tag paling banyak 20, masing-masing paling panjang 60 karakter.",
 }
 
 EN: dict[str, str] = {
@@ -436,10 +449,13 @@ EN: dict[str, str] = {
     "problem: {reason}. Approved items wait and publish automatically once it is fixed.",
     "report.text": "{text}",
     "report.chart": "Time per stage against the SOP limits",
-    "error.invalid.section": "That section no longer exists; please choose again.",
+    "error.invalid.section": "Unknown or too long section (max. 200 characters).",
     "error.invalid.period": "Period: minggu, bulan, minggu-lalu, bulan-lalu or 2026-11.",
     "digest.line": "#{id} {title} — {stage_label}, since {since}",
     "digest.more": "… and {n} more (/antrian)",
+    "lines.more": "… and {n} more",
+    "error.invalid.category": "The category may be at most 200 characters.",
+    "error.invalid.tags": "At most 20 tags, each at most 60 characters.",
 }
 
 for _prefix, _id, _en in (

@@ -22,7 +22,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from bot.base import log
 from bot.editor import send_album, send_card
 from bot.i18n import Safe, t
-from bot.render import duration, item_card, keyboard, state_label, when
+from bot.render import clip, duration, fit_lines, item_card, keyboard, state_label, when
 from warta.context import Context
 from workflow import outbox
 from workflow.models import (
@@ -37,10 +37,13 @@ from workflow.models import (
 from workflow.service import active_people_with, transaction
 
 CARD_PURPOSES = ("claim", "decision")
+# A notice names the item and quotes the reason; long ones are clipped so that even a
+# title and reason made of emoji (two UTF-16 units each) stay under Telegram's 4096.
+NOTICE_TITLE = 120
+NOTICE_NOTE = 1200
 # A send Telegram answers late has usually arrived: waiting longer before calling it lost
 # (python-telegram-bot's default is 5 s) keeps a slow answer from becoming a second copy.
 PATIENT: dict[str, Any] = {"read_timeout": 30.0}
-DIGEST_BUDGET = 3500  # characters of digest lines; Telegram's limit is 4096 in all
 BATCH = 50
 
 
@@ -169,11 +172,11 @@ class Notifier:
             else None
         facts: dict[str, Any] = {
             "id": item.id if item else payload.get("item_id", ""),
-            "title": (item.title or item.description[:60]) if item else "",
+            "title": clip(item.title or item.description, NOTICE_TITLE) if item else "",
             "url": item.remote_url if item else "",
             "actor": event.actor.name if event and event.actor else t(lang, "system"),
             "at": when(event.at if event else row.created_at, self.warta.zone),
-            "note": payload.get("note") or (event.note if event else ""),
+            "note": clip(payload.get("note") or (event.note if event else ""), NOTICE_NOTE),
         }
         for key, value in payload.items():
             facts.setdefault(key, "; ".join(map(str, value)) if isinstance(value, list) else value)
@@ -182,24 +185,10 @@ class Notifier:
             facts["due"] = when(datetime.fromisoformat(payload["due_at"]), self.warta.zone)
             facts["late"] = Safe(duration(payload.get("late_minutes", 0), lang))
         if "lines" in payload:  # digest.daily
-            facts["lines"] = self._digest_lines(payload, lang)
+            lines = [self._digest_line(line, lang) for line in payload["lines"]]
+            facts["lines"] = fit_lines(lines, lang, hidden=int(payload.get("more", 0)),
+                                       more="digest.more")
         return facts
-
-    def _digest_lines(self, payload: dict[str, Any], lang: str) -> Safe:
-        """As many lines as fit one Telegram message (oldest first), then how many more."""
-        shown: list[str] = []
-        used = 0
-        lines = payload["lines"]
-        for line in lines:
-            text = self._digest_line(line, lang)
-            if used + len(text) > DIGEST_BUDGET:
-                break
-            shown.append(text)
-            used += len(text) + 1
-        hidden = len(lines) - len(shown) + int(payload.get("more", 0))
-        if hidden:
-            shown.append(t(lang, "digest.more", n=hidden))
-        return Safe("\n".join(shown))
 
     def _digest_line(self, line: dict[str, Any], lang: str) -> str:
         text = t(lang, "digest.line", id=line["item_id"], title=line["title"] or "-",

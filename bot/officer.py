@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 
-from bot.base import WartaContext, answers_errors, log, reply
+from bot.base import WartaContext, answer_button, answers_errors, log, reply
 from bot.download import download
 from bot.i18n import Safe, t
 from bot.prompts import answer_for, ask
@@ -221,7 +221,7 @@ async def on_add_note(update: Update, context: WartaContext, item_id: int) -> No
     warta = context.warta
     with warta.sessions() as session:
         warta.workflow.ensure_allowed(session, context.me, item_id, "update_draft")
-    await _answer_button(update)
+    await answer_button(update)
     await ask(update, context, "note", item_id)
 
 
@@ -229,7 +229,7 @@ async def on_add_note(update: Update, context: WartaContext, item_id: int) -> No
 async def on_pick_date(update: Update, context: WartaContext, item_id: int) -> None:
     """Offers the last few days as the activity date (most activities are just past) and
     the office's sections (bidang), as buttons."""
-    await _answer_button(update)
+    await answer_button(update)
     today = context.warta.local(context.warta.now()).date()
     days = [today - timedelta(days=n) for n in range(4)]
     rows = [[InlineKeyboardButton(day.strftime("%d/%m"), callback_data=f"setdate:{item_id}:"
@@ -248,7 +248,7 @@ async def on_set_date(update: Update, context: WartaContext, item_id: int, day: 
     with warta.sessions() as session:
         item = warta.workflow.update_draft(session, context.me, item_id, warta.now(),
                                            activity_date=date.fromisoformat(day))
-    await _answer_button(update)
+    await answer_button(update)
     await show_draft(update, context, item)
 
 
@@ -264,7 +264,7 @@ async def on_set_section(update: Update, context: WartaContext, item_id: int,
     with warta.sessions() as session:
         item = warta.workflow.update_draft(session, context.me, item_id, warta.now(),
                                            section=sections[index])
-    await _answer_button(update)
+    await answer_button(update)
     await show_draft(update, context, item)
 
 
@@ -286,18 +286,13 @@ async def on_status(update: Update, context: WartaContext) -> None:
                 else t(lang, "status.empty"))
 
 
-async def _answer_button(update: Update) -> None:
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-
-
 async def _close_buttons(update: Update, context: WartaContext, text: str) -> None:
     """Confirms a button press and takes the buttons off the message that carried them."""
     query = update.callback_query
     if query is None:
         await reply(update, text)
         return
-    await query.answer(text)
+    await answer_button(update, text)
     try:
         await query.edit_message_reply_markup(reply_markup=None)
     except TelegramError as error:  # the message may be too old to edit; the answer stands

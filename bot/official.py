@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.base import WartaContext, answers_errors, confirm, reply
+from bot.base import WartaContext, answer_button, answers_errors, confirm, reply
 from bot.i18n import t
 from bot.prompts import answer_for, ask
 
@@ -33,8 +33,7 @@ async def _ask_reason(update: Update, context: WartaContext, item_id: int, purpo
     action = "reject" if purpose == "reject" else "request_revision"
     with warta.sessions() as session:
         warta.workflow.ensure_allowed(session, context.me, item_id, action)
-    if update.callback_query:
-        await update.callback_query.answer()
+    await answer_button(update)
     await ask(update, context, purpose, item_id)
 
 

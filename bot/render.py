@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -138,6 +139,27 @@ def clip(text: str, limit: int) -> str:
             break
         kept.append(char)
     return "".join(kept) + "…" if limit > 0 else ""
+
+
+MESSAGE_BUDGET = 3500  # UTF-16 units of lines per message; Telegram takes 4096 in all
+
+
+def fit_lines(lines: Sequence[str], lang: str, *, hidden: int = 0, more: str = "lines.more",
+              budget: int = MESSAGE_BUDGET) -> Safe:
+    """The first lines that fit one message, then how many more there are (plus `hidden`
+    that were left out before)."""
+    shown: list[str] = []
+    used = 0
+    for line in lines:
+        size = utf16_length(line) + 1
+        if used + size > budget:
+            break
+        shown.append(line)
+        used += size
+    left_out = len(lines) - len(shown) + hidden
+    if left_out:
+        shown.append(t(lang, more, n=left_out))
+    return Safe("\n".join(shown))
 
 
 def draft_summary(item: Item, lang: str, zone: ZoneInfo) -> str:

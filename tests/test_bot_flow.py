@@ -110,5 +110,5 @@ async def test_officer_picks_section_and_date_with_buttons(bot_office: Office) -
     await double.press_button(office.officer, picker, f"setsec:{office.latest_item().id}:7",
                               forge=True)
     refused = await double.wait_for("answerCallbackQuery", lambda c: "text" in c.params)
-    assert "tidak ada lagi" in refused.params["text"]
+    assert "Bidang tidak dikenal" in refused.params["text"]
     assert office.latest_item().section == "Bidang Sosial"

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from workflow.config import LANGUAGES
 from workflow.errors import InvalidValue, NotAllowed, NotFound, NotRegistered
 from workflow.models import WITH_ROLES, AuditEvent, Person, PersonRole, Role
-from workflow.service import transaction
+from workflow.service import MAX_NAME, transaction
 
 
 def parse_roles(names: Iterable[str]) -> frozenset[Role]:
@@ -60,8 +60,9 @@ def add_person(
     with transaction(session):
         _require_admin(session, actor)
         name = " ".join(name.split())
-        if not name:
-            raise InvalidValue("a name is needed", field="name")
+        if not name or len(name) > MAX_NAME or len(section) > MAX_NAME:
+            raise InvalidValue("a name (and section) of 1 to 200 characters is needed",
+                               field="name")
         if language not in LANGUAGES:
             raise InvalidValue(f"language must be one of {LANGUAGES}", field="language")
         if find_by_telegram_id(session, telegram_id) is not None:

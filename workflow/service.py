@@ -50,6 +50,9 @@ from workflow.transitions import TRANSITIONS, Audience, Transition
 PUBLISH_TARGET = "website"
 MAX_NOTE = 2000
 MAX_TITLE = 300
+MAX_NAME = 200  # section and category columns
+MAX_TAGS = 20
+MAX_TAG = 60
 
 
 @dataclass(frozen=True)
@@ -214,7 +217,7 @@ class Workflow:
                 if source is not None:
                     data["source"] = source
             if section is not None:
-                item.section = section.strip()
+                item.section = _bounded(section, MAX_NAME, "section")
                 data["section"] = item.section
             if activity_date is not None:
                 item.activity_date = activity_date
@@ -541,21 +544,24 @@ def _close_deadlines(session: Session, item_id: int, now: datetime) -> None:
 def _queue_notifications(
     session: Session, item: Item, transition: Transition, event: AuditEvent, now: datetime
 ) -> None:
-    for audience in transition.notify:
-        for target, recipient_id in _expand(session, item, audience):
-            session.add(
-                OutboxMessage(
-                    kind=OutboxKind.NOTIFY,
-                    item_id=item.id,
-                    target=target,
-                    recipient_id=recipient_id,
-                    template=f"item.{transition.action}",
-                    payload={"event_id": event.id, "note": event.note},
-                    idempotency_key=f"notify:{event.id}:{target}:{recipient_id or ''}",
-                    next_attempt_at=now,
-                    created_at=now,
-                )
+    # A person in two capacities (an officer who is also the editor) is told once.
+    recipients = dict.fromkeys(
+        pair for audience in transition.notify for pair in _expand(session, item, audience)
+    )
+    for target, recipient_id in recipients:
+        session.add(
+            OutboxMessage(
+                kind=OutboxKind.NOTIFY,
+                item_id=item.id,
+                target=target,
+                recipient_id=recipient_id,
+                template=f"item.{transition.action}",
+                payload={"event_id": event.id, "note": event.note},
+                idempotency_key=f"notify:{event.id}:{target}:{recipient_id or ''}",
+                next_attempt_at=now,
+                created_at=now,
             )
+        )
 
 
 def _expand(session: Session, item: Item, audience: Audience) -> list[tuple[str, int | None]]:
@@ -656,9 +662,12 @@ def _apply_edit(session: Session, item: Item, changes: Edit, now: datetime) -> N
             raise InvalidValue("body must not be empty", field="body")
         item.body = changes.body.strip()
     if changes.category is not None:
-        item.category = changes.category.strip()
+        item.category = _bounded(changes.category, MAX_NAME, "category")
     if changes.tags is not None:
-        item.tags = sorted({tag.strip() for tag in changes.tags if tag.strip()})
+        tags = sorted({_bounded(tag, MAX_TAG, "tags") for tag in changes.tags if tag.strip()})
+        if len(tags) > MAX_TAGS:
+            raise InvalidValue("too many tags", field="tags", limit=MAX_TAGS)
+        item.tags = tags
     if changes.publish_at is not None:
         item.publish_at = changes.publish_at
     media = {m.id: m for m in item.media}
@@ -677,6 +686,14 @@ def _apply_edit(session: Session, item: Item, changes: Edit, now: datetime) -> N
         _reorder(media, changes.media_order)
     session.flush()
     session.expire(item, ["media"])
+
+
+def _bounded(text: str, limit: int, field: str) -> str:
+    """`text` without surrounding blanks, refused when longer than its column allows."""
+    cleaned = " ".join(text.split())
+    if len(cleaned) > limit:
+        raise InvalidValue(f"{field} longer than {limit} characters", field=field, limit=limit)
+    return cleaned
 
 
 def _reorder(media: dict[int, Media], order: Sequence[int]) -> None:
