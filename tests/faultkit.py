@@ -638,9 +638,9 @@ sweep_seconds = 86400.0
     def items(self) -> dict[int, JSON]:
         rows = self.db.query(
             "SELECT id, state, officer_id, editor_id, decided_by_id, description, title, body,"
-            " remote_id, remote_url FROM items WHERE id >= ?", self.first_item_id)
+            " remote_id, remote_url, last_note FROM items WHERE id >= ?", self.first_item_id)
         names = ("id", "state", "officer_id", "editor_id", "decided_by_id", "description",
-                 "title", "body", "remote_id", "remote_url")
+                 "title", "body", "remote_id", "remote_url", "last_note")
         return {int(r[0]): dict(zip(names, r, strict=True)) for r in rows}
 
     def health(self) -> JSON:
@@ -778,7 +778,7 @@ class Track:
     step: str = "new"
     item_id: int | None = None
     since: float = 0.0
-    retries: int = 0
+    failed: int = 0  # steps whose effect never came (each recorded in Driver.failures)
     done_at: float | None = None
     question: int | None = None
 
@@ -795,14 +795,16 @@ class Driver:
 
     def __init__(self, office: Office, plans: list[Plan], *, step_timeout: float = 90.0,
                  publishes: bool = True, recover_lost_replies: bool = False,
-                 reply_grace: float = 10.0, spacing: float = 0.0) -> None:
+                 reply_grace: float = 10.0, spacing: float = 0.0,
+                 stop_at: str | None = None) -> None:
         """`publishes`: approved items must end published (a website is configured).
         `recover_lost_replies`: when a direct answer the next step needs (the draft summary
         with Kirim, the question for a reason) does not come although the database shows
         the update was handled, do what a person would (send a line more, tap ❌ again)
         after `reply_grace` seconds, and count it in `recoveries`. Off, such a wait ends
         only at the step timeout, as a failure. `spacing`: item n is not started before
-        n * spacing seconds after the first tick (a steady arrival instead of a burst)."""
+        n * spacing seconds after the first tick (a steady arrival instead of a burst).
+        `stop_at`: items wait at this step (e.g. "decide") for the test to take over."""
         self.office = office
         self.publishes = publishes
         self.recover = recover_lost_replies
@@ -817,6 +819,7 @@ class Driver:
         self.busy_officers: set[str] = set()
         self.steps_taken = 0
         self.spacing = spacing
+        self.stop_at = stop_at
         self.started: float | None = None
 
     # -- injecting -----------------------------------------------------------------------
@@ -852,13 +855,12 @@ class Driver:
         self.office.log.refresh()
         self.items = self.office.items()
         for track in self.tracks:
-            if track.step != "done":
+            if track.step not in ("done", self.stop_at):
                 self._advance(track)
 
     def _go(self, track: Track, step: str) -> None:
         track.step = step
         track.since = time.monotonic()
-        track.retries = 0
 
     def _advance(self, track: Track) -> None:
         plan, office = track.plan, self.office
@@ -1002,9 +1004,9 @@ class Driver:
             f"last update injected: {last.step if last else '-'} "
             f"{self.inbox_fate(last) if last else ''}")
         track.since = time.monotonic()
-        track.retries += 1
-        if track.retries > 1:
-            track.step = "done"  # give the item up; the failure is on record
+        track.failed += 1
+        if track.failed > 1:
+            track.step = "done"  # give the item up; the failures are on record
             self.busy_officers.discard(track.plan.officer)
             return
         redo = REDO.get(track.step)
@@ -1013,9 +1015,7 @@ class Driver:
         if redo is not None:  # press again (recorded above as a failure all the same)
             if redo == "new":
                 self.busy_officers.discard(track.plan.officer)
-            retries = track.retries
             self._go(track, redo)
-            track.retries = retries
 
     def inbox_fate(self, injection: Injection) -> str:
         """What became of an injected update: delivered, stored, handled?"""

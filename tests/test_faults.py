@@ -110,7 +110,8 @@ def crash_anywhere(tmp_path: Path, site: Site, reader: WordPressReader, title: s
             killer.tick()
             assert time.monotonic() < deadline, (
                 f"seed {SEED}: not done after 600 s: "
-                f"{Counter(t.step for t in driver.tracks)}, {killer.kills} kills")
+                f"{Counter(t.step for t in driver.tracks)}, {killer.kills} kills\n"
+                + "\n".join(driver.failures))
             time.sleep(TICK)
         driven = time.monotonic() - started
         # A last kill -9 and restart, then everything left is done and nothing moves.
@@ -368,8 +369,8 @@ def test_telegram_outage_502_429_and_hangs_nothing_lost_or_doubled(tmp_path: Pat
         plans = make_plans(rng, 20, office.people, approve_rate=0.6, photo_rate=0.4)
         driver = Driver(office, plans, publishes=False, recover_lost_replies=True,
                         reply_grace=8.0, spacing=0.8)
-        # Hangs stay under python-telegram-bot's 5 s read timeout: a longer one makes the
-        # bot give up on a message Telegram then delivers anyway (see the xfail below).
+        # Hangs stay well under the notifier's 30 s read timeout: a send Telegram answers
+        # after the bot gave up on it is delivered anyway, and sent again.
         faults = telegram_faults(rng, 40, hang=3.0)
         control = office.double.control
         office.bot.start()
@@ -413,11 +414,7 @@ def test_telegram_outage_502_429_and_hangs_nothing_lost_or_doubled(tmp_path: Pat
         assert not updates.lost, f"{report}\n" + "\n".join(updates.lost)
         assert not updates.failed, f"{report}\n" + "\n".join(updates.failed)
         assert not notices.missing, f"notifications lost:{report}"
-        # A card's photo sent again when the card's text failed is a known bug, pinned by
-        # test_card_photo_is_not_sent_again_when_the_card_text_fails; anything else twice
-        # fails here.
-        twice = {n: c for n, c in notices.duplicates.items() if n.kind != "card_photo"}
-        assert not twice, f"notifications sent twice:{report}"
+        assert not notices.duplicates, f"notifications sent twice:{report}"
         assert not notices.unexpected, f"unexpected notifications:{report}"
         # Every kind of error fault was met (each is consumed by the next call of its
         # method; the polling ones at once), and the poller says how it coped.
@@ -466,11 +463,9 @@ def submit_under_fault(office: Office, fault: Fault, photo: bool) -> dict[str, i
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: Notifier._send (bot/notifier.py) sends a card with photos through "
-    "bot.editor.send_item: photos first, then the text; when the text fails (502, 429, "
-    "timeout) the whole outbox row is retried and the photos go out again"))
 def test_card_photo_is_not_sent_again_when_the_card_text_fails(tmp_path: Path) -> None:
+    """Regression (found by this suite): the album went out again with every retry of a
+    card whose text failed (fixed in a4ee6c4: the album is remembered once sent)."""
     with open_office(tmp_path, staff(officers=1, editors=1, officials=1), None) as office:
         # The first sendMessage is the officer's "sent to the IT team", the second the card.
         sent = submit_under_fault(office, Fault("sendMessage", 502, count=2), photo=True)
@@ -478,12 +473,69 @@ def test_card_photo_is_not_sent_again_when_the_card_text_fails(tmp_path: Path) -
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.xfail(strict=True, reason=(
-    "at-least-once: Telegram answering a send after python-telegram-bot's 5 s read "
-    "timeout delivers it although the bot saw TimedOut, and the notifier (bot/notifier.py) "
-    "sends it again; a longer read timeout for notifications would make it rarer"))
-def test_notification_answered_after_the_read_timeout_is_sent_once(tmp_path: Path) -> None:
+def test_notification_answered_after_5_s_is_sent_once(tmp_path: Path) -> None:
+    """Regression (found by this suite): a send Telegram answered after python-telegram-bot's
+    default 5 s read timeout was delivered and then sent again (fixed in a4ee6c4:
+    notifications wait 30 s). A direct answer still gives up at 5 s (it is not retried, so
+    it is not doubled either)."""
     with open_office(tmp_path, staff(officers=1, editors=1, officials=1), None) as office:
         sent = submit_under_fault(office, Fault("sendMessage", hang=6.5, count=2),
                                   photo=False)
         assert sent["claim_card"] == 1, f"seed {SEED}: {sent}"
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.xfail(strict=True, reason=(
+    "bugs: (1) bot/official.py _ask_reason answers the callback before asking; handled "
+    "again after a kill -9, answerCallbackQuery fails (already answered) and the question "
+    "is never asked again; (2) bot/prompts.py pending_question takes a reply to a message "
+    "that is not a recorded question (its MessageCopy was not committed before the kill) "
+    "as the answer to the person's last question in memory, which is about another item"))
+def test_reason_answering_a_question_of_a_killed_process_reaches_its_item(
+        tmp_path: Path) -> None:
+    """The official taps ❌ on item A; the bot sends the question and is killed -9 before
+    recording it. The official taps ❌ on item B, then answers A's question (a reply to
+    it). After the restart A must be rejected with that reason, and B not."""
+    with open_office(tmp_path, staff(officers=2, editors=1, officials=1), None) as office:
+        plans = make_plans(random.Random(SEED), 2, office.people, approve_rate=0.0,
+                           photo_rate=0.0)
+        driver = Driver(office, plans, publishes=False, stop_at="decide")
+        official = office.tid("official0")
+        control = office.double.control
+        office.bot.start()
+
+        def cards() -> bool:
+            driver.tick()
+            return all(t.step == "decide" and office.log.message_with_button(
+                official, f"reject:{t.item_id}") for t in driver.tracks)
+
+        wait_until(cards, 60, f"seed {SEED}: both decision cards")
+        office.quiet(seconds=1.0, timeout=30)
+        a, b = (t.item_id for t in driver.tracks)
+
+        def tap_reject(item: int | None) -> None:
+            card = office.log.message_with_button(official, f"reject:{item}")
+            assert card is not None
+            control.post("press_button", user=official, chat=official,
+                         message_id=card["message_id"], callback_data=f"reject:{item}")
+
+        control.post("hang_next", method="sendMessage", count=1, seconds=4)
+        tap_reject(a)
+        wait_until(lambda: any(c["method"] == "sendMessage" and not c["status"]
+                               for c in control.calls(len(office.log.calls))),
+                   30, "the question on the wire")
+        office.bot.kill()
+        office.skip_downtime()
+        tap_reject(b)
+        question = wait_until(lambda: (office.log.refresh(), office.log.message_containing(
+            official, f"penolakan #{a}:"))[1], 30, "the question of item A")
+        control.post("send_text", user=official, text="Alasan untuk A",
+                     reply_to=question["message_id"])
+        office.bot.start()
+        wait_until(lambda: any(office.items()[n]["state"] != "awaiting_approval"
+                               for n in (a, b)), 60, f"seed {SEED}: a decision")
+        office.quiet(seconds=2.0, timeout=60)
+        items = office.items()
+        got = {n: (items[n]["state"], items[n]["last_note"]) for n in (a, b)}
+        assert got == {a: ("rejected", "Alasan untuk A"), b: ("awaiting_approval", "")}, (
+            f"seed {SEED}: {got}")
