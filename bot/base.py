@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import httpx
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.i18n import plain
@@ -76,8 +77,14 @@ async def reply(update: Update, text: str,
 
 async def answer_button(update: Update, text: str | None = None, *, alert: bool = False) -> None:
     """Answers the pressed button (if any): Telegram shows this text plain, so it is."""
-    if update.callback_query is not None:
+    if update.callback_query is None:
+        return
+    try:
         await update.callback_query.answer(plain(text) if text else None, show_alert=alert)
+    except BadRequest as error:
+        # Already answered (the update is handled again after a restart) or too old: the
+        # answer is only a courtesy, the work that follows must still be done.
+        log.info("button answer not shown: %s", error)
 
 
 def parse_id(text: str, maximum: int = 2**31 - 1) -> int | None:

@@ -108,7 +108,7 @@ async def on_people(update: Update, context: WartaContext) -> None:
                        roles=",".join(sorted(r.value for r in p.roles)),
                        active=Safe("" if p.active else t(lang, "people.inactive")))
                      for p in rows]
-            await reply(update, "\n".join([t(lang, "people.header"), *lines]))
+            await reply(update, fit_lines([t(lang, "people.header"), *lines], lang))
             return
         telegram_id = _telegram_id(args)
         if verb in ("tambah", "add") and len(args) >= 4:

@@ -23,7 +23,7 @@ from bot.base import (
 )
 from bot.i18n import Safe, t
 from bot.prompts import answer_for, ask
-from bot.render import clip, item_card, keyboard, state_label, when
+from bot.render import clip, fit_lines, item_card, keyboard, state_label, when
 from warta.context import Context
 from workflow.errors import InvalidValue, NotAllowed
 from workflow.models import Item, MediaKind, Person, Role, Status
@@ -32,6 +32,7 @@ from workflow.service import Edit, get_item, list_items, stage_started_at
 QUEUE_STATES = (Status.SUBMITTED, Status.IN_EDITING, Status.RETURNED_TO_OFFICER,
                 Status.AWAITING_APPROVAL, Status.APPROVED, Status.PUBLISH_FAILED)
 ALBUM_LIMIT = 10
+DOCUMENT_NAMES = 300  # UTF-16 units; the card itself keeps a reserve for this line
 
 
 def item_for(context: WartaContext, item_id: int) -> Item:
@@ -79,8 +80,8 @@ async def send_card(bot: Bot, warta: Context, item: Item, chat_id: int, lang: st
     text = item_card(item, lang, warta.zone)
     documents = [m for m in item.media if m.kind == MediaKind.DOCUMENT]
     if documents:
-        text += "\n" + t(lang, "item.documents",
-                         names=", ".join(m.original_name or m.mime for m in documents))
+        names = ", ".join(m.original_name or m.mime for m in documents)
+        text += "\n" + t(lang, "item.documents", names=clip(names, DOCUMENT_NAMES))
     message = await bot.send_message(
         chat_id, text, parse_mode=ParseMode.HTML, disable_web_page_preview=True,
         reply_markup=keyboard(card, item, lang, person), **timeouts)
@@ -226,7 +227,7 @@ async def on_queue(update: Update, context: WartaContext) -> None:
                            state=Safe(state_label(item.status, lang)),
                            who=item.editor.name if item.editor else item.officer.name,
                            since=when(since, warta.zone)))
-    await reply(update, t(lang, "queue.header") + "\n" + "\n".join(lines) if lines
+    await reply(update, fit_lines([t(lang, "queue.header"), *lines], lang) if lines
                 else t(lang, "queue.empty"))
 
 

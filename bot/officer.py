@@ -12,7 +12,7 @@ from bot.base import WartaContext, answer_button, answers_errors, log, reply
 from bot.download import download
 from bot.i18n import Safe, t
 from bot.prompts import answer_for, ask
-from bot.render import draft_summary, duration, keyboard, state_label
+from bot.render import draft_summary, duration, fit_lines, keyboard, state_label
 from workflow.errors import InvalidValue
 from workflow.media import MediaRejected
 from workflow.models import Item, MediaKind, Role
@@ -282,7 +282,7 @@ async def on_status(update: Update, context: WartaContext) -> None:
                            title=item.title or item.description[:40] or "-",
                            state=Safe(state_label(item.status, lang)),
                            waited=Safe(duration(waited, lang))))
-    await reply(update, t(lang, "status.header") + "\n" + "\n".join(lines) if lines
+    await reply(update, fit_lines([t(lang, "status.header"), *lines], lang) if lines
                 else t(lang, "status.empty"))
 
 

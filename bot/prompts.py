@@ -13,7 +13,7 @@ from sqlalchemy import select
 from telegram import ForceReply, Update
 from telegram.constants import ParseMode
 
-from bot.base import WartaContext, answers_errors, reply
+from bot.base import WartaContext, answers_errors
 from bot.i18n import t
 from workflow.errors import MissingNote
 from workflow.models import MessageCopy
@@ -34,12 +34,16 @@ def answer_for(purpose: str) -> Callable[[Answer], Answer]:
     return register
 
 
-async def ask(update: Update, context: WartaContext, purpose: str, item_id: int) -> None:
+async def ask(update: Update, context: WartaContext, purpose: str, item_id: int,
+              because: str = "") -> None:
+    """Asks the question of `purpose` about the item (after `because`, in the same message:
+    a reply must always be able to name its question)."""
     chat = update.effective_chat
     if chat is None:
         return
+    text = t(context.lang, f"ask.{purpose}", id=item_id)
     question = await chat.send_message(
-        t(context.lang, f"ask.{purpose}", id=item_id), parse_mode=ParseMode.HTML,
+        f"{because}\n{text}" if because else text, parse_mode=ParseMode.HTML,
         reply_markup=ForceReply(selective=True, input_field_placeholder=t(context.lang,
                                                                          "ask.placeholder")),
     )
@@ -62,8 +66,11 @@ def pending_question(update: Update, context: WartaContext) -> tuple[str, int] |
                 MessageCopy.chat_id == update.effective_chat.id,
                 MessageCopy.message_id == replied.message_id,
             )).first()
-            if copy is not None and copy.purpose.startswith("ask:"):
-                return copy.purpose.removeprefix("ask:"), copy.item_id
+        if copy is not None and copy.purpose.startswith("ask:"):
+            return copy.purpose.removeprefix("ask:"), copy.item_id
+        # A reply names its question: one we have no record of (asked just before a
+        # crash) must not be taken as the answer to whatever was asked last.
+        return None
     private = update.effective_chat is not None and update.effective_chat.type == "private"
     if private and context.user_data is not None and AWAITING in context.user_data:
         purpose, item_id = context.user_data[AWAITING]
@@ -87,8 +94,7 @@ async def on_answer(update: Update, context: WartaContext) -> None:
             raise MissingNote("empty answer")
         await ANSWERS[purpose](update, context, item_id, text)
     except MissingNote:
-        await reply(update, t(context.lang, "error.missing_note"))
-        await ask(update, context, purpose, item_id)
+        await ask(update, context, purpose, item_id, t(context.lang, "error.missing_note"))
 
 
 def has_question(update: Update, context: WartaContext) -> bool:
