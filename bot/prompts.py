@@ -7,6 +7,7 @@ message is also taken, from memory, for clients that do not reply.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from telegram import ForceReply, Update
 from telegram.constants import ParseMode
 
 from bot.base import WartaContext, answers_errors
-from bot.i18n import t
+from bot.i18n import MESSAGES, t
 from workflow.errors import MissingNote
 from workflow.models import MessageCopy
 from workflow.service import transaction
@@ -54,6 +55,25 @@ async def ask(update: Update, context: WartaContext, purpose: str, item_id: int,
         context.user_data[AWAITING] = (purpose, item_id)
 
 
+def _question_patterns() -> list[tuple[re.Pattern[str], str]]:
+    patterns = []
+    for lang in MESSAGES:
+        for purpose in ANSWERS:
+            text = MESSAGES[lang][f"ask.{purpose}"]
+            pattern = re.escape(text).replace(re.escape("{id}"), r"(\d{1,10})")
+            patterns.append((re.compile(pattern), purpose))
+    return patterns
+
+
+def question_in(text: str) -> tuple[str, int] | None:
+    """(purpose, item id) of a question the bot asked, from the question's own words."""
+    for pattern, purpose in _question_patterns():
+        found = pattern.search(text)
+        if found:
+            return purpose, int(found.group(1))
+    return None
+
+
 def pending_question(update: Update, context: WartaContext) -> tuple[str, int] | None:
     """The question this text message answers, if any."""
     message = update.effective_message
@@ -68,8 +88,12 @@ def pending_question(update: Update, context: WartaContext) -> tuple[str, int] |
             )).first()
         if copy is not None and copy.purpose.startswith("ask:"):
             return copy.purpose.removeprefix("ask:"), copy.item_id
-        # A reply names its question: one we have no record of (asked just before a
-        # crash) must not be taken as the answer to whatever was asked last.
+        # A reply names its question. One we have no record of (sent just before a crash
+        # cut the recording short) is read from its own text, if the bot wrote it; it is
+        # never taken for whatever was asked last.
+        sender = replied.from_user
+        if sender is not None and sender.id == context.bot.id:
+            return question_in(replied.text or "")
         return None
     private = update.effective_chat is not None and update.effective_chat.type == "private"
     if private and context.user_data is not None and AWAITING in context.user_data:
