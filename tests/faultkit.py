@@ -413,6 +413,7 @@ class BotProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self.kills = 0
+        self.ended_by_us = False
 
     def start(self) -> None:
         assert not self.alive, "already running"
@@ -425,6 +426,7 @@ class BotProcess:
                 [*command, "--config", str(self.config), "run"],
                 stdout=log, stderr=subprocess.STDOUT, cwd=self.config.parent, env=self.env)
         self.starts += 1
+        self.ended_by_us = False
 
     @property
     def alive(self) -> bool:
@@ -433,6 +435,7 @@ class BotProcess:
     def kill(self) -> None:
         """SIGKILL: no cleanup of any kind, in whatever the bot was doing."""
         assert self.process is not None
+        self.ended_by_us = True
         self.process.kill()
         self.process.wait()
         self.kills += 1
@@ -444,6 +447,7 @@ class BotProcess:
         if not self.alive:
             return self.process.returncode if self.process else 0
         assert self.process is not None
+        self.ended_by_us = True
         self.process.send_signal(signal.SIGTERM)
         try:
             return self.process.wait(timeout)
@@ -451,6 +455,14 @@ class BotProcess:
             self.process.kill()
             self.process.wait()
             raise AssertionError(f"warta run did not stop within {timeout} s") from None
+
+    def check(self) -> None:
+        """Fails with the end of the log if the bot exited although nobody ended it."""
+        if self.process is None or self.ended_by_us or self.process.poll() is None:
+            return
+        tail = "\n".join(self.log_text().splitlines()[-30:])
+        raise AssertionError(f"warta run exited by itself (code {self.process.returncode}):"
+                             f"\n{tail}")
 
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -684,6 +696,7 @@ sweep_seconds = 86400.0
         deadline = time.monotonic() + timeout
         last_activity = time.monotonic()
         while True:
+            self.bot.check()
             fresh = self.log.refresh()
             if any(c["method"] != "getUpdates" for c in fresh):
                 last_activity = time.monotonic()
@@ -852,6 +865,7 @@ class Driver:
         """One round: read what happened, then take every step whose effect came."""
         if self.started is None:
             self.started = time.monotonic()
+        self.office.bot.check()
         self.office.log.refresh()
         self.items = self.office.items()
         for track in self.tracks:
@@ -960,23 +974,26 @@ class Driver:
             track.done_at = time.monotonic()
         return None
 
-    def _lost_reply(self, track: Track, what: str) -> bool:
-        """Whether to redo a step whose direct answer did not come (see __init__): only
-        once the update that should have brought it was handled (a slow poll is no loss)."""
-        if not self.recover or time.monotonic() - track.since < self.reply_grace:
+    def _answer_missing(self, track: Track, grace: float) -> bool:
+        """The step's direct answer has not come `grace` seconds after the step, although
+        the update that should have brought it was handled (a slow poll is no loss)."""
+        if time.monotonic() - track.since < grace:
             return False
         last = next((i for i in reversed(self.injections) if i.item == track.plan.index),
                     None)
         settled = datetime.now(UTC) - timedelta(seconds=2)  # its answer is in the log
-        handled = last is not None and any(
+        return last is not None and any(
             matches_ref(row["payload"], last.ref) and row["handled_at"] is not None
             and datetime.fromisoformat(row["handled_at"]).replace(tzinfo=UTC) < settled
             for row in self.office.inbound())
-        if not handled:
+
+    def _lost_reply(self, track: Track, what: str) -> bool:
+        """Whether to redo a step whose direct answer did not come (see __init__)."""
+        if not self.recover or not self._answer_missing(track, self.reply_grace):
             return False
         self.recoveries.append(f"item {track.plan.index} (#{track.item_id}): no {what} "
                                f"{time.monotonic() - track.since:.0f} s after its update "
-                               f"({last.step if last else '-'}) was handled")
+                               "was handled")
         track.since = time.monotonic()
         return True
 

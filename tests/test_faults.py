@@ -485,17 +485,15 @@ def test_notification_answered_after_5_s_is_sent_once(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.xfail(strict=True, reason=(
-    "bugs: (1) bot/official.py _ask_reason answers the callback before asking; handled "
-    "again after a kill -9, answerCallbackQuery fails (already answered) and the question "
-    "is never asked again; (2) bot/prompts.py pending_question takes a reply to a message "
-    "that is not a recorded question (its MessageCopy was not committed before the kill) "
-    "as the answer to the person's last question in memory, which is about another item"))
 def test_reason_answering_a_question_of_a_killed_process_reaches_its_item(
         tmp_path: Path) -> None:
     """The official taps ❌ on item A; the bot sends the question and is killed -9 before
     recording it. The official taps ❌ on item B, then answers A's question (a reply to
-    it). After the restart A must be rejected with that reason, and B not."""
+    it). After the restart A must be rejected with that reason, and B not.
+
+    Regression (found by this suite): B was rejected with A's reason, and A was never asked
+    again (fixed in 22c9bdd and fd12d5f: a reply names its question; answering a tap again
+    after a restart no longer stops the handler)."""
     with open_office(tmp_path, staff(officers=2, editors=1, officials=1), None) as office:
         plans = make_plans(random.Random(SEED), 2, office.people, approve_rate=0.0,
                            photo_rate=0.0)
