@@ -53,7 +53,7 @@ from tests.wordpress_site import (  # noqa: F401  (fixtures)
     wordpress_site,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.wordpress]
+pytestmark = pytest.mark.slow
 
 SEED = int(os.environ.get("WARTA_FAULT_SEED", "20261125"))
 TICK = 0.15
@@ -171,12 +171,14 @@ def crash_anywhere(tmp_path: Path, site: Site, reader: WordPressReader, title: s
                               "pending_outbox": 0}, report
 
 
+@pytest.mark.wordpress
 @pytest.mark.timeout(900)
 def test_crash_anywhere_200_items_through_the_sop_with_kill_9(
         tmp_path: Path, site: Site, reader: WordPressReader) -> None:
     crash_anywhere(tmp_path, site, reader, "crash anywhere (long polling)", ITEMS, MIN_KILLS)
 
 
+@pytest.mark.wordpress
 @pytest.mark.timeout(600)
 def test_crash_anywhere_in_webhook_mode(tmp_path: Path, site: Site,
                                         reader: WordPressReader) -> None:
@@ -206,6 +208,7 @@ def alerts_per_item(texts: list[str]) -> Counter[str]:
     return counts
 
 
+@pytest.mark.wordpress
 @pytest.mark.timeout(600)
 def test_website_outage_stopped_500_and_hanging_then_published_once(
         tmp_path: Path, site: Site, reader: WordPressReader,
@@ -288,6 +291,7 @@ def test_website_outage_stopped_500_and_hanging_then_published_once(
         assert not office.double.control.unhandled()
 
 
+@pytest.mark.wordpress
 @pytest.mark.timeout(600)
 def test_website_down_past_max_attempts_one_alert_per_item_then_retry_publishes_once(
         tmp_path: Path, site: Site, reader: WordPressReader) -> None:
