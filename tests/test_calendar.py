@@ -10,7 +10,6 @@ Day), Tue 18 … (Tue 25 is Maulid Nabi).
 
 from __future__ import annotations
 
-import time as stopwatch
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -386,12 +385,11 @@ def test_search_is_capped() -> None:
         WorkingCalendar().add_working_time(wib(2026, 1, 1), timedelta(hours=20_000))
 
 
-def test_large_durations_are_fast(cal: WorkingCalendar) -> None:
-    began = stopwatch.perf_counter()
-    # About a year of working time (2026 has roughly 230 working days).
+def test_large_durations_round_trip(cal: WorkingCalendar) -> None:
+    # About a year of working time (2026 has roughly 230 working days); its speed is a
+    # benchmark matter, not asserted here.
     due = cal.add_working_time(wib(2026, 1, 2, 8, 0), timedelta(hours=1900))
     assert cal.working_time_between(wib(2026, 1, 2, 8, 0), due) == timedelta(hours=1900)
-    assert stopwatch.perf_counter() - began < 2.0
 
 
 # ------------------------------------------------------------------ property tests
