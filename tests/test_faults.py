@@ -25,6 +25,7 @@ from tests.faultkit import (
     IT_CHAT,
     Driver,
     Fault,
+    FaultInjector,
     FlakyProxy,
     Killer,
     Notice,
@@ -375,22 +376,16 @@ def test_telegram_outage_502_429_and_hangs_nothing_lost_or_doubled(tmp_path: Pat
                         reply_grace=8.0, spacing=0.8)
         # Hangs stay well under the notifier's 30 s read timeout: a send Telegram answers
         # after the bot gave up on it is delivered anyway, and sent again.
-        faults = telegram_faults(rng, 40, hang=3.0)
+        faults = FaultInjector(office, telegram_faults(rng, 40, hang=3.0), rng)
         control = office.double.control
         office.bot.start()
-        injected: list[Fault] = []
-        next_fault = time.monotonic() + 1.0
         deadline = time.monotonic() + 300
-        while not driver.finished or faults:
+        while not driver.finished:
             driver.tick()
-            if faults and time.monotonic() >= next_fault:
-                fault = faults.pop(0)
-                fault.apply(control)
-                injected.append(fault)
-                next_fault = time.monotonic() + rng.uniform(0.2, 0.6)
+            faults.tick()
             assert time.monotonic() < deadline, (
                 f"seed {SEED}: not done after 300 s: {Counter(t.step for t in driver.tracks)}"
-                f"\nfaults: {[str(f) for f in injected]}\nfailures: {driver.failures}")
+                f"\nfaults: {[str(f) for f in faults.applied]}\nfailures: {driver.failures}")
             time.sleep(TICK)
         office.quiet(seconds=4.0, timeout=120)
         assert office.bot.stop() == 0
@@ -402,7 +397,7 @@ def test_telegram_outage_502_429_and_hangs_nothing_lost_or_doubled(tmp_path: Pat
         log = office.bot.log_text()
         report = figures("Telegram outage", {
             "items": len(driver.tracks),
-            "faults injected": Counter(str(f) for f in injected),
+            "faults injected": Counter(str(f) for f in faults.applied),
             "error answers": error_answers(office.log),
             "notifications expected": notices.expected,
             "notifications lost": notices.missing or "none",
@@ -422,13 +417,14 @@ def test_telegram_outage_502_429_and_hangs_nothing_lost_or_doubled(tmp_path: Pat
         assert not notices.unexpected, f"unexpected notifications:{report}"
         # Every kind of error fault was met (each is consumed by the next call of its
         # method; the polling ones at once), and the poller says how it coped.
-        polled = {f.status for f in injected if f.method == "getUpdates" and f.status}
+        polled = {f.status for f in faults.applied if f.method == "getUpdates" and f.status}
         assert all(answered["getUpdates", status] for status in polled), report
         if 502 in polled:
             assert "getUpdates failed" in log, report
         if 429 in polled:
             assert "getUpdates flood control" in log, report
         assert answered["sendMessage", 502] + answered["sendMessage", 429] >= 1, report
+        assert len(faults.applied) >= 15, report
         assert not control.unhandled()
 
 
