@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from telegram import Update
 from telegram.constants import ChatType
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     ApplicationBuilder,
@@ -203,7 +204,10 @@ async def on_error(update: object, context: WartaContext) -> None:
             except Exception:  # answering is best effort; the error is already logged
                 log.debug("could not answer the callback query")
         elif chat is not None and chat.type == ChatType.PRIVATE:
-            await reply(update, t(context.lang, "error.generic"))
+            try:
+                await reply(update, t(context.lang, "error.generic"))
+            except TelegramError as error:  # Telegram itself is failing; already logged
+                log.info("could not tell the person: %s", error)
 
 
 def run(warta: Context) -> None:
