@@ -43,6 +43,7 @@ from publisher.worker import (
 )
 from tests.conftest import TEST_TOKEN, Clock, Office
 from warta.context import Context
+from warta.demo import report_pdf
 from workflow import outbox
 from workflow.config import (
     ConfigError,
@@ -165,24 +166,7 @@ def jpeg(color: str) -> bytes:
 
 
 def pdf() -> bytes:
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n% " + uuid.uuid4().hex.encode() + b"\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    return report_pdf(uuid.uuid4().hex)
 
 
 def stored(store: MediaStore, data: bytes, kind: str, name: str | None) -> NewMedia:

@@ -33,6 +33,7 @@ from tests.wordpress_site import (  # noqa: F401  (fixtures)
     wordpress_server,
     wordpress_site,
 )
+from warta.demo import report_pdf
 
 pytestmark = pytest.mark.wordpress
 
@@ -60,25 +61,8 @@ def photo(tmp_path: Path, name: str, color: str, **text: str) -> MediaFile:
 
 def pdf(tmp_path: Path, name: str) -> MediaFile:
     """A small valid PDF, unique per call."""
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n% " + uuid.uuid4().hex.encode() + b"\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
     path = tmp_path / f"{uuid.uuid4().hex}.pdf"
-    path.write_bytes(bytes(out))
+    path.write_bytes(report_pdf(uuid.uuid4().hex))
     return _media(path, "application/pdf", "document", name)
 
 

@@ -48,12 +48,13 @@ def photo(label: str, colour: str) -> bytes:
     return buffer.getvalue()
 
 
-def report_pdf() -> bytes:
-    """A one-page PDF with a valid cross-reference table, made here."""
+def report_pdf(marker: str = "") -> bytes:
+    """A one-page PDF with a valid cross-reference table, made here; `marker` goes into a
+    comment line, so callers can make each one unique."""
     objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
                b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>"]
-    out = bytearray(b"%PDF-1.4\n")
+    out = bytearray(b"%PDF-1.4\n" + (b"% " + marker.encode() + b"\n" if marker else b""))
     offsets = []
     for number, body in enumerate(objects, start=1):
         offsets.append(len(out))
