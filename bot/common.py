@@ -23,15 +23,20 @@ async def identify(update: Update, context: WartaContext) -> None:
     user = update.effective_user
     if user is None:
         raise ApplicationHandlerStop
-    with context.warta.sessions() as session:
+    warta = context.warta
+    with warta.sessions() as session:
         person = people.find_by_telegram_id(session, user.id)
-    if person is not None and person.active:
-        context.person = person
-        return
+        if person is not None and person.active:
+            default = person.language
+            adopted = people.adopt_telegram_language(session, person, warta.now(),
+                                                     user.language_code)
+            context.person = adopted or person
+            if adopted is not None and adopted.language != default:
+                await context.application.bot_data["menus"].set_for(context.bot, adopted)
+            return
     log.info("update from unregistered Telegram id %s", user.id)
-    lang = "en" if (user.language_code or "").startswith("en") else \
-        context.warta.settings.office.language
-    text = t(lang, "access.unknown", id=user.id, office=context.warta.settings.office.name)
+    lang = people.telegram_language(user.language_code) or warta.settings.office.language
+    text = t(lang, "access.unknown", id=user.id, office=warta.settings.office.name)
     if update.callback_query is not None:
         await answer_button(update, t(lang, "access.unknown_short"), alert=True)
     elif update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE:
@@ -115,7 +120,8 @@ async def on_people(update: Update, context: WartaContext) -> None:
             person = people.add_person(session, context.me, now, telegram_id=telegram_id,
                                        roles=people.parse_roles([args[2]]),
                                        name=" ".join(args[3:]),
-                                       language=warta.settings.office.language)
+                                       language=warta.settings.office.language,
+                                       language_chosen=False)
         elif verb in ("peran", "role") and len(args) >= 3:
             person = people.set_roles(session, context.me, now, telegram_id,
                                       people.parse_roles([args[2]]))

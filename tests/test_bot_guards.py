@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import select
+
 from tests.botkit import Office
 from tests.test_media import jpeg_bytes, png_header_only
-from workflow.models import Status
+from workflow.models import AuditEvent, Status
 
 
 async def test_unknown_user_gets_their_id_and_nothing_else(bot_office: Office) -> None:
@@ -133,6 +135,34 @@ async def test_english_speaker_sees_english(bot_office: Office) -> None:
     await double.send_command(office.officer_en, "status")
     status = await double.wait_for_message(office.officer_en, contains="Kiriman Anda")
     assert "draf" in status.plain
+
+
+async def test_a_new_persons_language_comes_from_their_telegram_app(bot_office: Office) -> None:
+    office, double = bot_office, bot_office.double
+    await double.send_command(office.admin, "pengguna", "tambah 7001 petugas Rina Wati")
+    await double.wait_for_message(office.admin, contains="Rina Wati")
+    await double.send_command(office.admin, "pengguna", "tambah 7002 petugas Budi Santoso")
+    await double.wait_for_message(office.admin, contains="Budi Santoso")
+    rina = double.user(7001, "Rina", language_code="en-GB")
+    budi = double.user(7002, "Budi", language_code="in")  # older Androids' Indonesian
+    await double.send_command(rina, "start")
+    welcome = await double.wait_for_message(rina)
+    assert "Hello, Rina Wati" in welcome.plain
+    await double.wait_until(lambda: {"command": "status", "description": "My items"}
+                            in double.commands({"type": "chat", "chat_id": 7001}))
+    await double.send_command(budi, "status")
+    assert "Belum ada kiriman" in (await double.wait_for_message(budi)).plain
+    # Once taken (or chosen with /bahasa) it stays, whatever the app says later.
+    await double.send_command(rina, "bahasa", "id")
+    await double.wait_for_message(rina, contains="Bahasa Indonesia")
+    double.user(7001, "Rina", language_code="en")
+    await double.send_command(rina, "status")
+    assert "Belum ada kiriman" in (await double.wait_for_message(rina)).plain
+    # People registered with a language (everyone else here) were never overridden.
+    with office.warta.sessions() as session:
+        events = [e for e in session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "people.language")) if e.data.get("source") == "telegram"]
+    assert sorted(e.data["telegram_id"] for e in events) == [7001, 7002]
 
 
 async def test_role_menus_and_help(bot_office: Office) -> None:

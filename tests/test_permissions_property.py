@@ -1084,11 +1084,12 @@ def judge(run: BotRun, step: Step, before: Records, after: Records, asked: bool)
             assert event.item_id in created and person.id is not None, where
             item = MItem(event.item_id, person.id)
         assert may(action, person, item), (where, item, person)
-    # People change only by an active admin's /pengguna (or one's own /bahasa).
+    # People change only by an active admin's /pengguna (or one's own language).
     for event in new_people:
         where = f"{step}: {event.action} by {event.actor_id}"
-        if event.action == "people.language":
-            assert step.verb == "bahasa" and event.actor_id == person.id, where
+        if event.action == "people.language":  # /bahasa, or the app's language at first
+            assert event.actor_id == person.id, where
+            assert step.verb == "bahasa" or event.data.get("source") == "telegram", where
         else:
             assert step.verb == "pengguna" and holds(person, ADM), where
     changed_people = {tid for tid in after.people if before.people.get(tid) != after.people[tid]}

@@ -256,6 +256,7 @@ def cmd_user_add(context: Context, args: argparse.Namespace) -> int:
             session, None, now(), telegram_id=args.telegram_id, name=args.name,
             roles=people.parse_roles(args.role), section=args.section,
             language=args.language or context.settings.office.language,
+            language_chosen=args.language is not None,
         )
         print(f"added {describe_person(person)}")
     return 0

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, selectinload
@@ -111,6 +112,10 @@ class Person(Base):
     name: Mapped[str] = mapped_column(String(200))
     section: Mapped[str] = mapped_column(String(200), default="")
     language: Mapped[str] = mapped_column(String(8), default="id")
+    # False until the person (or an admin naming it) chose a language; the first update
+    # from them then takes it from their Telegram app's language.
+    language_chosen: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                  server_default=false())
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[moment]
     # Loaded only where roles are checked (see WITH_ROLES): an item's officer and editor

@@ -55,8 +55,12 @@ def add_person(
     roles: Iterable[Role],
     section: str = "",
     language: str = "id",
+    language_chosen: bool = True,
 ) -> Person:
-    """Registers a person; `actor` None means the command line (the server's operator)."""
+    """Registers a person; `actor` None means the command line (the server's operator).
+
+    With `language_chosen` False the language is a default until the person's first
+    update, which takes it from their Telegram app (see `adopt_telegram_language`)."""
     with transaction(session):
         _require_admin(session, actor)
         name = " ".join(name.split())
@@ -69,7 +73,8 @@ def add_person(
             raise InvalidValue(f"Telegram id {telegram_id} is already registered",
                                field="telegram_id", value=telegram_id)
         person = Person(telegram_id=telegram_id, name=name, section=section.strip(),
-                        language=language, active=True, created_at=now)
+                        language=language, language_chosen=language_chosen, active=True,
+                        created_at=now)
         person.role_rows = [PersonRole(role=role) for role in sorted(set(roles))]
         session.add(person)
         try:
@@ -116,7 +121,38 @@ def set_language(session: Session, person: Person, now: datetime, language: str)
     with transaction(session):
         current = _existing(session, person.telegram_id)
         current.language = language
+        current.language_chosen = True
         _audit(session, current, "people.language", now, current, language=language)
+        return current
+
+
+def telegram_language(language_code: str | None) -> str | None:
+    """Our language for a Telegram app's IETF code ("en-GB" -> "en"), None when we have
+    no catalogue for it."""
+    primary = (language_code or "").split("-")[0].lower()
+    aliases = {"in": "id", "ms": "id"}  # Android's old code for Indonesian; Malay reads it
+    primary = aliases.get(primary, primary)
+    return primary if primary in LANGUAGES else None
+
+
+def adopt_telegram_language(
+    session: Session, person: Person, now: datetime, language_code: str | None
+) -> Person | None:
+    """On a person's first update, takes their language from their Telegram app unless one
+    was chosen already. Returns the updated person when something was recorded.
+
+    An app language we have no catalogue for still counts as the choice: the office
+    default stays and is not asked about again; /bahasa changes it any time."""
+    if person.language_chosen or not language_code:
+        return None
+    with transaction(session):
+        current = _existing(session, person.telegram_id)
+        if current.language_chosen:  # another update of theirs got here first
+            return None
+        current.language = telegram_language(language_code) or current.language
+        current.language_chosen = True
+        _audit(session, current, "people.language", now, current, language=current.language,
+               source="telegram", language_code=language_code[:35])
         return current
 
 
