@@ -145,7 +145,7 @@ async def _post_shutdown(app: WartaApp) -> None:
 
 
 async def _notify_tick(context: WartaContext) -> None:
-    await context.application.bot_data["notifier"].flush(context.bot)
+    context.kick_notifier()
 
 
 async def on_button(update: Update, context: WartaContext) -> None:

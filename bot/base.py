@@ -55,7 +55,7 @@ class WartaContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
         """Sends what the last workflow call queued, without waiting for the next tick."""
         notifier = self.application.bot_data.get("notifier")
         if notifier is not None:
-            self.application.create_task(notifier.flush(self.bot))
+            notifier.kick(self.application)
 
 
 WartaApp = Application[ExtBot[None], WartaContext, dict[Any, Any], dict[Any, Any],

@@ -55,8 +55,9 @@ async def send_item(bot: Bot, warta: Context, item: Item, chat_id: int, lang: st
 
 
 async def send_album(bot: Bot, warta: Context, item: Item, chat_id: int,
-                     **timeouts: Any) -> None:
-    """The item's photos and videos, numbered (★ marks the cover), as they will appear."""
+                     **timeouts: Any) -> bool:
+    """The item's photos and videos, numbered (★ marks the cover), as they will appear;
+    False when it has none (nothing was sent)."""
     visual = [m for m in item.media if m.kind in (MediaKind.PHOTO, MediaKind.VIDEO)]
     album = []
     for number, media in enumerate(visual[:ALBUM_LIMIT], start=1):
@@ -72,6 +73,7 @@ async def send_album(bot: Bot, warta: Context, item: Item, chat_id: int,
             await bot.send_video(chat_id, only.media, caption=only.caption, **timeouts)
     elif album:
         await bot.send_media_group(chat_id, album, **timeouts)
+    return bool(album)
 
 
 async def send_card(bot: Bot, warta: Context, item: Item, chat_id: int, lang: str, card: str,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import Application
 
 from bot.base import log
 from bot.editor import send_album, send_card
@@ -52,27 +54,47 @@ class Notifier:
         self.warta = warta
         self.lock = asyncio.Lock()
         self.rng = rng or random.Random()
+        self.wanted = False  # rows may have been queued since the running flush looked
+        self.scheduled = False  # a flush task is created and has not started yet
+
+    def kick(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Asks for a flush without waiting for it: after a workflow call, and on each tick.
+        While one runs (or is about to) it is told to look again, instead of a second
+        one queueing behind it for every update."""
+        self.wanted = True
+        if not (self.lock.locked() or self.scheduled):
+            self.scheduled = True
+            application.create_task(self.flush(application.bot))
 
     async def flush(self, bot: Bot) -> int:
         """Sends every due notification; returns how many went out."""
         sent = 0
+        self.scheduled = False
         async with self.lock:
-            for _ in range(100):  # bounded: a flood of rows waits for the next tick
-                with self.warta.sessions() as session:
-                    if not outbox.any_due(session, OutboxKind.NOTIFY, self.warta.now()):
-                        break
-                    rows = outbox.lease_due(session, OutboxKind.NOTIFY, self.warta.now(),
-                                            limit=BATCH)
-                if not rows:
+            self.wanted = True
+            while self.wanted:
+                self.wanted = False
+                sent += await self._drain(bot)
+        return sent
+
+    async def _drain(self, bot: Bot) -> int:
+        sent = 0
+        for _ in range(100):  # bounded: a flood of rows waits for the next tick
+            with self.warta.sessions() as session:
+                if not outbox.any_due(session, OutboxKind.NOTIFY, self.warta.now()):
                     break
-                for row in rows:
-                    sent += await self._deliver_one(bot, row)
+                rows = outbox.lease_due(session, OutboxKind.NOTIFY, self.warta.now(),
+                                        limit=BATCH)
+            if not rows:
+                break
+            for row in rows:
+                sent += await self._deliver_one(bot, row)
         return sent
 
     async def _deliver_one(self, bot: Bot, row: OutboxMessage) -> int:
         now = self.warta.now()
         try:
-            await self.deliver(bot, row)
+            card = await self.deliver(bot, row)
         except RetryAfter as error:
             delay = error.retry_after
             seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
@@ -95,7 +117,7 @@ class Notifier:
             self._retry(row, f"network: {error}",
                         outbox.backoff(row.attempts, 2.0, 300.0, self.rng))
             return 0
-        self._finish(row)
+        self._finish(row, card)
         return 1
 
     def _retry(self, row: OutboxMessage, error: str, delay: timedelta) -> None:
@@ -103,21 +125,31 @@ class Notifier:
         with self.warta.sessions() as session:
             outbox.retry_later(session, row.id, self.warta.now(), error, delay)
 
-    def _finish(self, row: OutboxMessage) -> None:
+    def _finish(self, row: OutboxMessage, card: MessageCopy | None = None) -> None:
         with self.warta.sessions() as session:
-            outbox.finish(session, row.id, self.warta.now())
+            outbox.finish(session, row.id, self.warta.now(), made=[card] if card else [])
 
     # --- rendering ----------------------------------------------------------------------
 
-    async def deliver(self, bot: Bot, row: OutboxMessage) -> None:
+    async def deliver(self, bot: Bot, row: OutboxMessage) -> MessageCopy | None:
+        """Sends the row to each of its recipients not yet served. Each recipient is on the
+        record before the next is sent to (so a retry after a failure skips them); the last
+        one's card is returned, to be saved with the row's completion."""
         with self.warta.sessions() as session:
             item = session.get(Item, row.item_id) if row.item_id else None
             if row.target == "cards" and item is not None:
                 await self._refresh_cards(bot, session, item)
-                return
+                return None
+            served = set(row.payload.get("sent_to", []))
+            last: tuple[int, MessageCopy | None] | None = None
             for person, chat_id in self._recipients(session, row):
+                if chat_id in served:
+                    continue
+                if last is not None:
+                    self._record_progress(row, *last)
                 lang = person.language if person else self.warta.settings.office.language
-                await self._send(bot, session, row, item, person, chat_id, lang)
+                last = chat_id, await self._send(bot, session, row, item, person, chat_id, lang)
+            return last[1] if last else None
 
     def _recipients(self, session: Session, row: OutboxMessage) -> list[tuple[Person | None, int]]:
         """Who gets this row: a person, or a shared chat (else everyone of its role)."""
@@ -133,21 +165,21 @@ class Notifier:
         return [(p, p.telegram_id) for p in active_people_with(session, role)]
 
     async def _send(self, bot: Bot, session: Session, row: OutboxMessage, item: Item | None,
-                    person: Person | None, chat_id: int, lang: str) -> None:
+                    person: Person | None, chat_id: int, lang: str) -> MessageCopy | None:
+        """Sends one recipient their message; a card comes back as the copy to remember."""
         template = row.template
         if item is not None and template in ("item.submit", "item.forward"):
             card = "claim" if template == "item.submit" else "decision"
             # The album and the card are two sends: if the card fails and the row is tried
             # again, the album that already arrived is not sent a second time.
-            if chat_id not in row.payload.get("albums_sent", []):
-                await send_album(bot, self.warta, item, chat_id, **PATIENT)
-                self._remember_album(row, chat_id)
+            if chat_id not in row.payload.get("albums_sent", []) and \
+                    await send_album(bot, self.warta, item, chat_id, **PATIENT):
+                self._save_payload(row, albums_sent=[*row.payload.get("albums_sent", []),
+                                                     chat_id])
             message_id = await send_card(bot, self.warta, item, chat_id, lang, card, None,
                                          **PATIENT)
-            with transaction(session):
-                session.add(MessageCopy(item_id=item.id, purpose=card, chat_id=chat_id,
-                                        message_id=message_id, created_at=self.warta.now()))
-            return
+            return MessageCopy(item_id=item.id, purpose=card, chat_id=chat_id,
+                               message_id=message_id, created_at=self.warta.now())
         text = t(lang, f"notify.{template}", **self._facts(session, row, item, lang))
         markup = None
         if item is not None and template == "item.return_to_officer":
@@ -156,14 +188,21 @@ class Notifier:
             markup = keyboard("failed", item, lang, person)
         await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
                                disable_web_page_preview=True, **PATIENT)
+        return None
 
-    def _remember_album(self, row: OutboxMessage, chat_id: int) -> None:
-        payload = dict(row.payload)
-        payload["albums_sent"] = [*payload.get("albums_sent", []), chat_id]
-        row.payload = payload
+    def _record_progress(self, row: OutboxMessage, chat_id: int,
+                         card: MessageCopy | None) -> None:
+        """One recipient of a row with several is served: remembered with its card."""
+        self._save_payload(row, sent_to=[*row.payload.get("sent_to", []), chat_id],
+                           made=[card] if card else [])
+
+    def _save_payload(self, row: OutboxMessage, made: Sequence[MessageCopy] = (),
+                      **changes: Any) -> None:
+        row.payload = {**row.payload, **changes}
         with self.warta.sessions() as session, transaction(session):
+            session.add_all(made)
             session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id)
-                            .values(payload=payload))
+                            .values(payload=row.payload))
 
     def _facts(self, session: Session, row: OutboxMessage, item: Item | None,
                lang: str) -> dict[str, Any]:

@@ -137,9 +137,8 @@ async def on_text(update: Update, context: WartaContext) -> None:
         return
     warta = context.warta
     with warta.sessions() as session:
-        draft = warta.workflow.current_draft(session, context.me, warta.now())
-        warta.workflow.update_draft(session, context.me, draft.id, warta.now(),
-                                    append_text=message.text, source=message_source(update))
+        draft = warta.workflow.add_text(session, context.me, warta.now(), message.text,
+                                        message_source(update))
     await show_draft(update, context, draft)
 
 

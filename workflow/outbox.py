@@ -16,6 +16,7 @@ Notification rows (kind "notify"):
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -73,9 +74,18 @@ def lease_due(
 
 
 def finish(
-    session: Session, row_id: int, now: datetime, *, remote_id: str = "", remote_url: str = ""
+    session: Session,
+    row_id: int,
+    now: datetime,
+    *,
+    remote_id: str = "",
+    remote_url: str = "",
+    made: Sequence[object] = (),
 ) -> None:
+    """Marks a row done; `made` are rows its delivery produced (a card's message copy),
+    saved in the same transaction so that "sent" and "remembered" cannot part."""
     with transaction(session):
+        session.add_all(made)
         session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == row_id)

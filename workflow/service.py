@@ -145,14 +145,19 @@ class Workflow:
         self, session: Session, actor: Person, now: datetime
     ) -> Item:
         """The officer's open draft (the newest), creating one when there is none."""
-        existing = session.scalars(
-            select(Item)
-            .where(Item.officer_id == actor.id, Item.state == Status.DRAFT)
-            .order_by(Item.id.desc())
-            .limit(1)
-        ).first()
-        session.rollback()
+        existing = _open_draft(session, actor)
         return existing if existing is not None else self.create_draft(session, actor, now)
+
+    def add_text(
+        self, session: Session, actor: Person, now: datetime, text: str, source: str | None
+    ) -> Item:
+        """An officer's message: appended to their open draft, or the start of a new one
+        (one transaction either way)."""
+        existing = _open_draft(session, actor)
+        if existing is None:
+            return self.create_draft(session, actor, now, description=text, source=source)
+        return self.update_draft(session, actor, existing.id, now, append_text=text,
+                                 source=source)
 
     def add_media(
         self, session: Session, actor: Person, item_id: int, now: datetime, new: NewMedia
@@ -356,8 +361,10 @@ class Workflow:
                 _explain_conflict(session, transition, item)
                 raise
             cleaned = _clean_note(note, transition)
-            yield _Act(self, session, transition, item, person, now, cleaned)
+            # Set before the action's own changes, so that they and it are one UPDATE (and
+            # one version step) rather than two.
             item.updated_at = now
+            yield _Act(self, session, transition, item, person, now, cleaned)
             session.flush()
 
     def _open_deadline(self, session: Session, item: Item, stage: Status, now: datetime) -> None:
@@ -424,13 +431,26 @@ def transaction(session: Session) -> Iterator[None]:
         raise WrongState("the item changed meanwhile; try again") from None
 
 
+def _open_draft(session: Session, actor: Person) -> Item | None:
+    """The officer's newest draft, read outside any write transaction."""
+    existing = session.scalars(
+        select(Item)
+        .where(Item.officer_id == actor.id, Item.state == Status.DRAFT)
+        .order_by(Item.id.desc())
+        .limit(1)
+    ).first()
+    session.rollback()
+    return existing
+
+
 def _text_applied(session: Session, item_id: int, source: str) -> bool:
-    """Whether text from `source` was already appended to the item (see update_draft)."""
+    """Whether text from `source` is already in the item: appended (see update_draft), or
+    the draft was started with it (see add_text)."""
     found = session.scalar(
         select(AuditEvent.id)
         .where(
             AuditEvent.item_id == item_id,
-            AuditEvent.action == "workflow.update_draft",
+            AuditEvent.action.in_(("workflow.update_draft", "workflow.create")),
             AuditEvent.data["source"].as_string() == source,
         )
         .limit(1)
