@@ -23,9 +23,10 @@ ALBUM_JOB = "album-{chat}-{group}"
 SECTION_BUTTONS = 12
 
 
-async def show_draft(update: Update, context: WartaContext, item: Item) -> None:
+async def show_draft(update: Update, context: WartaContext, item_id: int) -> None:
+    """The draft as it is now (album parts may have arrived since the caller's change)."""
     with context.warta.sessions() as session:
-        fresh = session.get(Item, item.id)
+        fresh = session.get(Item, item_id)
         assert fresh is not None
         await reply(update, draft_summary(fresh, context.lang, context.warta.zone),
                     keyboard("draft", fresh, context.lang, context.me))
@@ -86,24 +87,24 @@ async def on_media(update: Update, context: WartaContext) -> None:
         await reply(update, media_refusal(refusal, context.lang))
         return
     with warta.sessions() as session:
-        draft = warta.workflow.current_draft(session, context.me, warta.now())
-        warta.workflow.add_media(session, context.me, draft.id, warta.now(), NewMedia(
+        draft_id = warta.workflow.current_draft_id(session, context.me, warta.now())
+        warta.workflow.add_media(session, context.me, draft_id, warta.now(), NewMedia(
             kind=MediaKind(stored.kind), sha256=stored.sha256, stored_path=stored.relative_path,
             mime=stored.mime, size=stored.size, width=stored.width, height=stored.height,
             thumbnail_path=stored.thumbnail_path or "", original_name=stored.display_name or "",
             telegram_file_unique_id=unique_id,
         ))
         if message.caption:
-            warta.workflow.update_draft(session, context.me, draft.id, warta.now(),
+            warta.workflow.update_draft(session, context.me, draft_id, warta.now(),
                                         append_text=message.caption,
                                         source=message_source(update))
     if message.media_group_id:
-        _answer_album_later(update, context, draft, message.media_group_id)
+        _answer_album_later(update, context, draft_id, message.media_group_id)
     else:
-        await show_draft(update, context, draft)
+        await show_draft(update, context, draft_id)
 
 
-def _answer_album_later(update: Update, context: WartaContext, draft: Item, group: str) -> None:
+def _answer_album_later(update: Update, context: WartaContext, draft_id: int, group: str) -> None:
     """Album parts arrive as separate updates: answer once, after the last one."""
     queue = context.job_queue
     chat = update.effective_chat
@@ -114,7 +115,7 @@ def _answer_album_later(update: Update, context: WartaContext, draft: Item, grou
         job.schedule_removal()
 
     async def answer(_: object) -> None:
-        await show_draft(update, context, draft)
+        await show_draft(update, context, draft_id)
 
     queue.run_once(answer, context.warta.settings.telegram.album_wait_seconds, name=name)
 
@@ -139,7 +140,7 @@ async def on_text(update: Update, context: WartaContext) -> None:
     with warta.sessions() as session:
         draft = warta.workflow.add_text(session, context.me, warta.now(), message.text,
                                         message_source(update))
-    await show_draft(update, context, draft)
+    await show_draft(update, context, draft.id)
 
 
 @answer_for("note")
@@ -148,7 +149,7 @@ async def add_note(update: Update, context: WartaContext, item_id: int, text: st
     with warta.sessions() as session:
         item = warta.workflow.update_draft(session, context.me, item_id, warta.now(),
                                            append_text=text, source=message_source(update))
-    await show_draft(update, context, item)
+    await show_draft(update, context, item.id)
 
 
 @answers_errors
@@ -158,7 +159,7 @@ async def on_new(update: Update, context: WartaContext) -> None:
     with warta.sessions() as session:
         item = warta.workflow.create_draft(session, context.me, warta.now(),
                                            source=message_source(update))
-    await show_draft(update, context, item)
+    await show_draft(update, context, item.id)
 
 
 @answers_errors
@@ -170,9 +171,9 @@ async def on_section(update: Update, context: WartaContext) -> None:
         return
     warta = context.warta
     with warta.sessions() as session:
-        draft = warta.workflow.current_draft(session, context.me, warta.now())
-        warta.workflow.update_draft(session, context.me, draft.id, warta.now(), section=name)
-    await show_draft(update, context, draft)
+        draft_id = warta.workflow.current_draft_id(session, context.me, warta.now())
+        warta.workflow.update_draft(session, context.me, draft_id, warta.now(), section=name)
+    await show_draft(update, context, draft_id)
 
 
 @answers_errors
@@ -184,10 +185,10 @@ async def on_date(update: Update, context: WartaContext) -> None:
         return
     warta = context.warta
     with warta.sessions() as session:
-        draft = warta.workflow.current_draft(session, context.me, warta.now())
-        warta.workflow.update_draft(session, context.me, draft.id, warta.now(),
+        draft_id = warta.workflow.current_draft_id(session, context.me, warta.now())
+        warta.workflow.update_draft(session, context.me, draft_id, warta.now(),
                                     activity_date=day)
-    await show_draft(update, context, draft)
+    await show_draft(update, context, draft_id)
 
 
 def parse_day(text: str) -> date | None:
@@ -248,7 +249,7 @@ async def on_set_date(update: Update, context: WartaContext, item_id: int, day: 
         item = warta.workflow.update_draft(session, context.me, item_id, warta.now(),
                                            activity_date=date.fromisoformat(day))
     await answer_button(update)
-    await show_draft(update, context, item)
+    await show_draft(update, context, item.id)
 
 
 @answers_errors
@@ -264,7 +265,7 @@ async def on_set_section(update: Update, context: WartaContext, item_id: int,
         item = warta.workflow.update_draft(session, context.me, item_id, warta.now(),
                                            section=sections[index])
     await answer_button(update)
-    await show_draft(update, context, item)
+    await show_draft(update, context, item.id)
 
 
 @answers_errors

@@ -27,7 +27,13 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, selectinload
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    joinedload,
+    mapped_column,
+    relationship,
+)
 
 
 class Status(enum.StrEnum):
@@ -368,5 +374,6 @@ class Installation(Base):
     created_at: Mapped[moment]
 
 
-# Loader option for queries whose people will be asked about their roles.
-WITH_ROLES = selectinload(Person.role_rows)
+# Loader option for queries whose people will be asked about their roles: joined, so that a
+# person and their roles are one statement (queries must then call .unique() on results).
+WITH_ROLES = joinedload(Person.role_rows)

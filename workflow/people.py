@@ -34,7 +34,7 @@ def parse_roles(names: Iterable[str]) -> frozenset[Role]:
 def find_by_telegram_id(session: Session, telegram_id: int) -> Person | None:
     return session.scalars(
         select(Person).where(Person.telegram_id == telegram_id).options(WITH_ROLES)
-    ).first()
+    ).unique().one_or_none()
 
 
 def active_person(session: Session, telegram_id: int) -> Person:
@@ -160,7 +160,7 @@ def list_people(session: Session, include_inactive: bool = True) -> list[Person]
     query = select(Person).options(WITH_ROLES).order_by(Person.name, Person.id)
     if not include_inactive:
         query = query.where(Person.active.is_(True))
-    return list(session.scalars(query))
+    return list(session.scalars(query).unique())
 
 
 def known_sections(session: Session) -> list[str]:

@@ -141,22 +141,20 @@ class Workflow:
             self._open_deadline(session, item, Status.DRAFT, now)
             return item
 
-    def current_draft(
-        self, session: Session, actor: Person, now: datetime
-    ) -> Item:
+    def current_draft_id(self, session: Session, actor: Person, now: datetime) -> int:
         """The officer's open draft (the newest), creating one when there is none."""
-        existing = _open_draft(session, actor)
-        return existing if existing is not None else self.create_draft(session, actor, now)
+        existing = _open_draft_id(session, actor)
+        return existing if existing is not None else self.create_draft(session, actor, now).id
 
     def add_text(
         self, session: Session, actor: Person, now: datetime, text: str, source: str | None
     ) -> Item:
         """An officer's message: appended to their open draft, or the start of a new one
         (one transaction either way)."""
-        existing = _open_draft(session, actor)
+        existing = _open_draft_id(session, actor)
         if existing is None:
             return self.create_draft(session, actor, now, description=text, source=source)
-        return self.update_draft(session, actor, existing.id, now, append_text=text,
+        return self.update_draft(session, actor, existing, now, append_text=text,
                                  source=source)
 
     def add_media(
@@ -353,8 +351,10 @@ class Workflow:
     ) -> Iterator[_Act]:
         transition = TRANSITIONS[action]
         with transaction(session):
-            person = _reload_person(session, actor) if actor is not None else None
+            # The item first: loading it refreshes its people, and the actor's roles must be
+            # loaded after that, or the check would load them a second time.
             item = _lock_item(session, item_id)
+            person = _reload_person(session, actor) if actor is not None else None
             try:
                 transitions.check(transition, item, person)
             except WrongState:
@@ -431,14 +431,14 @@ def transaction(session: Session) -> Iterator[None]:
         raise WrongState("the item changed meanwhile; try again") from None
 
 
-def _open_draft(session: Session, actor: Person) -> Item | None:
+def _open_draft_id(session: Session, actor: Person) -> int | None:
     """The officer's newest draft, read outside any write transaction."""
-    existing = session.scalars(
-        select(Item)
+    existing = session.scalar(
+        select(Item.id)
         .where(Item.officer_id == actor.id, Item.state == Status.DRAFT)
         .order_by(Item.id.desc())
         .limit(1)
-    ).first()
+    )
     session.rollback()
     return existing
 
@@ -605,7 +605,7 @@ def active_people_with(session: Session, role: Role) -> list[Person]:
             .join(PersonRole)
             .where(PersonRole.role == role, Person.active.is_(True))
             .order_by(Person.id)
-        )
+        ).unique()
     )
 
 
