@@ -107,7 +107,7 @@ def build_application(warta: Context, builder: Any | None = None) -> WartaApp:
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, on_private_text))
     app.add_handler(MessageHandler(
         filters.ChatType.GROUPS & filters.REPLY & filters.TEXT & ~filters.COMMAND,
-        prompts.on_answer))
+        on_group_reply))
     app.add_handler(MessageHandler(private & filters.COMMAND, on_unknown_command))
     app.add_handler(MessageHandler(private & ~filters.COMMAND, on_unsupported))
     app.add_error_handler(on_error)
@@ -177,10 +177,24 @@ def _is_date(text: str) -> bool:
 
 
 async def on_private_text(update: Update, context: WartaContext) -> None:
+    if not await _answered_as_reply(update, context):
+        await officer.on_text(update, context)
+
+
+async def on_group_reply(update: Update, context: WartaContext) -> None:
+    await _answered_as_reply(update, context)
+
+
+async def _answered_as_reply(update: Update, context: WartaContext) -> bool:
+    """A text that answers the bot's question, or an editor's text written on a card."""
     if prompts.has_question(update, context):
         await prompts.on_answer(update, context)
-    else:
-        await officer.on_text(update, context)
+        return True
+    item_id = editor.card_replied_to(update, context)
+    if item_id is not None:
+        await editor.on_card_reply(update, context, item_id)
+        return True
+    return False
 
 
 @answers_errors

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from telegram import Bot, InputMediaPhoto, InputMediaVideo, Update
 from telegram.constants import ParseMode
 
@@ -26,8 +27,8 @@ from bot.prompts import answer_for, ask
 from bot.render import clip, fit_lines, item_card, keyboard, state_label, when
 from warta.context import Context
 from workflow.errors import InvalidValue, NotAllowed
-from workflow.models import Item, MediaKind, Person, Role, Status
-from workflow.service import Edit, get_item, list_items, stage_started_at
+from workflow.models import Item, MediaKind, MessageCopy, Person, Role, Status
+from workflow.service import Edit, get_item, list_items, stage_started_at, transaction
 
 QUEUE_STATES = (Status.SUBMITTED, Status.IN_EDITING, Status.RETURNED_TO_OFFICER,
                 Status.AWAITING_APPROVAL, Status.APPROVED, Status.PUBLISH_FAILED)
@@ -98,8 +99,12 @@ async def on_claim(update: Update, context: WartaContext, item_id: int) -> None:
     await answer_button(update, t(context.lang, "editor.claimed", id=item_id))
     # The editing panel goes to the editor privately, whatever chat the card was in.
     fresh = item_for(context, item.id)
-    await send_item(context.bot, warta, fresh, context.me.telegram_id, context.lang, "editing",
-                    context.me)
+    panel = await send_item(context.bot, warta, fresh, context.me.telegram_id, context.lang,
+                            "editing", context.me)
+    with warta.sessions() as session, transaction(session):
+        session.add(MessageCopy(item_id=item.id, purpose="editing",
+                                chat_id=context.me.telegram_id, message_id=panel,
+                                created_at=warta.now()))
     await context.bot.send_message(context.me.telegram_id,
                                    t(context.lang, "editor.commands", id=item.id),
                                    parse_mode=ParseMode.HTML)
@@ -173,6 +178,44 @@ def parse_edit(item: Item, command: str, text: str, zone: ZoneInfo) -> Edit:
 
 
 EDIT_COMMANDS = ("judul", "isi", "kategori", "tag", "sampul", "hapus", "urut", "jadwal")
+# Cards an editor may reply to with the item's text: the IT team's card, the editing panel.
+TEXT_CARDS = ("claim", "editing")
+
+
+def card_replied_to(update: Update, context: WartaContext) -> int | None:
+    """The item whose card this message replies to, when it is one editors write on."""
+    message, chat = update.effective_message, update.effective_chat
+    replied = message.reply_to_message if message is not None else None
+    if replied is None or chat is None:
+        return None
+    with context.warta.sessions() as session:
+        return session.scalar(select(MessageCopy.item_id).where(
+            MessageCopy.chat_id == chat.id, MessageCopy.message_id == replied.message_id,
+            MessageCopy.purpose.in_(TEXT_CARDS)).limit(1))
+
+
+def text_edit(text: str) -> tuple[Edit, list[str]]:
+    """A reply to a card: its first line is the title, the lines after it the body.
+    Returns the edit and the edit commands it stands for (to say what was saved)."""
+    title, _, body = text.strip().partition("\n")
+    if body.strip():
+        return Edit(title=title, body=body.strip()), ["judul", "isi"]
+    return Edit(title=title), ["judul"]
+
+
+@answers_errors
+async def on_card_reply(update: Update, context: WartaContext, item_id: int) -> None:
+    """Title (and body) written as a reply to the item's card; the same edit as /judul
+    and /isi, so the same rules: the claiming editor, while the item is in editing."""
+    message = update.effective_message
+    if message is None or not (message.text or "").strip():
+        return
+    changes, saved = text_edit(message.text or "")
+    warta = context.warta
+    with warta.sessions() as session:
+        warta.workflow.edit(session, context.me, item_id, warta.now(), changes)
+    what = ", ".join(t(context.lang, f"edit.{command}") for command in saved)
+    await reply(update, t(context.lang, "editor.saved", id=item_id, what=what))
 
 
 @answers_errors

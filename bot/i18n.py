@@ -137,7 +137,8 @@ ID: dict[str, str] = {
     "help.editor": "<b>Editor</b>: tekan <b>Ambil</b> pada kartu kiriman, lalu\n"
     "/judul ID teks · /isi ID teks · /sampul ID N · /hapus ID N · /urut ID 3 1 2\n"
     "/kategori ID nama · /tag ID a, b · /jadwal ID 2026-12-01 09:00\n"
-    "/pratinjau ID · /ajukan ID · /antrian",
+    "/pratinjau ID · /ajukan ID · /antrian\n"
+    "Atau balas kartunya: baris pertama jadi judul, sisanya isi.",
     "help.pejabat": "<b>Pejabat</b>: pada pratinjau tekan ✅ Setujui, ❌ Tolak (dengan alasan) "
     "atau ✏️ Revisi (dengan catatan). /antrian menampilkan yang menunggu.",
     "help.admin": "<b>Admin</b>: /pengguna daftar · /pengguna tambah ID PERAN NAMA · "
@@ -186,7 +187,8 @@ ID: dict[str, str] = {
     "editor.claimed": "Anda mengambil #{id}.",
     "editor.commands": "Edit #{id}: /judul {id} … · /isi {id} … · /sampul {id} N · "
     "/kategori {id} … · "
-    "/tag {id} a, b · /pratinjau {id} · /ajukan {id}",
+    "/tag {id} a, b · /pratinjau {id} · /ajukan {id}\n"
+    "Atau balas kartu di atas: baris pertama jadi judul, sisanya isi.",
     "editor.saved": "✔️ #{id}: {what} disimpan.",
     "editor.forwarded": "📨 #{id} diajukan ke pejabat.",
     "editor.returned": "↩️ #{id} dikembalikan ke petugas.",
@@ -303,7 +305,8 @@ EN: dict[str, str] = {
     "help.editor": "<b>Editor</b>: press <b>Claim</b> on a submission card, then\n"
     "/judul ID text · /isi ID text · /sampul ID N · /hapus ID N · /urut ID 3 1 2\n"
     "/kategori ID name · /tag ID a, b · /jadwal ID 2026-12-01 09:00\n"
-    "/pratinjau ID · /ajukan ID · /antrian",
+    "/pratinjau ID · /ajukan ID · /antrian\n"
+    "Or reply to its card: the first line becomes the title, the rest the body.",
     "help.pejabat": "<b>Official</b>: on a preview press ✅ Approve, ❌ Reject (with a reason) "
     "or ✏️ Revise (with a note). /antrian shows what waits.",
     "help.admin": "<b>Admin</b>: /pengguna list · /pengguna add ID ROLE NAME · "
@@ -352,7 +355,8 @@ EN: dict[str, str] = {
     "editor.claimed": "You claimed #{id}.",
     "editor.commands": "Edit #{id}: /judul {id} … · /isi {id} … · /sampul {id} N · "
     "/kategori {id} … · "
-    "/tag {id} a, b · /pratinjau {id} · /ajukan {id}",
+    "/tag {id} a, b · /pratinjau {id} · /ajukan {id}\n"
+    "Or reply to the card above: the first line becomes the title, the rest the body.",
     "editor.saved": "✔️ #{id}: {what} saved.",
     "editor.forwarded": "📨 #{id} forwarded to the officials.",
     "editor.returned": "↩️ #{id} returned to the officer.",

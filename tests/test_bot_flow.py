@@ -112,3 +112,40 @@ async def test_officer_picks_section_and_date_with_buttons(bot_office: Office) -
     refused = await double.wait_for("answerCallbackQuery", lambda c: "text" in c.params)
     assert "Bidang tidak dikenal" in refused.params["text"]
     assert office.latest_item().section == "Bidang Sosial"
+
+
+async def test_editor_writes_title_and_body_by_replying_to_the_card(bot_office: Office) -> None:
+    office, double = bot_office, bot_office.double
+    await double.send_text(office.officer, "Gotong royong di Desa Bentot")
+    summary = await double.wait_for_message(office.officer, contains="Draf #")
+    await double.click(office.officer, summary, "📤 Kirim")
+    item_id = office.latest_item().id
+    card = await double.wait_for_message(IT_CHAT, contains=f"#{item_id}")
+    # Before anyone claims it a reply changes nothing, and says why.
+    await double.send_text(office.editor, "Terlalu cepat", chat=office.it_chat, reply_to=card)
+    await double.wait_for_message(IT_CHAT, contains="bukan milik/tanggungan Anda")
+    assert office.item(item_id).title == ""
+    await double.click(office.editor, card, "✋ Ambil")
+    hint = await double.wait_for_message(office.editor, contains="Edit #")
+    assert "balas kartu" in hint.plain.lower()
+    panel = next(m for m in double.messages(office.editor)
+                 if m.buttons and f"#{item_id}" in m.plain)
+    await double.send_text(office.editor, "Gotong Royong Desa Bentot\nWarga membersihkan "
+                           "saluran air.\n\nDitutup makan bersama.", reply_to=panel)
+    saved = await double.wait_for_message(office.editor, contains="disimpan")
+    assert "judul, isi" in saved.plain
+    item = office.item(item_id)
+    assert item.title == "Gotong Royong Desa Bentot"
+    assert item.body == "Warga membersihkan saluran air.\n\nDitutup makan bersama."
+    assert item.description == "Gotong royong di Desa Bentot"  # not taken as officer text
+    # One line on the IT team's card: the title only.
+    await double.send_text(office.editor, "Gotong Royong Warga Bentot", chat=office.it_chat,
+                           reply_to=card)
+    await double.wait_for_message(IT_CHAT, contains="judul disimpan")
+    item = office.item(item_id)
+    assert item.title == "Gotong Royong Warga Bentot"
+    assert item.body.startswith("Warga membersihkan")
+    # Someone who is not the claiming editor is refused.
+    await double.send_text(office.admin, "Judul lain", chat=office.it_chat, reply_to=card)
+    await double.wait_for_message(IT_CHAT, contains="tidak berwenang")
+    assert office.item(item_id).title == "Gotong Royong Warga Bentot"
