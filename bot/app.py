@@ -37,6 +37,7 @@ from bot.base import (
 from bot.i18n import t
 from bot.menus import Menus
 from bot.notifier import Notifier
+from bot.patience import Patient
 from publisher.worker import job_callback, make_worker
 from warta.context import Context
 from workflow import people
@@ -92,8 +93,8 @@ def build_application(warta: Context, builder: Any | None = None) -> WartaApp:
     """The bot for `warta`'s settings; `builder` lets tests point PTB at the double."""
     builder = builder or builder_for(warta)
     builder = builder.context_types(ContextTypes(context=WartaContext))
-    if warta.settings.telegram.rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    limiter = AIORateLimiter(max_retries=3) if warta.settings.telegram.rate_limit else None
+    builder = builder.rate_limiter(Patient(limiter))
     app: WartaApp = builder.post_init(_post_init).post_shutdown(_post_shutdown).build()
     app.bot_data.update(warta=warta, notifier=Notifier(warta), menus=Menus())
 

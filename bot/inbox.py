@@ -42,6 +42,7 @@ from telegram import Bot, Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application
 
+from bot.patience import retry_after_seconds
 from warta.context import Context
 from workflow.config import TelegramSettings
 from workflow.models import InboundUpdate, OutboxMessage
@@ -321,7 +322,7 @@ class Poller:
                                                  timeout=timedelta(seconds=self.timeout),
                                                  limit=BATCH, allowed_updates=Update.ALL_TYPES)
         except RetryAfter as error:
-            delay = _seconds(error.retry_after)
+            delay = retry_after_seconds(error)
             log.warning("inbox: getUpdates flood control, waiting %.0f s", delay)
         except Conflict as error:
             delay = self.backoff.next()
@@ -609,11 +610,6 @@ class Backoff:
 
     def reset(self) -> None:
         self.current = 0.0
-
-
-def _seconds(value: int | float | timedelta) -> float:
-    """RetryAfter.retry_after is a timedelta with PTB_TIMEDELTA, else a number."""
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 async def _wait_any(*events: asyncio.Event, seconds: float | None = None) -> None:

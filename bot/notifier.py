@@ -24,6 +24,7 @@ from telegram.ext import Application
 from bot.base import log
 from bot.editor import send_album, send_card
 from bot.i18n import Safe, t
+from bot.patience import retry_after_seconds
 from bot.render import clip, duration, fit_lines, item_card, keyboard, state_label, when
 from warta.context import Context
 from workflow import outbox
@@ -96,8 +97,7 @@ class Notifier:
         try:
             card = await self.deliver(bot, row)
         except RetryAfter as error:
-            delay = error.retry_after
-            seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+            seconds = retry_after_seconds(error)
             self._retry(row, f"flood control: {seconds}s", timedelta(seconds=seconds))
             return 0
         except Forbidden as error:

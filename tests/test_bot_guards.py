@@ -205,3 +205,18 @@ async def test_history_visible_to_staff_not_to_other_officers(bot_office: Office
     await double.send_command(office.officer_en, "riwayat", str(item_id))
     hidden = await double.wait_for_message(office.officer_en)
     assert "not found" in hidden.plain
+
+
+async def test_an_answer_telegram_fails_with_502_is_sent_again(bot_office: Office) -> None:
+    office, double = bot_office, bot_office.double
+    double.fail_next("sendMessage", count=2, status=502)
+    await double.send_text(office.officer, "Rapat desa")
+    summary = await double.wait_for_message(office.officer, contains="Draf #", timeout=10)
+    assert "Rapat desa" in summary.plain
+    # A refusal that will not change (400) is not repeated; the person is told.
+    double.fail_next("sendMessage", status=400, description="Bad Request: chat not found")
+    await double.send_text(office.officer, "Tambahan")
+    await double.wait_for_message(office.officer, contains="terjadi kesalahan")
+    to_officer = [c.status for c in double.calls if c.method == "sendMessage"
+                  and c.params.get("chat_id") == office.officer.id]
+    assert to_officer == [502, 502, 200, 400, 200]

@@ -467,8 +467,10 @@ def test_card_photo_is_not_sent_again_when_the_card_text_fails(tmp_path: Path) -
     """Regression (found by this suite): the album went out again with every retry of a
     card whose text failed (fixed in a4ee6c4: the album is remembered once sent)."""
     with open_office(tmp_path, staff(officers=1, editors=1, officials=1), None) as office:
-        # The first sendMessage is the officer's "sent to the IT team", the second the card.
-        sent = submit_under_fault(office, Fault("sendMessage", 502, count=2), photo=True)
+        # The first sendMessage is the officer's "sent to the IT team", the second the card;
+        # each is tried three times on the spot (bot.patience) before it counts as failed,
+        # so six 502s make the card fail and go back to the outbox after its photo went out.
+        sent = submit_under_fault(office, Fault("sendMessage", 502, count=6), photo=True)
         assert sent == {"claim_card": 1, "card_photo": 1}, f"seed {SEED}: {sent}"
 
 
