@@ -45,7 +45,7 @@ from telegram.ext import Application
 from bot.patience import retry_after_seconds
 from warta.context import Context
 from workflow.config import TelegramSettings
-from workflow.models import InboundUpdate, OutboxMessage
+from workflow.models import InboundUpdate, OutboxKind, OutboxMessage
 from workflow.service import transaction
 
 log = logging.getLogger("warta.inbox")
@@ -88,7 +88,9 @@ class Pending:
 @dataclass(frozen=True)
 class Health:
     pending_updates: int
-    pending_outbox: int
+    pending_notifications: int
+    # Approved items not on the website yet (all of them while `website.adapter` is "none").
+    pending_publications: int
 
 
 class Inbox:
@@ -162,9 +164,11 @@ class Inbox:
         with self.sessions() as session:
             updates = session.scalar(select(func.count()).select_from(InboundUpdate)
                                      .where(InboundUpdate.handled_at.is_(None)))
-            outbox = session.scalar(select(func.count()).select_from(OutboxMessage)
-                                    .where(OutboxMessage.done_at.is_(None)))
-        return Health(int(updates or 0), int(outbox or 0))
+            outbox = {kind: count for kind, count in session.execute(
+                select(OutboxMessage.kind, func.count()).where(OutboxMessage.done_at.is_(None))
+                .group_by(OutboxMessage.kind))}
+        return Health(int(updates or 0), int(outbox.get(OutboxKind.NOTIFY, 0)),
+                      int(outbox.get(OutboxKind.PUBLISH, 0)))
 
 
 def _count_attempt(session: Session, row: Pending) -> int:
@@ -470,7 +474,8 @@ class WebhookServer:
                                      status=503)
         return web.json_response({"status": "ok", "database": "reachable",
                                   "pending_updates": health.pending_updates,
-                                  "pending_outbox": health.pending_outbox})
+                                  "pending_notifications": health.pending_notifications,
+                                  "pending_publications": health.pending_publications})
 
 
 # --------------------------------------------------------------------------- running

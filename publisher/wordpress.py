@@ -558,13 +558,16 @@ class WordPressAdapter:
         if response.status_code == 404 or not _is_rest_index(response):
             fallback = self._send("GET", "/", True, _INDEX_PARAMS, None)
             if not _is_rest_index(fallback):
-                if response.status_code in (401, 403) or 300 <= response.status_code < 400:
+                # A server error says the site is in trouble, not that it has no API: it
+                # is reported as what it is, and retried.
+                status = response.status_code
+                if status in (401, 403) or 300 <= status < 400 or status >= 500:
                     raise self._error(response, "GET /wp-json/")
                 raise PublishError(
                     f"no WordPress REST API at {self._root} (tried /wp-json/ and ?rest_route=/)",
-                    retryable=response.status_code >= 500,
-                    config_problem=response.status_code < 500,
-                    status_code=response.status_code,
+                    retryable=False,
+                    config_problem=True,
+                    status_code=status,
                 )
             self._query_form = True
         else:

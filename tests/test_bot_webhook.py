@@ -145,7 +145,7 @@ async def test_healthz_reports_counts(world: World) -> None:
         status, body = await get_json(f"{service.webhook.url}/healthz")
     assert status == 200
     assert body == {"status": "ok", "database": "reachable", "pending_updates": 0,
-                    "pending_outbox": 1}
+                    "pending_notifications": 1, "pending_publications": 0}
 
 
 async def test_healthz_is_503_when_the_database_is_gone(tmp_path: Path) -> None:

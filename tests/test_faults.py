@@ -169,7 +169,7 @@ def crash_anywhere(tmp_path: Path, site: Site, reader: WordPressReader, title: s
         assert office.double.token not in log
         if health is not None:
             assert health == {"status": "ok", "database": "reachable", "pending_updates": 0,
-                              "pending_outbox": 0}, report
+                              "pending_notifications": 0, "pending_publications": 0}, report
 
 
 @pytest.mark.wordpress
