@@ -419,6 +419,10 @@ class _Fault:
     retry_after: int | None = None
     description: str | None = None
     hang: float = 0.0
+    chat_id: int | None = None  # only calls to this chat (None: any call of the method)
+
+    def applies_to(self, call: ApiCall) -> bool:
+        return self.chat_id is None or str(call.params.get("chat_id")) == str(self.chat_id)
 
 
 # --------------------------------------------------------------------------- pure helpers
@@ -1418,15 +1422,17 @@ class BotApiDouble:
         *,
         retry_after: int | None = None,
         description: str | None = None,
+        chat_id: int | None = None,
     ) -> None:
         """Answer the next ``count`` calls of ``method`` with an error, without acting on them.
 
         ``status=429, retry_after=1`` makes PTB raise RetryAfter; 502 gives NetworkError,
-        400 BadRequest, 403 Forbidden.
+        400 BadRequest, 403 Forbidden. With ``chat_id``, only calls to that chat fail.
         """
         if description is None:
             description = _default_description(status, retry_after)
-        fault = _Fault(status=status, retry_after=retry_after, description=description)
+        fault = _Fault(status=status, retry_after=retry_after, description=description,
+                       chat_id=chat_id)
         self._faults.setdefault(_key(method), deque()).extend([fault] * count)
 
     def hang_next(self, method: str, count: int = 1, seconds: float = 10.0) -> None:
@@ -1500,8 +1506,9 @@ class BotApiDouble:
         if token != self.token:
             raise ApiError(401, "Unauthorized")
         faults = self._faults.get(_key(call.method))
-        if faults:
-            fault = faults.popleft()
+        fault = next((f for f in faults if f.applies_to(call)), None) if faults else None
+        if faults and fault is not None:
+            faults.remove(fault)
             if fault.hang:
                 await self._sleep(fault.hang)
             else:

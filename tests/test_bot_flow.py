@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.botkit import IT_CHAT, Office
+from pathlib import Path
+
+from tests.botkit import IT_CHAT, Office, office_settings, replace_telegram, start_office
 from tests.test_media import jpeg_bytes, mp4_bytes, pdf_bytes
 from workflow.models import Role, Status
 from workflow.people import add_person
@@ -149,3 +151,26 @@ async def test_editor_writes_title_and_body_by_replying_to_the_card(bot_office: 
     await double.send_text(office.admin, "Judul lain", chat=office.it_chat, reply_to=card)
     await double.wait_for_message(IT_CHAT, contains="tidak berwenang")
     assert office.item(item_id).title == "Gotong Royong Warga Bentot"
+
+
+async def test_claim_cards_are_not_sent_twice_when_one_editor_fails(tmp_path: Path) -> None:
+    """Without an IT team chat each editor gets the claim card privately, from one outbox
+    row: when the second editor's copy fails, the retry must not send the first a second."""
+    settings = replace_telegram(office_settings(tmp_path), it_team_chat_id=0)
+    async for office in start_office(tmp_path, settings):
+        double = office.double
+        with office.warta.sessions() as session:
+            add_person(session, None, office.warta.now(), telegram_id=2002, name="Eka Editor",
+                       roles=[Role.EDITOR], language="id")
+        second = double.user(2002, "Eka")
+        double.fail_next("sendMessage", count=3, status=502, chat_id=2002)  # every try, once
+        await double.send_text(office.officer, "Kerja bakti di Desa Bentot")
+        summary = await double.wait_for_message(office.officer, contains="Draf #")
+        await double.click(office.officer, summary, "📤 Kirim")
+        await double.wait_for_message(office.editor, contains="Kerja bakti")
+        await double.wait_for_message(second, contains="Kerja bakti", timeout=15)
+        await office.flush()
+        await double.settle()
+        for editor in (office.editor, second):
+            cards = [m for m in double.messages(editor) if "Kerja bakti" in m.plain and m.buttons]
+            assert len(cards) == 1, editor
