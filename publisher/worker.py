@@ -58,11 +58,10 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path, PurePosixPath
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, case, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import case, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.base import (
@@ -322,7 +321,7 @@ class PublishWorker:
                     last_error=reason,
                 )
             )
-            alerted = _insert_once(session, self._config_alert(reason, now))
+            alerted = outbox.insert_once(session, [self._config_alert(reason, now)]) == 1
         self._paused_until = until
         log.error(
             "publish %s: %s; the item stays approved, publishing paused until %s%s",
@@ -337,21 +336,9 @@ class PublishWorker:
         """The webmaster's alert: one per distinct reason and office day, by its key."""
         day = now.astimezone(self._zone).date().isoformat()
         digest = hashlib.sha1(reason.encode(), usedforsecurity=False).hexdigest()
-        return {
-            "kind": OutboxKind.NOTIFY.value,
-            "item_id": None,
-            "target": "alert",
-            "recipient_id": None,
-            "template": CONFIG_PROBLEM_TEMPLATE,
-            "payload": {"reason": reason},
-            "idempotency_key": f"{CONFIG_PROBLEM_TEMPLATE}:{digest}:{day}",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-            "remote_id": "",
-            "remote_url": "",
-            "last_error": "",
-        }
+        return outbox.notification_values(
+            target="alert", template=CONFIG_PROBLEM_TEMPLATE, payload={"reason": reason},
+            key=f"{CONFIG_PROBLEM_TEMPLATE}:{digest}:{day}", now=now)
 
     def _fail(self, job: _Job, reason: str, outcome: Outcome) -> Outcome:
         """publish_failed: the transition closes the row and alerts the webmaster."""
@@ -427,30 +414,6 @@ def _item_specific(error: PublishError) -> bool:
     """A configuration problem that only this item meets: a file over the site's upload
     limit (413). Other items still go out, so the item fails instead of pausing them all."""
     return error.status_code == 413
-
-
-def _insert_once(session: Session, row: dict[str, Any]) -> bool:
-    """INSERT ... ON CONFLICT (idempotency_key) DO NOTHING; whether the row went in."""
-    table = cast(Table, OutboxMessage.__table__)
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement: Any = (
-            postgresql.insert(table)
-            .values(row)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        )
-    elif dialect == "sqlite":
-        statement = (
-            sqlite.insert(table)
-            .values(row)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        )
-    else:  # pragma: no cover - only the two supported databases
-        key = row["idempotency_key"]
-        if session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)):
-            return False
-        statement = insert(table).values(row)
-    return bool(session.execute(statement.returning(table.c.id)).all())
 
 
 # --- building the request ----------------------------------------------------------------------

@@ -65,6 +65,7 @@ from warta.logs import RedactSecrets, secrets_of
 from workflow import db
 from workflow.config import SECRET_ENVIRONMENT, ConfigError, Settings, working_calendar
 from workflow.errors import WorkflowError
+from workflow.media import sha256_of
 from workflow.models import Base
 
 __all__ = [
@@ -513,13 +514,8 @@ def _version() -> str:
 
 
 def _sha256_file(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
     with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+        return sha256_of(handle)
 
 
 def _copy_hashing(source: Path, target: Path, mode: int = 0o600) -> tuple[str, int]:

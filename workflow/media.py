@@ -190,6 +190,16 @@ _EXT: Final[dict[str, str]] = {
 _PIL_FORMAT: Final[dict[str, str]] = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP"}
 
 _CHUNK: Final = 1024 * 1024
+
+
+def sha256_of(handle: BinaryIO) -> tuple[str, int]:
+    """(sha256 hex, size) of what is left to read in `handle`, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := handle.read(_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
 _HEAD: Final = 4096
 _DRAFT_MIN_FRACTION: Final = 0.9
 _MAX_ZIP_ENTRIES: Final = 10_000
@@ -857,14 +867,9 @@ class MediaStore:
         _fsync_dir(final.parent)
 
     def _store_file(self, src: Path, detected: _Detected, display_name: str | None) -> StoredMedia:
-        digest = hashlib.sha256()
-        size = 0
         with src.open("rb") as f:
-            while chunk := f.read(_CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
+            sha, size = sha256_of(f)
             os.fsync(f.fileno())  # the bot's writes reach the disk before the rename
-        sha = digest.hexdigest()
         rel, final = self._final(sha, _EXT[detected.mime])
         duplicate = final.exists()
         if not duplicate:
@@ -903,12 +908,8 @@ class MediaStore:
         img = _decode_photo(src, mime, self.limits, self.use_jpeg_draft)
         tmp = self._save_jpeg(img)
         try:
-            digest = hashlib.sha256()
             with tmp.open("rb") as f:
-                while chunk := f.read(_CHUNK):
-                    digest.update(chunk)
-            size = tmp.stat().st_size
-            sha = digest.hexdigest()
+                sha, size = sha256_of(f)
             rel, final = self._final(sha, "jpg")
             duplicate = final.exists()
             if not duplicate:

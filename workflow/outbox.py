@@ -18,14 +18,68 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from workflow.models import OutboxKind, OutboxMessage
 from workflow.service import transaction
 
 DEFAULT_LEASE = timedelta(minutes=2)
+
+
+def notification_values(
+    *,
+    target: str,
+    template: str,
+    payload: dict[str, Any],
+    key: str,
+    now: datetime,
+    item_id: int | None = None,
+    recipient_id: int | None = None,
+) -> dict[str, Any]:
+    """A notification row for a Core insert (every column, so executemany can batch)."""
+    return {
+        "kind": OutboxKind.NOTIFY.value,
+        "item_id": item_id,
+        "target": target,
+        "recipient_id": recipient_id,
+        "template": template,
+        "payload": payload,
+        "idempotency_key": key,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "done_at": None,
+        "remote_id": "",
+        "remote_url": "",
+        "last_error": "",
+    }
+
+
+def insert_once(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """INSERT ... ON CONFLICT (idempotency_key) DO NOTHING, on SQLite and PostgreSQL;
+    returns how many rows went in (a key already queued is left as it is)."""
+    table = cast(Table, OutboxMessage.__table__)  # Core, not the ORM's bulk insert
+    name = session.get_bind().dialect.name
+    written = 0
+    for row in rows:
+        if name in ("postgresql", "sqlite"):
+            builder = postgresql.insert if name == "postgresql" else sqlite.insert
+            statement: Any = builder(table).values(row).on_conflict_do_nothing(
+                index_elements=["idempotency_key"])
+        else:  # pragma: no cover - only the two supported databases
+            exists = session.scalar(select(OutboxMessage.id).where(
+                OutboxMessage.idempotency_key == row["idempotency_key"]))
+            if exists is not None:
+                continue
+            statement = insert(table).values(row)
+        # RETURNING tells whether the row went in (rowcount is not reliable with the
+        # implicit RETURNING SQLAlchemy adds on PostgreSQL).
+        written += len(session.execute(statement.returning(table.c.id)).all())
+    return written
 
 
 def any_due(session: Session, kind: OutboxKind, now: datetime) -> bool:

@@ -71,7 +71,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Final, Protocol, cast
 
 from sqlalchemy import Executable, Table, and_, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from workflow.calendar import Deadline, WorkingCalendar
@@ -80,13 +79,13 @@ from workflow.models import (
     FINAL_STATES,
     AuditEvent,
     Item,
-    OutboxKind,
     OutboxMessage,
     Person,
     Role,
     StageDeadline,
     Status,
 )
+from workflow.outbox import insert_once, notification_values
 from workflow.service import active_people_with, transaction
 
 TEMPLATES: Final[Mapping[str, str]] = {
@@ -335,7 +334,7 @@ def _sweep_batch(
                 payload = deadline_payload(row, item, level, plan.now, plan.calendar,
                                            plan.allowances.get(row.stage))
                 for target, recipient_id in audience.for_level(level, row.stage, item):
-                    messages.append(_outbox_row(
+                    messages.append(notification_values(
                         item_id=item.id, target=target, recipient_id=recipient_id,
                         template=TEMPLATES[level], payload=payload, now=plan.now,
                         key=f"deadline:{row.id}:{level}:{target}:{recipient_id or ''}",
@@ -344,28 +343,6 @@ def _sweep_batch(
             connection.execute(insert(cast(Table, OutboxMessage.__table__)), messages)
     return SweepResult(counts["alert"], counts["reminder"], counts["escalation"], closed,
                        len(messages))
-
-
-def _outbox_row(*, item_id: int | None, target: str, recipient_id: int | None,
-                template: str, payload: dict[str, Any], now: datetime, key: str
-                ) -> dict[str, Any]:
-    """A notification row for a Core insert (every column, so executemany can batch)."""
-    return {
-        "kind": OutboxKind.NOTIFY.value,
-        "item_id": item_id,
-        "target": target,
-        "recipient_id": recipient_id,
-        "template": template,
-        "payload": payload,
-        "idempotency_key": key,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-        "done_at": None,
-        "remote_id": "",
-        "remote_url": "",
-        "last_error": "",
-    }
 
 
 def _item_facts(session: Session, item_ids: Iterable[int]) -> dict[int, _ItemFacts]:
@@ -589,7 +566,7 @@ def queue_digest(
         ]
         if not rows:
             return 0
-        return _insert_ignoring_duplicates(session, rows)
+        return insert_once(session, rows)
 
 
 def digest_key(day: date, target: str, recipient_id: int | None) -> str:
@@ -600,48 +577,14 @@ def _digest_row(
     entry: DigestEntry, day: date, now: datetime, calendar: WorkingCalendar
 ) -> dict[str, Any]:
     shown = entry.lines[:DIGEST_MAX_LINES]
-    return {
-        "kind": OutboxKind.NOTIFY.value,
-        "item_id": None,
-        "target": entry.target,
-        "recipient_id": entry.recipient_id,
-        "template": DIGEST_TEMPLATE,
-        "payload": {
+    return notification_values(
+        target=entry.target, recipient_id=entry.recipient_id, template=DIGEST_TEMPLATE,
+        payload={
             "date": day.isoformat(),
             "count": len(entry.lines),
             "overdue": sum(1 for line in entry.lines if line.overdue),
             "more": len(entry.lines) - len(shown),
             "lines": [line.as_payload(calendar.tz) for line in shown],
         },
-        "idempotency_key": digest_key(day, entry.target, entry.recipient_id),
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-        "remote_id": "",
-        "remote_url": "",
-        "last_error": "",
-    }
-
-
-def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
-    """INSERT ... ON CONFLICT (idempotency_key) DO NOTHING, on SQLite and PostgreSQL."""
-    table = cast(Table, OutboxMessage.__table__)  # Core, not the ORM's bulk insert
-    name = session.get_bind().dialect.name
-    written = 0
-    for row in rows:
-        if name == "postgresql":
-            statement: Any = postgresql.insert(table).values(row).on_conflict_do_nothing(
-                index_elements=["idempotency_key"])
-        elif name == "sqlite":
-            statement = sqlite.insert(table).values(row).on_conflict_do_nothing(
-                index_elements=["idempotency_key"])
-        else:  # pragma: no cover - only the two supported databases
-            exists = session.scalar(select(OutboxMessage.id).where(
-                OutboxMessage.idempotency_key == row["idempotency_key"]))
-            if exists is not None:
-                continue
-            statement = insert(table).values(row)
-        # RETURNING tells whether the row went in (rowcount is not reliable with the
-        # implicit RETURNING SQLAlchemy adds on PostgreSQL).
-        written += len(session.execute(statement.returning(table.c.id)).all())
-    return written
+        key=digest_key(day, entry.target, entry.recipient_id), now=now,
+    )
