@@ -31,10 +31,10 @@ from telegram.ext import MessageHandler, filters
 
 from bench.bench_echo import App, echo_app, measure
 from bot.apidouble import BotApiDouble, SimChat, SimUser, StoredMessage
-from bot.app import build_application
 from bot.inbox import serve
-from warta.context import Context
+from warta.wiring import build_application
 from workflow.config import Settings
+from workflow.context import Context
 from workflow.models import Item, Role, Status
 from workflow.people import add_person
 

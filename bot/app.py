@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
 import signal
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from telegram import Update
@@ -38,12 +37,20 @@ from bot.i18n import t
 from bot.menus import Menus
 from bot.notifier import Notifier
 from bot.patience import Patient
-from publisher.worker import job_callback, make_worker
-from warta.context import Context
 from workflow import people
+from workflow.context import Context
 from workflow.errors import InvalidValue
 
 NOTIFIER_TICK_SECONDS = 2.0
+
+
+class RepeatingJob(NamedTuple):
+    """A job the composition root adds to the bot's queue (the publisher, for one)."""
+
+    name: str
+    every_seconds: float
+    callback: Callable[[Any], Coroutine[Any, Any, None]]
+    first_after_seconds: float = 1.0
 
 BUTTONS: dict[str, Any] = {
     "submit": officer.on_submit,
@@ -89,8 +96,10 @@ def builder_for(warta: Context) -> Any:
             .base_file_url(telegram.api_file_url).local_mode(telegram.local_mode))
 
 
-def build_application(warta: Context, builder: Any | None = None) -> WartaApp:
-    """The bot for `warta`'s settings; `builder` lets tests point PTB at the double."""
+def build_application(warta: Context, builder: Any | None = None,
+                      jobs: Sequence[RepeatingJob] = ()) -> WartaApp:
+    """The bot for `warta`'s settings; `builder` lets tests point PTB at the double, `jobs`
+    are run on the bot's queue beside its own (the bot does not know what they do)."""
     builder = builder or builder_for(warta)
     builder = builder.context_types(ContextTypes(context=WartaContext))
     limiter = AIORateLimiter(max_retries=3) if warta.settings.telegram.rate_limit else None
@@ -113,15 +122,14 @@ def build_application(warta: Context, builder: Any | None = None) -> WartaApp:
     app.add_handler(MessageHandler(private & ~filters.COMMAND, on_unsupported))
     app.add_error_handler(on_error)
 
-    jobs = app.job_queue
-    if jobs is not None:
-        jobs.run_repeating(_notify_tick, NOTIFIER_TICK_SECONDS, first=0.5, name="notifier")
-        jobs.run_repeating(scheduler.sweep_job, warta.settings.alerts.sweep_seconds, first=5.0,
+    queue = app.job_queue
+    if queue is not None:
+        queue.run_repeating(_notify_tick, NOTIFIER_TICK_SECONDS, first=0.5, name="notifier")
+        queue.run_repeating(scheduler.sweep_job, warta.settings.alerts.sweep_seconds, first=5.0,
                            name="deadlines")
-        worker = make_worker(warta, clock=warta.clock)
-        if worker is not None:
-            jobs.run_repeating(job_callback(worker), warta.settings.publisher.interval_seconds,
-                               first=1.0, name="publisher")
+        for job in jobs:
+            queue.run_repeating(job.callback, job.every_seconds, first=job.first_after_seconds,
+                                name=job.name)
     return app
 
 
@@ -223,21 +231,6 @@ async def on_error(update: object, context: WartaContext) -> None:
                 await reply(update, t(context.lang, "error.generic"))
             except TelegramError as error:  # Telegram itself is failing; already logged
                 log.info("could not tell the person: %s", error)
-
-
-def run(warta: Context) -> None:
-    """Runs until SIGINT/SIGTERM: long polling, or a webhook when one is configured.
-
-    Updates go through the durable inbox (bot.inbox): stored before Telegram is told they
-    arrived, so a crash never loses one. PTB's own Updater is not used, because it
-    acknowledges updates before they are handled.
-    """
-    # Tests run PTB with timedeltas for durations; production must read them the same way.
-    os.environ.setdefault("PTB_TIMEDELTA", "true")
-    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    app = build_application(warta, builder_for(warta).updater(None))
-    asyncio.run(serve_until_signal(app, warta))
 
 
 async def serve_until_signal(app: WartaApp, warta: Context) -> None:

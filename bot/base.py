@@ -15,9 +15,9 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.i18n import plain
 from bot.render import error_text
-from warta.context import Context
-from warta.logs import bind
+from workflow.context import Context
 from workflow.errors import WorkflowError
+from workflow.logs import bind
 from workflow.models import Person
 
 log = logging.getLogger("warta.bot")

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import hmac
 import logging
 import socket
@@ -43,8 +42,8 @@ from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application
 
 from bot.patience import retry_after_seconds
-from warta.context import Context
-from workflow.config import TelegramSettings
+from workflow.config import TelegramSettings, derived_secret
+from workflow.context import Context
 from workflow.models import InboundUpdate, OutboxKind, OutboxMessage
 from workflow.service import transaction
 
@@ -398,13 +397,6 @@ def webhook_options(telegram: TelegramSettings) -> WebhookOptions | None:
         url=telegram.webhook_url, listen=telegram.webhook_listen, port=telegram.webhook_port,
         secret=telegram.webhook_secret or derived_secret(telegram.token),
         path=path if path not in ("", "/") else DEFAULT_WEBHOOK_PATH)
-
-
-def derived_secret(token: str) -> str:
-    """A webhook secret when none is configured: without one anybody who finds the URL
-    could post updates in an official's name. Stable across restarts, unknown without
-    the token."""
-    return hmac.new(token.encode(), b"warta webhook secret", hashlib.sha256).hexdigest()
 
 
 class WebhookServer:

@@ -26,8 +26,8 @@ from bot.editor import send_album, send_card
 from bot.i18n import Safe, t
 from bot.patience import retry_after_seconds
 from bot.render import clip, duration, fit_lines, item_card, keyboard, state_label, when
-from warta.context import Context
 from workflow import outbox
+from workflow.context import Context
 from workflow.models import (
     AuditEvent,
     Item,

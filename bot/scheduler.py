@@ -12,10 +12,10 @@ from telegram import Update
 from bot.base import WartaContext, answers_errors, log, reply
 from bot.i18n import t
 from bot.render import clip
-from warta.context import Context
-from warta.report_export import export
+from workflow.context import Context
 from workflow.errors import InvalidValue, NotAllowed
 from workflow.models import Role
+from workflow.report_export import export
 from workflow.reports import Report, build_report, format_text, period_for
 from workflow.sweeper import queue_digest, sweep
 

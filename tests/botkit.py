@@ -13,9 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.apidouble import BotApiDouble, SimChat, SimUser, StoredMessage
-from bot.app import build_application
 from bot.inbox import serve
-from warta.context import Context
+from warta.wiring import build_application
 from workflow.config import (
     DatabaseSettings,
     MediaSettings,
@@ -23,6 +22,7 @@ from workflow.config import (
     TelegramSettings,
     WebsiteSettings,
 )
+from workflow.context import Context
 from workflow.models import Item, OutboxMessage, Role
 from workflow.people import add_person, find_by_telegram_id
 from workflow.service import Edit

@@ -25,14 +25,14 @@ import pytest
 from sqlalchemy import select
 
 from bot.apidouble import ApiCall, BotApiDouble, SimChat, SimUser
-from bot.app import build_application
 from bot.inbox import Inbox, Service, WebhookOptions, serve
 from tests.botkit import ALERT_CHAT, IT_CHAT, PEOPLE, Office, office_settings
 from tests.conftest import truncate_all
 from tests.test_media import jpeg_bytes
-from warta.context import Context
+from warta.wiring import build_application
 from workflow import db
 from workflow.config import DatabaseSettings, Settings
+from workflow.context import Context
 from workflow.models import InboundUpdate, Item, Status
 from workflow.people import add_person, find_by_telegram_id
 

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.inbox import SECRET_HEADER, WebhookOptions, WebhookServer, derived_secret, webhook_options
+from bot.inbox import SECRET_HEADER, WebhookOptions, WebhookServer, webhook_options
 from tests.botkit import office_settings
 from tests.test_bot_durable import (
     World,
@@ -27,8 +27,8 @@ from tests.test_bot_durable import (
     write_config,
 )
 from tests.test_bot_flow import editor_prepares, officer_sends_material
-from warta.context import Context
-from workflow.config import DatabaseSettings, TelegramSettings
+from workflow.config import DatabaseSettings, TelegramSettings, derived_secret
+from workflow.context import Context
 from workflow.models import OutboxMessage, Status
 from workflow.service import transaction
 

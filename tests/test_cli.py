@@ -10,8 +10,8 @@ import pytest
 
 from tests.flow import item_in
 from warta.cli import main
-from warta.context import Context
 from workflow.config import load_settings
+from workflow.context import Context
 from workflow.models import Status
 
 

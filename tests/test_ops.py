@@ -37,12 +37,11 @@ from tests.wordpress_site import (  # noqa: F401  (fixtures)
     wordpress_server,
     wordpress_site,
 )
-from warta import logs
 from warta.cli import main
-from warta.context import Context
 from warta.ops import MANIFEST
-from workflow import db
+from workflow import db, logs
 from workflow.config import Settings, TelegramSettings, WebsiteSettings, load_settings
+from workflow.context import Context
 from workflow.media import MediaStore
 from workflow.models import Status
 from workflow.service import NewMedia
@@ -294,7 +293,7 @@ def test_logs_never_show_secrets(log_stream: Callable[..., io.StringIO]) -> None
 
 
 def test_the_derived_webhook_secret_is_redacted_too() -> None:
-    from bot.inbox import derived_secret
+    from workflow.config import derived_secret
 
     settings = Settings(telegram=TelegramSettings(token=DEFAULT_TOKEN))
     redactor = logs.RedactSecrets(logs.secrets_of(settings))

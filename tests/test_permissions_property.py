@@ -51,12 +51,12 @@ from telegram import Update
 from telegram.ext import SimpleUpdateProcessor
 
 from bot.apidouble import SEND_METHODS, BotApiDouble
-from bot.app import build_application
 from tests.botkit import ALERT_CHAT, IT_CHAT, PEOPLE, Office, office_settings
 from tests.conftest import START, truncate_all
-from warta.context import Context
+from warta.wiring import build_application
 from workflow import db, people
 from workflow.config import Settings, working_calendar
+from workflow.context import Context
 from workflow.deadlines import StageDeadlines
 from workflow.errors import NotFound, WorkflowError
 from workflow.models import (

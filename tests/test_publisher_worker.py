@@ -42,7 +42,6 @@ from publisher.worker import (
     publish_once,
 )
 from tests.conftest import TEST_TOKEN, Clock, Office
-from warta.context import Context
 from warta.demo import report_pdf
 from workflow import outbox
 from workflow.config import (
@@ -53,6 +52,7 @@ from workflow.config import (
     Settings,
     WebsiteSettings,
 )
+from workflow.context import Context
 from workflow.media import MediaStore
 from workflow.models import Item, MediaKind, OutboxKind, OutboxMessage, Status
 from workflow.service import Edit, NewMedia, Workflow, publish_key

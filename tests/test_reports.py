@@ -20,8 +20,8 @@ from PIL import Image
 from sqlalchemy.orm import Session
 
 from tests.flow import PHOTO, perform
-from warta.report_export import export, to_csv, to_png, to_xlsx
 from workflow.config import DeadlineSettings, Settings, working_calendar
+from workflow.report_export import export, to_csv, to_png, to_xlsx
 from workflow.reports import Report, build_report, format_text, percentile, period_for
 from workflow.service import Workflow
 

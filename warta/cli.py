@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from warta.context import Context
 from warta.render import describe_person, format_item
 from workflow import people
 from workflow.config import ConfigError, load_settings
+from workflow.context import Context
 from workflow.errors import WorkflowError
 from workflow.models import Status
 from workflow.service import get_item_unchecked, list_items
@@ -147,8 +147,8 @@ def now() -> datetime:
 
 
 def cmd_run(context: Context, _args: argparse.Namespace) -> int:
-    from bot.app import run
-    from warta.logs import setup_logging
+    from warta.wiring import run
+    from workflow.logs import setup_logging
 
     # One structured line per event, secrets redacted; httpx (whose request URLs hold the
     # token) stays at WARNING.
@@ -167,7 +167,7 @@ def cmd_publish(context: Context, _args: argparse.Namespace) -> int:
 
 
 def cmd_report(context: Context, args: argparse.Namespace) -> int:
-    from warta.report_export import export
+    from workflow.report_export import export
     from workflow.reports import build_report, period_for
 
     zone = context.zone
@@ -202,8 +202,8 @@ def cmd_demo(_context: Context, _args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(context: Context, _args: argparse.Namespace) -> int:
-    from warta.logs import remove_logging, setup_logging
     from warta.ops import doctor
+    from workflow.logs import remove_logging, setup_logging
 
     handler = setup_logging(context.settings, level=logging.WARNING)
     try:

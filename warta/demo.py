@@ -20,12 +20,12 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from bot.apidouble import BotApiDouble, SimChat, SimUser, StoredMessage
-from bot.app import build_application
 from bot.inbox import serve
 from publisher.receiver import Receiver
-from warta.context import Context
 from warta.render import format_item
+from warta.wiring import build_application
 from workflow.config import Settings
+from workflow.context import Context
 from workflow.models import Role
 from workflow.people import add_person
 from workflow.service import list_items

@@ -4,7 +4,7 @@ Doctor
 ------
 One line per check, ``OK``, ``WARN``, ``SKIP`` or ``FAIL``, and for each problem the fix
 after a dash. Secrets are never printed: database URLs are shown with the password masked,
-and every line goes through the same redaction as the logs (`warta.logs`).
+and every line goes through the same redaction as the logs (`workflow.logs`).
 
 Backup
 ------
@@ -61,10 +61,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from warta.logs import RedactSecrets, secrets_of
 from workflow import db
 from workflow.config import SECRET_ENVIRONMENT, ConfigError, Settings, working_calendar
 from workflow.errors import WorkflowError
+from workflow.logs import RedactSecrets, secrets_of
 from workflow.media import sha256_of
 from workflow.models import Base
 

@@ -10,6 +10,8 @@ the file can stay readable by more people than the token.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import os
 import tomllib
 import types
@@ -329,3 +331,10 @@ def working_calendar(settings: Settings) -> WorkingCalendar:
 def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ConfigError(key, f"must be one of {', '.join(choices)}, not {value!r}")
+
+
+def derived_secret(token: str) -> str:
+    """A webhook secret when none is configured: without one anybody who finds the URL
+    could post updates in an official's name. Stable across restarts, unknown without
+    the token."""
+    return hmac.new(token.encode(), b"warta webhook secret", hashlib.sha256).hexdigest()

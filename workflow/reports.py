@@ -1,6 +1,6 @@
 """SOP reports: how long each stage took against the SOP, per stage, section and person.
 
-No Telegram here; `warta.report_export` turns a `Report` into CSV, XLSX and PNG.
+No Telegram here; `workflow.report_export` turns a `Report` into CSV, XLSX and PNG.
 
 Definitions
 -----------

@@ -42,7 +42,7 @@ from urllib.parse import quote
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from workflow.config import Settings
+from workflow.config import Settings, derived_secret
 
 __all__ = [
     "FORMAT_ENV",
@@ -100,10 +100,7 @@ def secrets_of(settings: Settings) -> list[str]:
             pair = f"{website.username}:{password}".encode()
             found.append(base64.b64encode(pair).decode())
     if telegram.token and not telegram.webhook_secret:
-        with contextlib.suppress(ImportError):  # the bot's webhook secret, made from the token
-            from bot.inbox import derived_secret
-
-            found.append(derived_secret(telegram.token))
+        found.append(derived_secret(telegram.token))  # the webhook secret made from the token
     try:
         found.append(make_url(settings.database.url).password or "")
     except ArgumentError:
