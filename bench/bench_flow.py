@@ -30,9 +30,9 @@ from telegram import Update
 from telegram.ext import MessageHandler, filters
 
 from bench.bench_echo import App, echo_app, measure
-from bot.apidouble import BotApiDouble, SimChat, SimUser, StoredMessage
 from bot.app import build_application
 from bot.inbox import serve
+from telesim import BotApiDouble, SimChat, SimUser, StoredMessage
 from warta.context import Context
 from workflow.config import Settings
 from workflow.models import Item, Role, Status

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.apidouble import BotApiDouble, SimChat, SimUser, StoredMessage
 from bot.app import build_application
 from bot.inbox import serve
+from telesim import BotApiDouble, SimChat, SimUser, StoredMessage
 from warta.context import Context
 from workflow.config import (
     DatabaseSettings,

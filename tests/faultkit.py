@@ -2,7 +2,7 @@
 
 What runs, each in its own process, as in production:
 
-- the Telegram Bot API double (`python -m bot.apidouble`), driven over its `/_control` API
+- the Telegram Bot API double (`python -m telesim`), driven over its `/_control` API
   with `ControlClient`; it outlives every bot process, so updates injected while the bot is
   down wait in its queue like they would at Telegram;
 - `warta --config FILE run`, started, `kill -9`ed and started again (`BotProcess`);
@@ -57,8 +57,8 @@ from typing import Any
 import requests
 from PIL import Image, ImageDraw
 
-from bot.apidouble import ControlClient
 from publisher.wordpress import post_slug
+from telesim import ControlClient
 from warta.cli import main as warta_main
 from workflow import db as wdb
 from workflow.models import Item, OutboxKind, OutboxMessage, Person, Status
@@ -108,7 +108,7 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str,
 
 
 class DoubleProcess:
-    """`python -m bot.apidouble --port 0 --token T` in a process of its own."""
+    """`python -m telesim --port 0 --token T` in a process of its own."""
 
     def __init__(self, log_path: Path, token: str = TOKEN) -> None:
         self.token = token
@@ -120,7 +120,7 @@ class DoubleProcess:
     def start(self, timeout: float = 30.0) -> DoubleProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot.apidouble", "--port", "0", "--token", self.token],
+                [sys.executable, "-m", "telesim", "--port", "0", "--token", self.token],
                 stdout=subprocess.PIPE, stderr=log, cwd=ROOT, env=_env())
         assert self.process.stdout is not None
         ready, _, _ = select.select([self.process.stdout], [], [], timeout)

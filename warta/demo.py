@@ -19,10 +19,10 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from bot.apidouble import BotApiDouble, SimChat, SimUser, StoredMessage
 from bot.app import build_application
 from bot.inbox import serve
 from publisher.receiver import Receiver
+from telesim import BotApiDouble, SimChat, SimUser, StoredMessage
 from warta.context import Context
 from warta.render import format_item
 from workflow.config import Settings
