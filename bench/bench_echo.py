@@ -22,7 +22,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
-from bot.apidouble import BotApiDouble, running
+from telesim import BotApiDouble, running
 
 App = Application[Any, Any, Any, Any, Any, Any]
 AppFactory = Callable[[BotApiDouble], App]

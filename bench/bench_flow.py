@@ -30,8 +30,8 @@ from telegram import Update
 from telegram.ext import MessageHandler, filters
 
 from bench.bench_echo import App, echo_app, measure
-from bot.apidouble import BotApiDouble, SimChat, SimUser, StoredMessage
 from bot.inbox import serve
+from telesim import BotApiDouble, SimChat, SimUser, StoredMessage
 from warta.wiring import build_application
 from workflow.config import Settings
 from workflow.context import Context

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.apidouble import BotApiDouble, SimChat, SimUser, StoredMessage
 from bot.inbox import serve
+from telesim import BotApiDouble, SimChat, SimUser, StoredMessage
 from warta.wiring import build_application
 from workflow.config import (
     DatabaseSettings,

@@ -47,7 +47,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.apidouble import BotApiDouble, ControlClient, application_builder, render_html, running
+from telesim import BotApiDouble, ControlClient, application_builder, render_html, running
 
 TOKEN = "5550001:double-test-token"
 REPO = Path(__file__).resolve().parents[1]
@@ -529,7 +529,7 @@ async def test_webhook_mode_with_secret_token(double: BotApiDouble) -> None:
 
 async def test_standalone_process_with_control_api() -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.apidouble", "--port", "0", "--token", TOKEN,
+        sys.executable, "-m", "telesim", "--port", "0", "--token", TOKEN,
         cwd=REPO, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:

@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.apidouble import ApiCall, BotApiDouble, SimChat, SimUser
 from bot.inbox import Inbox, Service, WebhookOptions, serve
+from telesim import ApiCall, BotApiDouble, SimChat, SimUser
 from tests.botkit import ALERT_CHAT, IT_CHAT, PEOPLE, Office, office_settings
 from tests.conftest import truncate_all
 from tests.test_media import jpeg_bytes

@@ -1,7 +1,7 @@
 """Nothing lost, nothing doubled: `warta run` under kill -9, a website outage and a Telegram
 outage (issue 6), with the real process, the Bot API double and the real local WordPress.
 
-The harness is tests/faultkit.py. Every test is seeded: WARTA_FAULT_SEED=N picks the seed
+The harness is tests/faults/. Every test is seeded: WARTA_FAULT_SEED=N picks the seed
 (the default is fixed), and every failure message names it. The figures of a run (kills,
 items, posts, duplicates, timings) are printed at the end of each test (`pytest -s`, or in
 the report of a failed test).
@@ -20,32 +20,22 @@ from typing import Any
 
 import pytest
 
-from tests.faultkit import (
-    ALERT_CHAT,
-    IT_CHAT,
-    Driver,
-    Fault,
-    FaultInjector,
-    FlakyProxy,
-    Killer,
-    Notice,
-    Office,
-    Site,
-    WordPressReader,
+from tests.faults.checks import (
     check_notifications,
     check_posts,
     check_states,
     check_updates,
     duplicates_with_kills,
     error_answers,
-    free_port,
     log_summary,
-    make_plans,
-    notification_counts,
-    staff,
-    telegram_faults,
-    wait_until,
 )
+from tests.faults.driver import Driver, make_plans
+from tests.faults.injectors import Fault, FaultInjector, Killer, telegram_faults
+from tests.faults.notices import Notice, notification_counts
+from tests.faults.observers import WordPressReader, wait_until
+from tests.faults.office import ALERT_CHAT, IT_CHAT, Office, Site, staff
+from tests.faults.processes import free_port
+from tests.faults.proxy import FlakyProxy
 from tests.wordpress_site import (  # noqa: F401  (fixtures)
     WordPressServer,
     WordPressSite,

@@ -30,12 +30,12 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.apidouble import SEND_METHODS, SimUser, StoredMessage, render_html
 from bot.render import draft_summary, item_card
 from publisher.base import MediaFile, PublishRequest
 from publisher.html import Embedded, body_html, escape_text, post_html
 from publisher.receiver import Receiver
 from publisher.webhook import WebhookAdapter
+from telesim import SEND_METHODS, SimUser, StoredMessage, render_html
 from tests.botkit import Office, office_settings, start_office
 from tests.flow import item_in
 from tests.test_media import jpeg_bytes, pdf_bytes

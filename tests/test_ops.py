@@ -1,6 +1,6 @@
 """Operating Warta: `warta doctor`, `warta backup` / `warta restore`, structured logs.
 
-Doctor runs against the Telegram Bot API double (a subprocess, `python -m bot.apidouble`),
+Doctor runs against the Telegram Bot API double (a subprocess, `python -m telesim`),
 backups against SQLite while a writer keeps writing, and against PostgreSQL in private
 databases made for the test.
 """
@@ -28,7 +28,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from bot.apidouble import DEFAULT_TOKEN
+from telesim import DEFAULT_TOKEN
 from tests.conftest import REQUIRE_SERVERS, START, Office, postgres_url_or_skip
 from tests.flow import item_in
 from tests.wordpress_site import (  # noqa: F401  (fixtures)
@@ -62,7 +62,7 @@ class Double(NamedTuple):
 def double() -> Iterator[Double]:
     """The Bot API double as its own process (doctor runs its own event loop)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.apidouble", "--port", "0"],
+        [sys.executable, "-m", "telesim", "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:

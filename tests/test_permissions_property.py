@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session
 from telegram import Update
 from telegram.ext import SimpleUpdateProcessor
 
-from bot.apidouble import SEND_METHODS, BotApiDouble
+from telesim import SEND_METHODS, BotApiDouble
 from tests.botkit import ALERT_CHAT, IT_CHAT, PEOPLE, Office, office_settings
 from tests.conftest import START, truncate_all
 from warta.wiring import build_application

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from bot.apidouble import BotApiDouble, SimChat, SimUser, StoredMessage
 from bot.inbox import serve
 from publisher.receiver import Receiver
+from telesim import BotApiDouble, SimChat, SimUser, StoredMessage
 from warta.render import format_item
 from warta.wiring import build_application
 from workflow.config import Settings
