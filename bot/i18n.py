@@ -146,6 +146,11 @@ ID: dict[str, str] = {
     "help.kepala": "<b>Kepala Dinas</b>: menerima eskalasi keterlambatan; /laporan [minggu|bulan].",
     "help.everyone": "/riwayat ID riwayat item · /bahasa id|en · /bantuan",
     "hint.use_commands": "Gunakan perintah; lihat /bantuan.",
+    "inbox.unreadable": "Maaf, jenis pesan ini tidak dikenal oleh Warta. Kirim foto, video, "
+                        "dokumen atau teks.",
+    "notify.inbox.unreadable": "⚠️ Warta menerima pembaruan Telegram yang tidak bisa dibaca "
+                               "({kind}, #{update_id}); disimpan dan dilewati. Periksa versi "
+                               "server Bot API.",
     "hint.unknown_command": "Perintah tidak dikenal. Lihat /bantuan.",
     "hint.unsupported": "Jenis pesan ini tidak bisa diterima. "
     "Kirim foto, video, dokumen atau teks.",
@@ -315,6 +320,11 @@ EN: dict[str, str] = {
     "/laporan [minggu|bulan].",
     "help.everyone": "/riwayat ID item history · /bahasa id|en · /bantuan",
     "hint.use_commands": "Please use a command; see /bantuan.",
+    "inbox.unreadable": "Sorry, Warta does not know this kind of message. Send photos, videos, "
+                        "documents or text.",
+    "notify.inbox.unreadable": "⚠️ Warta received a Telegram update it cannot read "
+                               "({kind}, #{update_id}); it was stored and skipped. Check the "
+                               "Bot API server's version.",
     "hint.unknown_command": "Unknown command. See /bantuan.",
     "hint.unsupported": "This kind of message cannot be used. "
     "Send photos, videos, documents or text.",

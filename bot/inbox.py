@@ -27,6 +27,7 @@ import contextlib
 import hmac
 import logging
 import socket
+import warnings
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,8 +41,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from telegram import Bot, Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application
+from telegram.warnings import PTBUserWarning
 
 from bot.patience import retry_after_seconds
+from bot.unreadable import tell_about_unreadable, update_kind
 from workflow.config import TelegramSettings, derived_secret
 from workflow.context import Context
 from workflow.models import InboundUpdate, OutboxKind, OutboxMessage
@@ -53,6 +56,7 @@ App = Application[Any, Any, Any, Any, Any, Any]
 JSON = dict[str, Any]
 
 POLL_TIMEOUT = 10.0  # seconds Telegram holds a long poll open (PTB's run_polling default)
+READ_MARGIN = 5.0  # beyond the long poll, as PTB's get_updates allows
 BATCH = 100  # getUpdates' maximum, and how many stored rows the processor reads at once
 MAX_ATTEMPTS = 5  # an update whose handling was interrupted this often is given up (logged)
 # Telegram keeps an unacknowledged update for 24 hours, so only that long can it come again.
@@ -262,9 +266,20 @@ class Processor:
                         "interrupted while handling it", row.update_id, attempt)
         try:
             update = Update.de_json(row.payload, self.application.bot)
+        except Exception as failure:
+            # Retrying would fail the same way: the row is closed with the reason, the
+            # sender is told, the webmaster alerted.
+            error = f"unreadable: {type(failure).__name__}: {failure}"
+            log.error("inbox: update %s (%s) cannot be read: %s", row.update_id,
+                      update_kind(row.payload), error)
+            try:
+                await tell_about_unreadable(self.application, row.payload)
+            except Exception as trouble:  # the database is away: the row is closed anyway
+                log.error("inbox: nobody told about update %s: %s", row.update_id, trouble)
+            return error
+        try:
             # Handler errors never get here: PTB passes them to the error handler, which
-            # tells the person. What does is a broken payload or a bug in PTB; retrying
-            # would fail the same way, so the row is closed with the reason.
+            # tells the person. What does is a bug in PTB; retrying would fail the same way.
             await self.application.process_update(update)
         except Exception as failure:
             error = f"{type(failure).__name__}: {failure}"
@@ -309,7 +324,7 @@ class Poller:
             updates = await self._fetch()
             if updates and await self._store(updates):
                 # Asking with this offset next is what acknowledges the stored batch.
-                self.offset = max(update.update_id for update in updates) + 1
+                self.offset = max(int(update["update_id"]) for update in updates) + 1
                 self.on_stored()
 
     async def _delete_webhook(self) -> None:
@@ -319,11 +334,22 @@ class Poller:
         except TelegramError as error:
             log.warning("inbox: could not delete the webhook: %s", self._safe(error))
 
-    async def _fetch(self) -> tuple[Update, ...]:
+    async def _fetch(self) -> list[JSON]:
+        """The next batch as Telegram sent it: not parsed here, so one update that
+        python-telegram-bot cannot read (an older Bot API server's poll, say) is stored and
+        acknowledged with the rest instead of blocking every batch behind it."""
         try:
-            updates = await self.bot.get_updates(offset=self.offset,
-                                                 timeout=timedelta(seconds=self.timeout),
-                                                 limit=BATCH, allowed_updates=Update.ALL_TYPES)
+            with warnings.catch_warnings():
+                # PTB suggests get_updates, which parses the whole batch or raises.
+                warnings.filterwarnings("ignore", message=".*Bot.getUpdates",
+                                        category=PTBUserWarning)
+                answer = await self.bot.do_api_request(
+                    "getUpdates",
+                    api_kwargs={"offset": self.offset, "limit": BATCH,
+                                "timeout": int(self.timeout), "allowed_updates": Update.ALL_TYPES},
+                    read_timeout=self.timeout + READ_MARGIN)
+            updates = [entry for entry in answer if isinstance(entry, dict)
+                       and isinstance(entry.get("update_id"), int)]
         except RetryAfter as error:
             delay = retry_after_seconds(error)
             log.warning("inbox: getUpdates flood control, waiting %.0f s", delay)
@@ -340,8 +366,8 @@ class Poller:
             log.warning("inbox: getUpdates failed (%s: %s); retrying in %.1f s",
                         type(error).__name__, self._safe(error), delay)
         except Exception as error:
-            # For example a batch PTB cannot parse: it was not acknowledged, so Telegram
-            # sends it again; keep asking (and logging) rather than stop listening.
+            # Not a list of updates at all: not acknowledged, so Telegram sends it again;
+            # keep asking (and logging) rather than stop listening.
             delay = self.backoff.next()
             log.error("inbox: getUpdates answer unusable (%s: %s); retrying in %.1f s",
                       type(error).__name__, self._safe(error), delay)
@@ -349,10 +375,9 @@ class Poller:
             self.backoff.reset()
             return updates
         await asyncio.sleep(delay)
-        return ()
+        return []
 
-    async def _store(self, updates: Sequence[Update]) -> bool:
-        payloads = [update.to_dict() for update in updates]
+    async def _store(self, payloads: Sequence[JSON]) -> bool:
         try:
             # On the event loop like every handler's database work: a second writer thread
             # would make SQLite's writers wait on each other in millisecond sleeps.

@@ -308,6 +308,48 @@ async def test_an_update_that_keeps_crashing_the_bot_is_given_up(world: World) -
     assert row.handled_at is not None and "given up" in row.last_error
 
 
+def old_shape_poll(user: SimUser) -> dict[str, Any]:
+    """A poll as an older self-hosted Bot API server sends it: options as plain strings,
+    which python-telegram-bot 22 cannot read."""
+    return {"message": {
+        "message_id": 900, "date": int(datetime.now(UTC).timestamp()),
+        "chat": {"id": user.id, "type": "private", "first_name": user.first_name},
+        "from": {"id": user.id, "is_bot": False, "first_name": user.first_name,
+                 "language_code": "id"},
+        "poll": {"id": "p1", "question": "Hadir?", "options": ["ya", "tidak"]}}}
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+async def test_an_update_the_library_cannot_read_does_not_stop_the_others(
+        world: World, mode: str) -> None:
+    """One unreadable update among good ones: stored, acknowledged, closed with its reason;
+    the sender is told in their language, the webmaster alerted once; the rest are handled."""
+    double, officer = world.double, world.users["officer"]
+    webhook = WebhookOptions(secret="rahasia") if mode == "webhook" else None
+    async with bot_process(world, webhook=webhook) as (office, service):
+        await double.send_text(officer, "Rapat desa di balai")
+        poison = await double.send_update(old_shape_poll(officer))
+        await double.send_update(old_shape_poll(officer))  # the same kind again: no 2nd alert
+        await double.send_text(officer, "Dihadiri 30 orang")
+        await double.wait_until(lambda: len(world.rows()) == 4, what="all four stored")
+        await service.drained()
+        await office.flush()
+    rows = world.rows()
+    assert len(rows) == 4 and all(row.handled_at is not None for row in rows)
+    unreadable = [row for row in rows if row.last_error]
+    assert [row.update_id for row in unreadable] == [poison["update_id"], poison["update_id"] + 1]
+    assert all(row.last_error.startswith("unreadable") for row in unreadable)
+    (draft,) = world.items_of("officer")
+    assert "Rapat desa di balai" in draft.description and "Dihadiri 30 orang" in draft.description
+    told = [m.text for m in double.sent_to(officer) if "tidak dikenal" in (m.text or "")]
+    assert len(told) == 2
+    alerts = [m.text for m in double.sent_to(world.alert_chat)
+              if "tidak bisa dibaca" in (m.text or "")]
+    assert len(alerts) == 1 and "message" in alerts[0]
+    if mode == "polling":
+        assert acknowledged(double, poison["update_id"] + 2)
+
+
 # --------------------------------------------------------------------------- kill -9
 
 
