@@ -15,9 +15,10 @@ from PIL import Image
 from telesim.errors import ApiError
 from telesim.state import JSON, StoredFile
 
-_FILE_PREFIX = {"photo": "AgAC", "video": "BAAC", "document": "BQAC"}
-_FILE_FOLDER = {"photo": "photos", "video": "videos", "document": "documents"}
-_FILE_SUFFIX = {"photo": ".jpg", "video": ".mp4", "document": ""}
+_FILE_PREFIX = {"photo": "AgAC", "video": "BAAC", "video_note": "DQAC", "document": "BQAC"}
+_FILE_FOLDER = {"photo": "photos", "video": "videos", "video_note": "video_notes",
+                "document": "documents"}
+_FILE_SUFFIX = {"photo": ".jpg", "video": ".mp4", "video_note": ".mp4", "document": ""}
 _THUMB_SIDES = (90, 320, 800)  # Telegram's "s", "m" and "x" photo sizes
 _MAX_THUMBNAILED_PIXELS = 40_000_000  # don't decode huge (or bomb) images just for thumbnails
 
@@ -126,7 +127,7 @@ class FileStore:
         """Store new file(s) and build the message's media part, e.g. ``{"photo": [...]}``."""
         if kind == "photo":
             return self._create_photo(source, file_size)
-        if kind not in ("video", "document"):
+        if kind not in ("video", "video_note", "document"):
             raise ApiError(400, f"Bad Request: media type {kind!r} is not supported by the double")
         main = self._new_file(
             kind, source, file_size=file_size, file_name=file_name, mime_type=mime_type

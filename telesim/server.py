@@ -11,7 +11,7 @@ import socket
 import time
 import traceback
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -126,6 +126,7 @@ class BotApiDouble:
         self.local_mode = local_mode
         self.download_limit = None if local_mode else download_limit
         self.strict_chats = strict_chats
+        self._forwarding: JSON | None = None
         head = token.split(":", 1)[0]
         self.bot_user: JSON = {
             "id": int(head) if head.isdigit() else 123456789,
@@ -334,7 +335,41 @@ class BotApiDouble:
         msg = self._user_message(user, chat, reply_to)
         msg.text = msg.plain = text
         msg.entities = entities or []
+        msg.forward_origin = self._forwarding
         return await self._deliver(msg)
+
+    async def edit_by_user(
+        self,
+        user: UserRef,
+        message: StoredMessage,
+        text: str,
+        *,
+        entities: list[JSON] | None = None,
+    ) -> StoredMessage:
+        """The user edits their own message's text (or caption, for media): Telegram then
+        sends an ``edited_message`` update with the whole message and its ``edit_date``."""
+        if message.from_bot or message.sender.get("id") != self._user_of(user).id:
+            raise ValueError("a user can edit only their own messages")
+        message.history.append(message.to_api())
+        if message.media:
+            message.caption = message.plain = text
+        else:
+            message.text = message.plain = text
+        message.entities = entities or []
+        message.edit_date = max(int(time.time()), message.date + 1)
+        await self.send_update({"edited_message": message.to_api()})
+        return message
+
+    @contextlib.contextmanager
+    def forwarded_from(self, origin: JSON) -> Iterator[None]:
+        """Messages sent inside the block arrive as forwarded from ``origin`` (a Bot API
+        ``MessageOrigin``, e.g. ``{"type": "channel", "chat": {...}, "message_id": 7,
+        "date": ...}``)."""
+        self._forwarding = origin
+        try:
+            yield
+        finally:
+            self._forwarding = None
 
     async def send_command(
         self,
@@ -404,6 +439,20 @@ class BotApiDouble:
             "document", data, file_name=file_name, mime_type=mime_type, file_size=file_size
         )
         return await self._send_media(user, chat, None, media, main, caption, media_group_id)
+
+    async def send_video_note(
+        self,
+        user: UserRef,
+        data: bytes | Path,
+        *,
+        duration: int = 5,
+        length: int = 240,
+        chat: ChatRef | None = None,
+    ) -> StoredMessage:
+        """The user records a round video (a video note: no caption, no file name)."""
+        media, main = self._files.create_media(
+            "video_note", data, extra={"duration": duration, "length": length})
+        return await self._send_media(user, chat, None, media, main, None, None)
 
     async def send_video(
         self,
@@ -503,6 +552,7 @@ class BotApiDouble:
         msg = self._user_message(user, chat, reply_to)
         msg.media, msg.file, msg.media_group_id = media, main, media_group_id
         msg.caption = msg.plain = caption
+        msg.forward_origin = self._forwarding
         return await self._deliver(msg)
 
     async def _deliver(self, msg: StoredMessage) -> StoredMessage:

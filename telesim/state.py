@@ -136,6 +136,8 @@ class StoredMessage:
     history: list[JSON] = field(default_factory=list)
     #: For injected messages: the update that carried it.
     update_id: int | None = None
+    #: Where a forwarded message came from (a Bot API ``MessageOrigin``), if forwarded.
+    forward_origin: JSON | None = None
 
     @property
     def chat_id(self) -> int:
@@ -198,6 +200,8 @@ class StoredMessage:
             api["reply_to_message"] = self.reply_to.to_api(with_reply=False)
         if self.edit_date is not None:
             api["edit_date"] = self.edit_date
+        if self.forward_origin is not None:
+            api["forward_origin"] = self.forward_origin
         markup = inline_markup(self.reply_markup)
         if markup is not None:  # Telegram echoes only inline keyboards
             api["reply_markup"] = markup

@@ -239,6 +239,39 @@ async def test_album_arrives_as_one_media_group(double: BotApiDouble) -> None:
     ]
 
 
+async def test_user_edits_forwards_and_round_videos_reach_ptb(double: BotApiDouble) -> None:
+    """What phones do besides sending: edit a caption, forward from a channel, record a
+    round video; PTB sees edited_message, forward_origin and video_note."""
+    sari = double.user(1001, "Sari")
+    seen: list[Message] = []
+
+    async def on_any(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        seen.append(update.effective_message)
+
+    app = double.app_builder().build()
+    app.add_handler(MessageHandler(filters.ALL, on_any))
+    origin = {"type": "channel", "chat": {"id": -100777, "type": "channel",
+                                          "title": "Info Desa Ampah"},
+              "message_id": 7, "date": int(time.time()) - 60}
+    async with double.running(app):
+        photo = await double.send_photo(sari, jpeg(50, 40), "Dihadiri 30 orang")
+        await double.edit_by_user(sari, photo, "Dihadiri 35 orang")
+        with double.forwarded_from(origin):
+            await double.send_text(sari, "Berita dari kanal")
+        await double.send_video_note(sari, b"\x00\x00\x00\x18ftypmp42" + bytes(64))
+        await double.wait_until(lambda: len(seen) == 4)
+
+    first, edited, forwarded, round_video = seen
+    assert first.caption == "Dihadiri 30 orang" and first.edit_date is None
+    assert edited.message_id == first.message_id and edited.caption == "Dihadiri 35 orang"
+    assert edited.edit_date is not None
+    assert forwarded.forward_origin is not None
+    assert forwarded.forward_origin.chat.title == "Info Desa Ampah"  # type: ignore[attr-defined]
+    assert round_video.video_note is not None and round_video.video_note.length == 240
+    assert double.updates[1].keys() == {"update_id", "edited_message"}
+
+
 async def test_uploads_arrive_with_bytes(double: BotApiDouble) -> None:
     sari = double.user(1001, "Sari")
     photo, pdf, mp4 = jpeg(640, 480), b"%PDF-1.4 laporan", b"\x00\x00\x00\x18ftypmp42"
