@@ -123,8 +123,8 @@ async def on_people(update: Update, context: WartaContext) -> None:
                                        language=warta.settings.office.language,
                                        language_chosen=False)
         elif verb in ("peran", "role") and len(args) >= 3:
-            person = people.set_roles(session, context.me, now, telegram_id,
-                                      people.parse_roles([args[2]]))
+            person = people.change_roles(session, context.me, now, telegram_id,
+                                         exactly=people.parse_roles([args[2]])).person
         elif verb in ("nonaktif", "deactivate", "aktif", "activate"):
             person = people.set_active(session, context.me, now, telegram_id,
                                        verb in ("aktif", "activate"))

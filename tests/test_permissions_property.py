@@ -679,8 +679,8 @@ class PermissionMachine(RuleBasedStateMachine):
         allowed = (by is None or holds(self.people[by], ADM)) and person.registered
         actor = None if by is None else self.objects[by]
         if active is None:
-            if self._attempt(f"set_roles by {by}", allowed, lambda: people.set_roles(
-                    self.admin_session, actor, now, person.telegram_id, roles), None):
+            if self._attempt(f"set_roles by {by}", allowed, lambda: people.change_roles(
+                    self.admin_session, actor, now, person.telegram_id, exactly=roles), None):
                 person.roles = set(roles)
         elif self._attempt(f"set_active by {by}", allowed, lambda: people.set_active(
                 self.admin_session, actor, now, person.telegram_id, active), None):

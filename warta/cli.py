@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from warta.render import describe_person, format_item
+from warta.render import describe_change, describe_person, format_item
 from workflow import people
 from workflow.config import ConfigError, load_settings
 from workflow.context import Context
@@ -274,9 +274,9 @@ def cmd_user_list(context: Context, _args: argparse.Namespace) -> int:
 
 def cmd_user_set_role(context: Context, args: argparse.Namespace) -> int:
     with context.session() as session:
-        person = people.set_roles(session, None, now(), args.telegram_id,
-                                  people.parse_roles(args.role))
-        print(f"updated {describe_person(person)}")
+        change = people.change_roles(session, None, now(), args.telegram_id,
+                                     exactly=people.parse_roles(args.role))
+        print(f"updated {describe_person(change.person)}{describe_change(change)}")
     return 0
 
 

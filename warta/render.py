@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from workflow.models import Person
+from workflow.people import RoleChange
 from workflow.service import get_item_unchecked, history
 
 
@@ -13,6 +14,13 @@ def describe_person(person: Person) -> str:
     state = "active" if person.active else "inactive"
     section = f" [{person.section}]" if person.section else ""
     return f"{person.telegram_id:>12}  {person.name}{section}  roles={roles}  {state}"
+
+
+def describe_change(change: RoleChange) -> str:
+    """"  (+pejabat -kepala)": what a role change added and removed, nothing if nothing."""
+    marks = [f"+{role.value}" for role in sorted(change.added)]
+    marks += [f"-{role.value}" for role in sorted(change.removed)]
+    return f"  ({' '.join(marks)})" if marks else "  (no change)"
 
 
 def format_item(session: Session, item_id: int) -> str:

@@ -70,3 +70,15 @@ class InvalidValue(WorkflowError):
     """A value given to an edit cannot be used (unknown media, bad role, duplicate id...)."""
 
     code = "invalid"
+
+
+class InvitationUnusable(WorkflowError):
+    """An invitation link that cannot let anyone in: unknown, expired, used up or revoked.
+
+    `reason` says which, so the answer can tell the person what to ask their admin for."""
+
+    code = "invitation_unusable"
+
+    def __init__(self, detail: str, *, reason: str) -> None:
+        super().__init__(detail, reason=reason)
+        self.reason = reason

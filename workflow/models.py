@@ -374,6 +374,60 @@ class Installation(Base):
     created_at: Mapped[moment]
 
 
+class Invitation(Base):
+    """A link an admin shares so that a new person can join with a role, no Telegram id typed.
+
+    Only the token's SHA-256 is kept: the link itself is a secret the database never holds."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[intpk]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    roles: Mapped[list[str]] = mapped_column(JSON)
+    section: Mapped[str] = mapped_column(String(200), default="")
+    uses_left: Mapped[int] = mapped_column(Integer)
+    auto_approve: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[moment]
+    expires_at: Mapped[moment]
+    revoked_at: Mapped[datetime | None]
+
+    # Loaded on demand: the rows are locked FOR UPDATE, which PostgreSQL refuses on the
+    # nullable side of the outer join a joined load would add.
+    created_by: Mapped[Person | None] = relationship(lazy="select")
+
+
+class JoinRequest(Base):
+    """Someone who opened an invitation link, waiting for (or given) an admin's answer."""
+
+    __tablename__ = "join_requests"
+    __table_args__ = (
+        # One open request per Telegram account: a second tap finds the first.
+        Index(
+            "uq_join_requests_pending_telegram_id",
+            "telegram_id",
+            unique=True,
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
+    )
+
+    id: Mapped[intpk]
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id"))
+    telegram_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(200))
+    username: Mapped[str] = mapped_column(String(64), default="")
+    language: Mapped[str] = mapped_column(String(8), default="id")
+    state: Mapped[str] = mapped_column(String(12))
+    requested_at: Mapped[moment]
+    decided_at: Mapped[datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+
+    invitation: Mapped[Invitation] = relationship(lazy="select")
+    decided_by: Mapped[Person | None] = relationship(foreign_keys=[decided_by_id], lazy="select")
+
+
 # Loader option for queries whose people will be asked about their roles: joined, so that a
 # person and their roles are one statement (queries must then call .unique() on results).
 WITH_ROLES = joinedload(Person.role_rows)

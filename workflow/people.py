@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -62,44 +63,99 @@ def add_person(
     With `language_chosen` False the language is a default until the person's first
     update, which takes it from their Telegram app (see `adopt_telegram_language`)."""
     with transaction(session):
-        _require_admin(session, actor)
-        name = " ".join(name.split())
-        if not name or len(name) > MAX_NAME or len(section) > MAX_NAME:
-            raise InvalidValue("a name (and section) of 1 to 200 characters is needed",
-                               field="name")
-        if language not in LANGUAGES:
-            raise InvalidValue(f"language must be one of {LANGUAGES}", field="language")
-        if find_by_telegram_id(session, telegram_id) is not None:
-            raise InvalidValue(f"Telegram id {telegram_id} is already registered",
-                               field="telegram_id", value=telegram_id)
-        person = Person(telegram_id=telegram_id, name=name, section=section.strip(),
-                        language=language, language_chosen=language_chosen, active=True,
-                        created_at=now)
-        person.role_rows = [PersonRole(role=role) for role in sorted(set(roles))]
-        session.add(person)
-        try:
-            session.flush()
-        except IntegrityError:
-            raise InvalidValue(f"Telegram id {telegram_id} is already registered",
-                               field="telegram_id", value=telegram_id) from None
-        _audit(session, actor, "people.add", now, person,
-               roles=sorted(role.value for role in person.roles))
-        return person
+        require_admin(session, actor)
+        return enrol(session, actor, now, telegram_id=telegram_id, name=name, roles=roles,
+                     section=section, language=language, language_chosen=language_chosen)
 
 
-def set_roles(
-    session: Session, actor: Person | None, now: datetime, telegram_id: int, roles: Iterable[Role]
+def enrol(
+    session: Session,
+    actor: Person | None,
+    now: datetime,
+    *,
+    telegram_id: int,
+    name: str,
+    roles: Iterable[Role],
+    section: str = "",
+    language: str = "id",
+    language_chosen: bool = True,
 ) -> Person:
+    """Writes a new person and their audit row inside the caller's transaction (the
+    caller has checked who may do it: an admin, the command line, an invitation)."""
+    name = " ".join(name.split())
+    section = " ".join(section.split())
+    if not name or len(name) > MAX_NAME or len(section) > MAX_NAME:
+        raise InvalidValue("a name (and section) of 1 to 200 characters is needed",
+                           field="name")
+    if language not in LANGUAGES:
+        raise InvalidValue(f"language must be one of {LANGUAGES}", field="language")
+    if find_by_telegram_id(session, telegram_id) is not None:
+        raise InvalidValue(f"Telegram id {telegram_id} is already registered",
+                           field="telegram_id", value=telegram_id)
+    person = Person(telegram_id=telegram_id, name=name, section=section,
+                    language=language, language_chosen=language_chosen, active=True,
+                    created_at=now)
+    person.role_rows = [PersonRole(role=role) for role in sorted(set(roles))]
+    session.add(person)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise InvalidValue(f"Telegram id {telegram_id} is already registered",
+                           field="telegram_id", value=telegram_id) from None
+    _audit(session, actor, "people.add", now, person,
+           roles=sorted(role.value for role in person.roles))
+    return person
+
+
+@dataclass(frozen=True)
+class RoleChange:
+    """A person's roles after a change, and what the change added and removed."""
+
+    person: Person
+    added: frozenset[Role]
+    removed: frozenset[Role]
+
+
+def change_roles(
+    session: Session,
+    actor: Person | None,
+    now: datetime,
+    telegram_id: int,
+    *,
+    add: Iterable[Role] = (),
+    remove: Iterable[Role] = (),
+    exactly: Iterable[Role] | None = None,
+) -> RoleChange:
+    """Adds and removes roles, leaving the others as they are (or, with `exactly`, sets
+    the whole list); says what changed, so nobody loses a role without being told."""
     with transaction(session):
-        _require_admin(session, actor)
+        require_admin(session, actor)
         person = _existing(session, telegram_id)
-        wanted = set(roles)
-        person.role_rows = [row for row in person.role_rows if Role(row.role) in wanted]
         have = person.roles
+        wanted = set(exactly) if exactly is not None else (have | set(add)) - set(remove)
+        person.role_rows = [row for row in person.role_rows if Role(row.role) in wanted]
         person.role_rows.extend(PersonRole(role=role) for role in sorted(wanted - have))
         session.flush()
+        added, removed = frozenset(wanted - have), frozenset(have - wanted)
         _audit(session, actor, "people.set_roles", now, person,
-               roles=sorted(role.value for role in wanted))
+               roles=sorted(role.value for role in wanted),
+               added=sorted(added), removed=sorted(removed))
+        return RoleChange(person, added, removed)
+
+
+def set_section(
+    session: Session, actor: Person | None, now: datetime, telegram_id: int, section: str
+) -> Person:
+    """An admin puts a person in a section (bidang), or out of one with an empty name."""
+    section = " ".join(section.split())
+    if len(section) > MAX_NAME:
+        raise InvalidValue("a section of at most 200 characters", field="section")
+    with transaction(session):
+        require_admin(session, actor)
+        person = _existing(session, telegram_id)
+        before, person.section = person.section, section
+        _audit(session, actor, "people.section", now, person, section=section, before=before)
         return person
 
 
@@ -107,7 +163,7 @@ def set_active(
     session: Session, actor: Person | None, now: datetime, telegram_id: int, active: bool
 ) -> Person:
     with transaction(session):
-        _require_admin(session, actor)
+        require_admin(session, actor)
         person = _existing(session, telegram_id)
         person.active = active
         _audit(session, actor, "people.activate" if active else "people.deactivate", now, person)
@@ -178,7 +234,8 @@ def _existing(session: Session, telegram_id: int) -> Person:
     return person
 
 
-def _require_admin(session: Session, actor: Person | None) -> None:
+def require_admin(session: Session, actor: Person | None) -> None:
+    """Refuses anyone but an active admin; `actor` None is the command line."""
     if actor is None:
         return
     current = session.get(Person, actor.id, populate_existing=True, options=[WITH_ROLES])
