@@ -82,3 +82,14 @@ class InvitationUnusable(WorkflowError):
     def __init__(self, detail: str, *, reason: str) -> None:
         super().__init__(detail, reason=reason)
         self.reason = reason
+
+
+class DelegationRefused(WorkflowError):
+    """A delegation that cannot be made; `reason` says why (self, inactive, not_official,
+    past, reversed, overlap, too_long)."""
+
+    code = "delegation_refused"
+
+    def __init__(self, detail: str, *, reason: str, **facts: object) -> None:
+        super().__init__(detail, reason=reason, **facts)
+        self.reason = reason

@@ -19,9 +19,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.errors import Conflict, InvalidValue, InvitationUnusable, NotFound
-from workflow.models import AuditEvent, Invitation, JoinRequest, Person, Role
+from workflow.models import Invitation, JoinRequest, Person, Role
 from workflow.outbox import insert_once, notification_values
-from workflow.people import enrol, find_by_telegram_id, require_admin, telegram_language
+from workflow.people import (
+    enrol,
+    find_by_telegram_id,
+    record_office_event,
+    require_admin,
+    telegram_language,
+)
 from workflow.service import MAX_NAME, transaction
 
 DEFAULT_VALIDITY = timedelta(days=7)
@@ -89,7 +95,7 @@ def create_invitation(
         )
         session.add(invitation)
         session.flush()
-        _audit(session, actor, "invitation.create", now, invitation_id=invitation.id,
+        record_office_event(session, actor, "invitation.create", now, invitation_id=invitation.id,
                roles=invitation.roles, section=section, uses=uses,
                expires_at=invitation.expires_at.isoformat(), auto_approve=auto_approve)
         return NewInvitation(invitation, token)
@@ -128,7 +134,7 @@ def arrive(
         )
         session.add(request)
         session.flush()
-        _audit(session, None, "invitation.arrive", now, invitation_id=invitation.id,
+        record_office_event(session, None, "invitation.arrive", now, invitation_id=invitation.id,
                request_id=request.id, telegram_id=telegram_id, name=request.name)
         if invitation.auto_approve:
             person = _admit(session, None, now, request)
@@ -160,7 +166,7 @@ def decide(
         else:
             request.state = RequestState.REFUSED
             request.decided_at, request.decided_by_id = now, actor.id if actor else None
-            _audit(session, actor, "invitation.refuse", now, request_id=request.id,
+            record_office_event(session, actor, "invitation.refuse", now, request_id=request.id,
                    telegram_id=request.telegram_id, name=request.name)
             insert_once(session, [notification_values(
                 target="chat", template="join.refused",
@@ -181,7 +187,8 @@ def revoke(session: Session, actor: Person | None, now: datetime, invitation_id:
             raise NotFound(f"no invitation {invitation_id}", invitation_id=invitation_id)
         if invitation.revoked_at is None:
             invitation.revoked_at = now
-            _audit(session, actor, "invitation.revoke", now, invitation_id=invitation_id)
+            record_office_event(session, actor, "invitation.revoke", now,
+                                invitation_id=invitation_id)
 
 
 def pending_requests(session: Session) -> list[JoinRequest]:
@@ -221,7 +228,7 @@ def _admit(session: Session, actor: Person | None, now: datetime, request: JoinR
     request.state = RequestState.APPROVED
     request.decided_at, request.decided_by_id = now, actor.id if actor else None
     request.person_id = person.id
-    _audit(session, actor, "invitation.approve", now, request_id=request.id,
+    record_office_event(session, actor, "invitation.approve", now, request_id=request.id,
            person_id=person.id, roles=invitation.roles, section=invitation.section)
     insert_once(session, [notification_values(
         target="person", template="join.approved", recipient_id=person.id,
@@ -229,8 +236,3 @@ def _admit(session: Session, actor: Person | None, now: datetime, request: JoinR
         key=f"join-approved-{request.id}", now=now)])
     return person
 
-
-def _audit(session: Session, actor: Person | None, action: str, now: datetime,
-           **data: object) -> None:
-    session.add(AuditEvent(item_id=None, actor_id=actor.id if actor else None, action=action,
-                           data=data, at=now))

@@ -428,6 +428,29 @@ class JoinRequest(Base):
     decided_by: Mapped[Person | None] = relationship(foreign_keys=[decided_by_id], lazy="select")
 
 
+class Delegation(Base):
+    """An acting official (Plt/Plh): who decides for a pejabat, on which office days.
+
+    The range is of office-calendar dates, both ends included; a revoked one stays for
+    the record."""
+
+    __tablename__ = "delegations"
+    __table_args__ = (Index(None, "delegate_id", "ends_on"), Index(None, "principal_id"))
+
+    id: Mapped[intpk]
+    principal_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    delegate_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    title: Mapped[str] = mapped_column(String(8))
+    starts_on: Mapped[date]
+    ends_on: Mapped[date]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[moment]
+    revoked_at: Mapped[datetime | None]
+
+    principal: Mapped[Person] = relationship(foreign_keys=[principal_id], lazy="joined")
+    delegate: Mapped[Person] = relationship(foreign_keys=[delegate_id], lazy="joined")
+
+
 # Loader option for queries whose people will be asked about their roles: joined, so that a
 # person and their roles are one statement (queries must then call .unique() on results).
 WITH_ROLES = joinedload(Person.role_rows)

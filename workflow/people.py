@@ -243,11 +243,17 @@ def require_admin(session: Session, actor: Person | None) -> None:
         raise NotAllowed("only an admin manages people", action="people", reason="role")
 
 
+def record_office_event(session: Session, actor: Person | None, action: str, now: datetime,
+                        **data: object) -> None:
+    """The audit row of a change to the office rather than to an item (people, invitations,
+    delegations); `actor` None is the command line or Warta itself."""
+    session.add(AuditEvent(item_id=None, actor_id=actor.id if actor else None, action=action,
+                           data=data, at=now))
+
+
 def _audit(
     session: Session, actor: Person | None, action: str, now: datetime, person: Person,
     **data: object,
 ) -> None:
-    session.add(AuditEvent(
-        item_id=None, actor_id=actor.id if actor else None, action=action,
-        data={"person_id": person.id, "telegram_id": person.telegram_id, **data}, at=now,
-    ))
+    record_office_event(session, actor, action, now, person_id=person.id,
+                        telegram_id=person.telegram_id, **data)
