@@ -16,6 +16,10 @@ Exactly once: ``publish()`` must be idempotent by ``request.idempotency_key``. T
 may call it again after a crash at any point (including after the site created the post but
 before the worker stored the result), and the second call must return the same remote
 post instead of creating another one.
+
+Corrections and take-downs: ``update()`` replaces a published post in place (same id and
+URL) and ``withdraw()`` hides it (never deletes it). Both are idempotent by nature: the
+request says the whole post as it must be, so a retry after a crash writes the same thing.
 """
 
 from __future__ import annotations
@@ -84,6 +88,11 @@ class PublishRequest:
     status: PublishStatus
     publish_at: datetime | None  # aware datetime; required for status "future"
     section: str = ""  # office section (bidang); informative
+    # Correction notes (plain text, dated by the worker, oldest first) shown at the end of
+    # the post; empty for a first publication.
+    corrections: tuple[str, ...] = ()
+    # 0 for the first publication, then one more for every correction: keys a delivery.
+    revision: int = 0
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -151,6 +160,16 @@ class Adapter(Protocol):
 
     def publish(self, request: PublishRequest) -> PublishResult:
         """Put the item on the site; idempotent by ``request.idempotency_key``."""
+        ...
+
+    def update(self, remote_id: str, request: PublishRequest) -> PublishResult:
+        """Replace the post ``remote_id`` in place with ``request`` (a correction, or a
+        withdrawn post put back): same post, same URL; idempotent (the same request twice
+        leaves the post as one call would)."""
+        ...
+
+    def withdraw(self, remote_id: str, request: PublishRequest) -> None:
+        """Take the post out of public view without deleting it; idempotent."""
         ...
 
     def check(self) -> None:

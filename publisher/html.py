@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["Embedded", "body_html", "escape_text", "post_html"]
+__all__ = ["Embedded", "body_html", "corrections_html", "escape_text", "post_html"]
 
 _SHORTCODE_BRACKETS: Final = {ord("["): "&#91;", ord("]"): "&#93;"}
 _PARAGRAPH_BREAK: Final = re.compile(r"\n[ \t]*\n+")
@@ -136,8 +136,16 @@ def _video(video: Embedded) -> str:
     return _block("video", inner, {"id": video.remote_id} if video.remote_id else None)
 
 
-def post_html(body: str, media: Iterable[Embedded]) -> str:
-    """Post content: the body, then a gallery of the photos, the videos, the documents."""
+def corrections_html(corrections: Sequence[str]) -> str:
+    """The dated correction notes at the end of a corrected post, as escaped paragraphs."""
+    notes = "".join(f"<p>{_line_html(' '.join(note.split()))}</p>" for note in corrections)
+    return _block("group", f'<div class="wp-block-group warta-ralat">{notes}</div>') \
+        if notes else ""
+
+
+def post_html(body: str, media: Iterable[Embedded], corrections: Sequence[str] = ()) -> str:
+    """Post content: the body, then a gallery of the photos, the videos, the documents,
+    and last any correction notes."""
     items = list(media)
     photos = [m for m in items if m.kind == "photo"]
     parts = [body_html(body)] if body.strip() else []
@@ -145,4 +153,6 @@ def post_html(body: str, media: Iterable[Embedded]) -> str:
         parts.append(_gallery(photos))
     parts += [_video(m) for m in items if m.kind == "video"]
     parts += [_file(m) for m in items if m.kind == "document"]
+    if corrections:
+        parts.append(corrections_html(corrections))
     return "\n\n".join(parts)

@@ -8,10 +8,14 @@ Request
     Idempotency-Key: <request.idempotency_key>
     X-Warta-Signature: sha256=<hex HMAC-SHA256(secret, raw request body)>
 
-and a JSON body (schema ``warta.publish.v1``)::
+and a JSON body (schema ``warta.publish.v2``)::
 
     {
-      "schema": "warta.publish.v1",
+      "schema": "warta.publish.v2",
+      "event": "publish" | "update" | "withdraw",
+      "remote_id": null | "the receiver's id from its first answer" (update, withdraw),
+      "revision": 0,                     (0 first publication, +1 per correction)
+      "corrections": ["Ralat 7 Desember 2026: ..."],       (plain text, oldest first)
       "item_id": 17,
       "idempotency_key": "warta-17",
       "title": "plain text",
@@ -30,6 +34,15 @@ and a JSON body (schema ``warta.publish.v1``)::
          "content_base64": "<the file, standard base64>"}
       ]
     }
+
+``update`` replaces the post ``remote_id`` in place (same id and URL; show the
+``corrections`` at its end); ``withdraw`` takes it out of public view (never delete it:
+it may be corrected and put back by a later ``update``); both carry the whole item and
+answer like ``publish``. The ``Idempotency-Key`` is the item's key for the first
+publication and ``<key>.r<revision>`` / ``<key>.withdraw.r<revision>`` after it: one key
+per version, repeated on every retry of that version. v2 differs from v1 only by the
+four fields above; a v1 receiver that ignores unknown fields keeps working for
+first publications.
 
 Text fields are what users typed: a receiver must escape them (or use ``html``). Files
 are inline as base64 so one signed request carries everything; the body is streamed from
@@ -80,11 +93,12 @@ from publisher.base import (
 )
 from publisher.html import body_html
 
-__all__ = ["SCHEMA", "SIGNATURE_HEADER", "WebhookAdapter", "sign", "verify_signature"]
+__all__ = ["SCHEMA", "SIGNATURE_HEADER", "WebhookAdapter", "delivery_key", "sign",
+           "verify_signature"]
 
 log = logging.getLogger(__name__)
 
-SCHEMA: Final = "warta.publish.v1"
+SCHEMA: Final = "warta.publish.v2"
 SIGNATURE_HEADER: Final = "X-Warta-Signature"
 _READ_SIZE: Final = 3 * 256 * 1024  # a multiple of 3: base64 pieces concatenate cleanly
 _DETAIL_MAX: Final = 300
@@ -152,9 +166,22 @@ def _media_meta(file: MediaFile) -> dict[str, Any]:
     }
 
 
-def _payload_fields(request: PublishRequest) -> dict[str, Any]:
+def delivery_key(request: PublishRequest, event: str) -> str:
+    """The Idempotency-Key of one version of one item (see the module docstring)."""
+    if event == "publish":
+        return request.idempotency_key
+    middle = ".withdraw" if event == "withdraw" else ""
+    return f"{request.idempotency_key}{middle}.r{request.revision}"
+
+
+def _payload_fields(request: PublishRequest, event: str, remote_id: str | None
+                    ) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
+        "event": event,
+        "remote_id": remote_id,
+        "revision": request.revision,
+        "corrections": list(request.corrections),
         "item_id": request.item_id,
         "idempotency_key": request.idempotency_key,
         "title": request.title,
@@ -170,8 +197,9 @@ def _payload_fields(request: PublishRequest) -> dict[str, Any]:
     }
 
 
-def _body_chunks(request: PublishRequest, metas: list[dict[str, Any]]) -> Iterator[bytes]:
-    yield _json_object_open(_payload_fields(request)) + b', "media": ['
+def _body_chunks(request: PublishRequest, metas: list[dict[str, Any]], event: str,
+                 remote_id: str | None) -> Iterator[bytes]:
+    yield _json_object_open(_payload_fields(request, event, remote_id)) + b', "media": ['
     for index, (file, meta) in enumerate(zip(request.media, metas, strict=True)):
         yield (b", " if index else b"") + _json_object_open(meta) + b', "content_base64": "'
         yield from _base64_file(file)
@@ -221,30 +249,41 @@ class WebhookAdapter:
         existing = self.find_published(request.idempotency_key)
         if existing is not None:
             return existing
+        return self._deliver(request, "publish", None)
+
+    def update(self, remote_id: str, request: PublishRequest) -> PublishResult:
+        return self._deliver(request, "update", remote_id)
+
+    def withdraw(self, remote_id: str, request: PublishRequest) -> None:
+        self._deliver(request, "withdraw", remote_id)
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _deliver(self, request: PublishRequest, event: str, remote_id: str | None
+                 ) -> PublishResult:
         try:
-            body = self._signed_body(request)
+            body = self._signed_body(request, event, remote_id)
         except OSError as exc:
             raise PublishError(f"cannot read a media file: {exc}", retryable=False) from exc
         headers = {
             "Content-Type": "application/json; charset=utf-8",
-            "Idempotency-Key": request.idempotency_key,
+            "Idempotency-Key": delivery_key(request, event),
             SIGNATURE_HEADER: body.signature,
         }
         response = self._send("POST", data=body.stream, headers=headers)
         result = self._result(response, "POST webhook")
-        log.info("webhook: %s published as %s", request.idempotency_key, result.remote_id)
+        log.info("webhook: %s %s as %s", delivery_key(request, event), event, result.remote_id)
         return result
 
-    # --- internals ---------------------------------------------------------------------------
-
-    def _signed_body(self, request: PublishRequest) -> _SignedBody:
+    def _signed_body(self, request: PublishRequest, event: str, remote_id: str | None
+                     ) -> _SignedBody:
         metas = [_media_meta(file) for file in request.media]
         mac = hmac.new(self._secret, digestmod=hashlib.sha256)
         length = 0
-        for chunk in _body_chunks(request, metas):  # first pass: signature and length
+        for chunk in _body_chunks(request, metas, event, remote_id):  # first pass
             mac.update(chunk)
             length += len(chunk)
-        stream = _SizedStream(lambda: _body_chunks(request, metas), length)
+        stream = _SizedStream(lambda: _body_chunks(request, metas, event, remote_id), length)
         return _SignedBody(stream, "sha256=" + mac.hexdigest())
 
     def _get(self, key: str) -> requests.Response:

@@ -175,6 +175,7 @@ class WordPressAdapter:
         create_missing_terms: bool = True,
         rest_route_form: bool | None = None,
         gallery_includes_cover: bool = True,
+        withdrawn_status: str = "draft",
         session: requests.Session | None = None,
     ) -> None:
         """
@@ -190,7 +191,12 @@ class WordPressAdapter:
             ``/wp-json/`` and fall back when the site answers 404 there.
         gallery_includes_cover: show the featured photo in the gallery too (themes differ in
             whether they show the featured image on the post page).
+        withdrawn_status: what a taken-down post becomes, ``"draft"`` or ``"private"``
+            (never deleted: the office keeps the record, and a correction may bring it back).
         """
+        if withdrawn_status not in ("draft", "private"):
+            raise ValueError('withdrawn_status must be "draft" or "private"')
+        self._withdrawn_status = withdrawn_status
         self._root = re.sub(r"/wp-json/?$", "", base_url.strip().rstrip("/"))
         self._auth = (username, password)
         self._post_status = post_status
@@ -268,6 +274,32 @@ class WordPressAdapter:
         log.info("wordpress: %s published as post %s", request.idempotency_key, post["id"])
         return PublishResult(str(post["id"]), str(post["link"]), tuple(warnings))
 
+    def update(self, remote_id: str, request: PublishRequest) -> PublishResult:
+        warnings: list[str] = []
+        post_id = _post_id(remote_id)
+        categories = self._term_ids_for("categories", _present([request.category]), warnings)
+        tags = self._term_ids_for("tags", _present(request.tags), warnings)
+        uploaded = self._ensure_media(request.idempotency_key, request.media, warnings)
+        cover = uploaded.get(request.cover_sha256 or "")
+        payload = self._post_payload(request, uploaded.values(), cover, categories, tags)
+        # A post without a cover or terms any more must lose them, not keep the old ones.
+        payload.setdefault("featured_media", 0)
+        payload.setdefault("categories", [])
+        payload.setdefault("tags", [])
+        post = self._post_json(f"/wp/v2/posts/{post_id}", payload)
+        self._verify_post(post, payload, warnings)
+        log.info("wordpress: post %s updated (%s, revision %d)", post_id,
+                 request.idempotency_key, request.revision)
+        return PublishResult(str(post["id"]), str(post["link"]), tuple(warnings))
+
+    def withdraw(self, remote_id: str, request: PublishRequest) -> None:
+        post_id = _post_id(remote_id)
+        post = self._post_json(f"/wp/v2/posts/{post_id}", {"status": self._withdrawn_status})
+        if post.get("status") not in ("draft", "private"):
+            raise PublishError(f"post {post_id} is still {post.get('status')!r} after "
+                               "the take-down", retryable=True)
+        log.info("wordpress: post %s withdrawn (%s)", post_id, self._withdrawn_status)
+
     # --- the post ------------------------------------------------------------------------------
 
     def _post_payload(
@@ -291,7 +323,7 @@ class WordPressAdapter:
             # runs shortcodes; users' text must arrive as text.
             "title": html.escape(request.title, quote=False),
             "excerpt": escape_text(request.excerpt),
-            "content": post_html(request.body, shown),
+            "content": post_html(request.body, shown, request.corrections),
         }
         if request.publish_at is not None and request.status == "future":
             # date_gmt without an offset is read as UTC.
@@ -583,6 +615,13 @@ def _is_rest_index(response: requests.Response) -> bool:
     except ValueError:
         return False
     return isinstance(body, dict) and "wp/v2" in (body.get("namespaces") or ())
+
+
+def _post_id(remote_id: str) -> int:
+    """The WordPress post id Warta stored, or an error that no retry will fix."""
+    if not remote_id.isdigit():
+        raise PublishError(f"no WordPress post id recorded (got {remote_id!r})", retryable=False)
+    return int(remote_id)
 
 
 def _present(names: Iterable[str | None]) -> list[str]:

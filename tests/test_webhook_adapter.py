@@ -24,8 +24,9 @@ from tests.wordpress_site import _loopback_without_proxy  # noqa: F401  (fixture
 SECRET = "rahasia-bersama-uji"
 WIB = timezone(timedelta(hours=7))
 TOP_LEVEL_FIELDS = {
-    "schema", "item_id", "idempotency_key", "title", "body", "html", "excerpt", "category",
-    "tags", "section", "status", "publish_at", "cover_sha256", "media",
+    "schema", "event", "remote_id", "revision", "corrections", "item_id", "idempotency_key",
+    "title", "body", "html", "excerpt", "category", "tags", "section", "status", "publish_at",
+    "cover_sha256", "media",
 }  # fmt: skip
 MEDIA_FIELDS = {"filename", "mime", "kind", "sha256", "size", "alt", "caption", "content_base64"}
 
@@ -55,8 +56,9 @@ class Receiver:
         if not verify_signature(SECRET, body, headers.get("X-Warta-Signature")):
             return 401, {"error": "bad signature"}
         key = headers["Idempotency-Key"]
+        remote_id = json.loads(body).get("remote_id")
         if key not in self.published:  # idempotent by key, as the contract requires
-            number = len(self.published) + 1
+            number = int(remote_id) if remote_id else len(self.published) + 1
             self.published[key] = {"id": number, "url": f"https://kab.example/berita/{number}"}
         return 201, self.published[key]
 
@@ -249,3 +251,28 @@ def test_verify_signature() -> None:
     assert not verify_signature(SECRET, body, None)
     assert not verify_signature(SECRET, body, header.removeprefix("sha256="))
     assert not verify_signature(SECRET, body, "sha1=" + header[7:])
+
+
+def test_corrections_and_take_downs_are_signed_v2_events_keyed_per_version(
+        receiver: Receiver, tmp_path: Path) -> None:
+    import dataclasses
+
+    adapter = WebhookAdapter(receiver.url, SECRET)
+    first = _request(tmp_path)
+    published = adapter.publish(first)
+    corrected = dataclasses.replace(first, title="Judul yang benar", revision=1,
+                                    corrections=("Ralat 7 Desember 2026: judul.",))
+    again = adapter.update(published.remote_id, corrected)
+    adapter.update(published.remote_id, corrected)  # a retry of the same version
+    adapter.withdraw(published.remote_id, corrected)
+    assert (again.remote_id, again.url) == (published.remote_id, published.url)
+    sent = [(r["headers"]["Idempotency-Key"], json.loads(r["body"])) for r in receiver.posts()]
+    assert [key for key, _ in sent] == ["warta-17", "warta-17.r1", "warta-17.r1",
+                                        "warta-17.withdraw.r1"]
+    assert [body["event"] for _, body in sent] == ["publish", "update", "update", "withdraw"]
+    assert {body["schema"] for _, body in sent} == {"warta.publish.v2"}
+    assert sent[0][1]["remote_id"] is None and sent[1][1]["remote_id"] == published.remote_id
+    assert sent[1][1]["corrections"] == ["Ralat 7 Desember 2026: judul."]
+    assert sent[1][1]["title"] == "Judul yang benar" and sent[1][1]["revision"] == 1
+    for request in receiver.posts():
+        assert verify_signature(SECRET, request["body"], request["headers"]["X-Warta-Signature"])

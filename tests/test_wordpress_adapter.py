@@ -643,3 +643,68 @@ def test_author_account_publishes_everything_but_new_terms(
     )
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered
     assert post["featured_media"] != 0
+
+
+# --- corrections and take-downs -----------------------------------------------------------
+
+
+def test_a_correction_updates_the_same_post_in_place_with_its_note(
+    adapter: WordPressAdapter, site: Site, tmp_path: Path
+) -> None:
+    first_photo = photo(tmp_path, "Foto 1.jpg", "red")
+    original = item(title="Camat Budi membuka rapat", media=(first_photo,),
+                    cover_sha256=first_photo.sha256, tags=("rapat",))
+    published = adapter.publish(original)
+    second_photo = photo(tmp_path, "Foto 2.jpg", "blue")
+    corrected = dataclasses.replace(
+        original, title="Camat Bambang membuka rapat", body="Nama camat sudah dibetulkan.",
+        media=(first_photo, second_photo), revision=1, tags=(),
+        corrections=("Ralat 7 Desember 2026: nama camat salah tulis <Budi>.",))
+    again = adapter.update(published.remote_id, corrected)
+    assert (again.remote_id, again.url) == (published.remote_id, published.url)
+    adapter.update(published.remote_id, corrected)  # a retry after a crash: same post
+    post = site.post(published.remote_id)
+    assert html.unescape(post["title"]["raw"]) == "Camat Bambang membuka rapat"
+    assert post["status"] == "publish" and post["tags"] == []
+    assert len(site.posts_with_slug(post_slug(original.idempotency_key))) == 1
+    page = site.page(published.url)
+    assert "Nama camat sudah dibetulkan." in page and "Budi membuka" not in page
+    assert "Ralat 7 Desember 2026: nama camat salah tulis &lt;Budi&gt;." in page
+    assert page.index("Nama camat sudah") < page.index("Ralat 7 Desember")
+    assert len(site.media_of(corrected)) == 2  # the kept photo was not uploaded again
+
+
+def test_a_take_down_hides_the_post_without_deleting_it_and_an_update_brings_it_back(
+    wordpress_site: WordPressSite, site: Site  # noqa: F811
+) -> None:
+    for hidden in ("draft", "private"):
+        adapter = WordPressAdapter(wordpress_site.url, wordpress_site.user,
+                                   wordpress_site.app_password, withdrawn_status=hidden)
+        request = item(title=f"Berita yang ditarik ({hidden})")
+        published = adapter.publish(request)
+        adapter.withdraw(published.remote_id, request)
+        adapter.withdraw(published.remote_id, request)  # retried: still one hidden post
+        assert site.post(published.remote_id)["status"] == hidden
+        assert requests.get(published.url, timeout=30).status_code == 404  # not public
+        adapter.update(published.remote_id, dataclasses.replace(request, revision=1))
+        assert site.post(published.remote_id)["status"] == "publish"
+
+
+def test_an_update_while_the_site_is_down_is_retryable(
+    wordpress_site: WordPressSite, site: Site  # noqa: F811
+) -> None:
+    adapter = WordPressAdapter(wordpress_site.url, wordpress_site.user,
+                               wordpress_site.app_password)
+    request = item()
+    published = adapter.publish(request)
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        dead_port = unused.getsockname()[1]
+    down = WordPressAdapter(f"http://127.0.0.1:{dead_port}", wordpress_site.user,
+                            wordpress_site.app_password, timeout=2)
+    for attempt in (lambda: down.update(published.remote_id, request),
+                    lambda: down.withdraw(published.remote_id, request)):
+        with pytest.raises(PublishError) as failed:
+            attempt()
+        assert failed.value.retryable
+    assert site.post(published.remote_id)["status"] == "publish"
