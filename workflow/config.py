@@ -147,6 +147,23 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class ChecklistSettings:
+    """What an item needs before the editor may forward it (false or 0: not checked).
+
+    The defaults are the SOP's spirit for a news post: a cover, some substance, a title
+    that fits a headline, when and where it happened, a category, and alt text for
+    readers who cannot see the photos."""
+
+    cover_photo: bool = True
+    min_body_words: int = 30
+    max_title_chars: int = 120
+    activity_date: bool = True
+    section: bool = True
+    category: bool = True
+    photo_alt_text: bool = True
+
+
+@dataclass(frozen=True)
 class Settings:
     office: OfficeSettings = OfficeSettings()
     telegram: TelegramSettings = TelegramSettings()
@@ -158,6 +175,7 @@ class Settings:
     holidays: HolidaySettings = HolidaySettings()
     deadlines: DeadlineSettings = DeadlineSettings()
     alerts: AlertSettings = AlertSettings()
+    checklist: ChecklistSettings = ChecklistSettings()
     source: str = ""
 
     @property
@@ -293,6 +311,9 @@ def _check_values(settings: Settings) -> None:
             value = getattr(section, item.name)
             if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
                 raise ConfigError(f"{section_name}.{item.name}", "must be greater than zero")
+    for name in ("min_body_words", "max_title_chars"):
+        if getattr(settings.checklist, name) < 0:
+            raise ConfigError(f"checklist.{name}", "must be 0 (not checked) or more")
     if not 1 <= settings.media.jpeg_quality <= 95:
         raise ConfigError("media.jpeg_quality", "must be between 1 and 95")
     for item in dataclasses.fields(DeadlineSettings):

@@ -235,6 +235,9 @@ class Media(Base):
     position: Mapped[int] = mapped_column(Integer)
     is_cover: Mapped[bool] = mapped_column(Boolean, default=False)
     original_name: Mapped[str] = mapped_column(String(300), default="")
+    # What the photo shows, for readers who cannot see it: the officer's caption on this
+    # photo, or the editor's words.
+    alt_text: Mapped[str] = mapped_column(String(300), default="", server_default="")
     telegram_file_unique_id: Mapped[str] = mapped_column(String(120), default="")
     added_at: Mapped[moment]
     removed_at: Mapped[datetime | None]
