@@ -91,7 +91,7 @@ from publisher.base import (
     error_from_exception,
     error_from_status,
 )
-from publisher.html import body_html
+from workflow.post_html import body_html
 
 __all__ = ["SCHEMA", "SIGNATURE_HEADER", "WebhookAdapter", "delivery_key", "sign",
            "verify_signature"]

@@ -53,7 +53,7 @@ from publisher.base import (
     error_from_exception,
     error_from_status,
 )
-from publisher.html import Embedded, escape_text, post_html
+from workflow.post_html import Embedded, escape_text, post_html
 
 __all__ = ["WordPressAdapter", "media_slug", "post_slug"]
 

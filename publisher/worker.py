@@ -81,6 +81,7 @@ from workflow.errors import WrongState
 from workflow.logs import bind
 from workflow.media import InvalidMediaPath, MediaStore
 from workflow.models import Item, Media, MediaKind, OutboxKind, OutboxMessage, Status
+from workflow.post_html import photo_alt, photo_caption
 from workflow.service import Workflow, transaction
 
 __all__ = [
@@ -483,8 +484,8 @@ def _media_file(item: Item, media: Media, index: int, store: MediaStore) -> Medi
         kind=kind,
         filename=_filename(item, media, index),
         sha256=media.sha256,
-        alt=item.title,
-        caption=_caption(item) if kind == "photo" else "",
+        alt=photo_alt(item, media) if kind == "photo" else "",
+        caption=photo_caption(item) if kind == "photo" else "",
     )
 
 
@@ -510,15 +511,6 @@ def _filename(item: Item, media: Media, index: int) -> str:
     words = " ".join(item.title.replace("/", " ").replace("\\", " ").split())
     stem = words[:60].rstrip() or media.kind
     return f"{stem} {index}{suffix}"
-
-
-def _caption(item: Item) -> str:
-    """Where and when the photos were taken (section, activity date): what the SOP collects
-    that the post does not otherwise show. The title is already each photo's alt text."""
-    parts = [item.section.strip()]
-    if item.activity_date is not None:
-        parts.append(item.activity_date.strftime("%d/%m/%Y"))
-    return ", ".join(part for part in parts if part)
 
 
 def config_reason(error: PublishError, adapter_name: str) -> str:

@@ -5,7 +5,7 @@ two UTF-16 units each), Markdown and HTML in names, titles, bodies, sections, ta
 reasons. In Telegram every message must be accepted (the Bot API double parses HTML like
 Telegram: unknown or unbalanced tags and texts over 4,096 UTF-16 units are refused), show
 the raw characters to the user (`StoredMessage.plain`), and long cards must be clipped, not
-refused. On the website (publisher/html.py, and the webhook payload's `html` as a receiver
+refused. On the website (workflow/post_html.py, and the webhook payload's `html` as a receiver
 serves it) no tag, comment or shortcode from a user may be live, and the text must survive.
 """
 
@@ -32,7 +32,6 @@ from hypothesis import strategies as st
 
 from bot.render import draft_summary, item_card
 from publisher.base import MediaFile, PublishRequest
-from publisher.html import Embedded, body_html, escape_text, post_html
 from publisher.receiver import Receiver
 from publisher.webhook import WebhookAdapter
 from telesim import SEND_METHODS, SimUser, StoredMessage, render_html
@@ -43,6 +42,7 @@ from workflow.config import PublisherSettings, WebsiteSettings
 from workflow.errors import WorkflowError
 from workflow.models import Item, Person, Role, Status
 from workflow.people import add_person
+from workflow.post_html import Embedded, body_html, escape_text, post_html
 from workflow.service import Edit
 
 # --------------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ import requests
 from PIL import Image, ImageDraw
 
 from publisher.base import MediaFile, PublishError, PublishRequest, PublishResult
-from publisher.html import escape_text
 from publisher.wordpress import WordPressAdapter, media_slug, post_slug
 from tests.wordpress_site import (  # noqa: F401  (fixtures)
     WordPressServer,
@@ -34,6 +33,7 @@ from tests.wordpress_site import (  # noqa: F401  (fixtures)
     wordpress_site,
 )
 from warta.demo import report_pdf
+from workflow.post_html import escape_text
 
 pytestmark = pytest.mark.wordpress
 

@@ -454,6 +454,32 @@ class Delegation(Base):
     delegate: Mapped[Person] = relationship(foreign_keys=[delegate_id], lazy="joined")
 
 
+class WebLogin(Base):
+    """A one-time browser login link sent to a person by the bot (only its hash is kept)."""
+
+    __tablename__ = "web_logins"
+
+    id: Mapped[intpk]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[moment]
+    expires_at: Mapped[moment]
+    used_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in browser: idle and absolute expiry, ended by logging out."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[intpk]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[moment]
+    last_seen_at: Mapped[moment]
+    ended_at: Mapped[datetime | None]
+
+
 # Loader option for queries whose people will be asked about their roles: joined, so that a
 # person and their roles are one statement (queries must then call .unique() on results).
 WITH_ROLES = joinedload(Person.role_rows)

@@ -1,4 +1,4 @@
-"""Safe HTML for a post, from plain user text and already-uploaded media.
+"""The HTML of a post: safe markup from plain user text and media (the website's and previews').
 
 Everything a user typed is escaped here, so no HTML from users reaches a page live:
 ``<``, ``>``, ``&`` and quotes become entities, and so do ``[`` and ``]``, because WordPress
@@ -17,9 +17,13 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-__all__ = ["Embedded", "body_html", "corrections_html", "escape_text", "post_html"]
+if TYPE_CHECKING:
+    from workflow.models import Item, Media
+
+__all__ = ["Embedded", "body_html", "corrections_html", "escape_text", "photo_alt", "photo_caption",
+           "post_html", "post_html_for_preview"]
 
 _SHORTCODE_BRACKETS: Final = {ord("["): "&#91;", ord("]"): "&#93;"}
 _PARAGRAPH_BREAK: Final = re.compile(r"\n[ \t]*\n+")
@@ -156,3 +160,26 @@ def post_html(body: str, media: Iterable[Embedded], corrections: Sequence[str] =
     if corrections:
         parts.append(corrections_html(corrections))
     return "\n\n".join(parts)
+
+
+def photo_alt(item: Item, media: Media) -> str:
+    """A photo's alt text on the website: its own words, else the item's title."""
+    return media.alt_text.strip() or item.title
+
+
+def photo_caption(item: Item) -> str:
+    """Where and when the photos were taken (section, activity date): what the SOP collects
+    that the post does not otherwise show."""
+    parts = [item.section.strip()]
+    if item.activity_date is not None:
+        parts.append(item.activity_date.strftime("%d/%m/%Y"))
+    return ", ".join(part for part in parts if part)
+
+
+def post_html_for_preview(item: Item, media: Sequence[tuple[Media, str]]) -> str:
+    """The post as the publisher will make it, with each file at the given local URL."""
+    shown = [Embedded(kind=m.kind, url=url, remote_id=None, name=m.original_name or m.kind,
+                      alt=photo_alt(item, m) if m.kind == "photo" else "",
+                      caption=photo_caption(item) if m.kind == "photo" else "")
+             for m, url in media]
+    return post_html(item.body, shown)
