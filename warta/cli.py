@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _command(commands, "demo", "play a whole office day locally (no token, no internet)",
              cmd_demo)
+    _command(commands, "web", "serve the web pages alone ([web] listen), without the bot",
+             cmd_web)
 
     _command(commands, "doctor", "check configuration, database, media, Telegram, website "
              "and calendar; one line per check", cmd_doctor)
@@ -155,6 +157,22 @@ def cmd_run(context: Context, _args: argparse.Namespace) -> int:
     setup_logging(context.settings)
     context.ensure_schema()
     run(context)
+    return 0
+
+
+def cmd_web(context: Context, _args: argparse.Namespace) -> int:
+    import asyncio
+
+    from web.server import serve_alone
+    from workflow.logs import setup_logging
+
+    if not context.settings.web.listen:
+        print("warta: set [web] listen (e.g. \"0.0.0.0:8080\") to serve the pages",
+              file=sys.stderr)
+        return 2
+    setup_logging(context.settings)
+    context.ensure_schema()
+    asyncio.run(serve_alone(context))
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The composition root: the bot with the publisher's job on its queue, and `warta run`."""
+"""The composition root: the bot with the publisher's job on its queue and the web pages
+beside it, and `warta run`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from bot.app import RepeatingJob, builder_for, serve_until_signal
 from bot.app import build_application as build_bot
 from bot.base import WartaApp
 from publisher.worker import job_callback, make_worker
+from web.server import serving
 from workflow.context import Context
 
 
@@ -36,4 +38,10 @@ def run(warta: Context) -> None:
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     app = build_application(warta, builder_for(warta).updater(None))
-    asyncio.run(serve_until_signal(app, warta))
+    asyncio.run(_serve(app, warta))
+
+
+async def _serve(app: WartaApp, warta: Context) -> None:
+    """The bot and, when configured, the web pages, in one event loop."""
+    async with serving(warta):
+        await serve_until_signal(app, warta)

@@ -147,6 +147,20 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """The web pages: served by `warta run` (and `warta web`) when `listen` is set."""
+
+    listen: str = ""  # "address:port", e.g. "0.0.0.0:8080"; "" serves no pages
+    public_url: str = ""  # HTTPS address Telegram opens Mini Apps at; "" shows no buttons
+    init_data_max_age_seconds: int = 3600
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host or "127.0.0.1", int(port)
+
+
+@dataclass(frozen=True)
 class ChecklistSettings:
     """What an item needs before the editor may forward it (false or 0: not checked).
 
@@ -176,6 +190,7 @@ class Settings:
     deadlines: DeadlineSettings = DeadlineSettings()
     alerts: AlertSettings = AlertSettings()
     checklist: ChecklistSettings = ChecklistSettings()
+    web: WebSettings = WebSettings()
     source: str = ""
 
     @property
@@ -311,6 +326,7 @@ def _check_values(settings: Settings) -> None:
             value = getattr(section, item.name)
             if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
                 raise ConfigError(f"{section_name}.{item.name}", "must be greater than zero")
+    _check_web(settings.web)
     for name in ("min_body_words", "max_title_chars"):
         if getattr(settings.checklist, name) < 0:
             raise ConfigError(f"checklist.{name}", "must be 0 (not checked) or more")
@@ -326,6 +342,17 @@ def _check_values(settings: Settings) -> None:
     except ValueError as error:
         key, _, problem = str(error).partition(": ")
         raise ConfigError(_CALENDAR_KEYS.get(key, key), problem or str(error)) from None
+
+
+def _check_web(web: WebSettings) -> None:
+    if web.listen:
+        host, _, port = web.listen.rpartition(":")
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError("web.listen", f"must be address:port, not {web.listen!r}")
+    if web.public_url and not web.public_url.startswith("https://"):
+        raise ConfigError("web.public_url", "must start with https:// (Telegram requires it)")
+    if web.init_data_max_age_seconds <= 0:
+        raise ConfigError("web.init_data_max_age_seconds", "must be greater than zero")
 
 
 # How the calendar's own key names map onto this file's sections.

@@ -1,0 +1,293 @@
+"""The web server: routes, sign-in (login link or Mini App initData), and the pages' answers.
+
+Each handler is thin, like the bot's: who is asking (read from the database at every
+request), one workflow call, a rendered page. Refusals are pages in the person's
+language with a 4xx status that change nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import mimetypes
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+from sqlalchemy.orm import Session
+
+from web import views
+from web.initdata import InitDataRefused, validate
+from web.security import (
+    SESSION_COOKIE,
+    clear_session_cookie,
+    csrf_ok,
+    csrf_token,
+    security_headers,
+    set_session_cookie,
+)
+from workflow import logins
+from workflow.catalogue.lookup import t_text
+from workflow.context import Context
+from workflow.errors import Conflict, NotAllowed, NotFound, WorkflowError
+from workflow.models import Person, Role
+from workflow.people import find_by_telegram_id
+from workflow.service import Edit, get_item
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+MAX_FORM_BYTES = 64 * 1024  # a title and a body; media never come in through the web
+CONTEXT = web.AppKey("warta", Context)
+BOT_TOKEN = web.AppKey("bot_token", str)
+SECRET = web.AppKey("secret", bytes)
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
+ACTIONS = ("claim", "forward", "return_to_officer", "approve", "reject", "request_revision")
+
+
+class Refusal(Exception):
+    """A page that says no: its status, the message key and the message's values."""
+
+    def __init__(self, status: int, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.status, self.key, self.values = status, key, values
+
+
+def make_app(warta: Context, bot_token: str) -> web.Application:
+    app = web.Application(client_max_size=MAX_FORM_BYTES, middlewares=[security_headers])
+    app[CONTEXT] = warta
+    app[BOT_TOKEN] = bot_token
+    app[SECRET] = hashlib.sha256(b"warta web:" + bot_token.encode()).digest()
+    app[TEMPLATES] = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+        undefined=jinja2.StrictUndefined)
+    app.router.add_get("/login/{token}", login)
+    app.router.add_get("/app", mini_app)
+    app.router.add_post("/miniapp", mini_app_session)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/", page(views.board))
+    app.router.add_get("/items/{item_id:\\d+}", page(views.item_page))
+    app.router.add_get("/items/{item_id:\\d+}/preview", page(views.preview))
+    app.router.add_get("/items/{item_id:\\d+}/history", page(views.history_page))
+    app.router.add_post("/items/{item_id:\\d+}/save", form(save))
+    app.router.add_post("/items/{item_id:\\d+}/act", form(act))
+    app.router.add_get("/media/{media_id:\\d+}", media_file)
+    app.router.add_get("/dashboard", page(views.dashboard))
+    app.router.add_get("/people", page(views.people_page))
+    app.router.add_static("/static", HERE / "static", show_index=False)
+    return app
+
+
+# --- who is asking -------------------------------------------------------------------------
+
+
+def _signed_in(request: web.Request, session: Session) -> Person:
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if not token:
+        raise Refusal(401, "web.sign_in_first")
+    try:
+        return logins.current_person(session, token, request.app[CONTEXT].now())
+    except logins.LoginRefused:
+        raise Refusal(401, "web.session_over") from None
+
+
+def _language(request: web.Request, person: Person | None) -> str:
+    return person.language if person else request.app[CONTEXT].settings.office.language
+
+
+def _render(request: web.Request, person: Person | None, template: str, status: int = 200,
+            **values: Any) -> web.Response:
+    lang = _language(request, person)
+
+    def text(key: str, **fill: object) -> str:
+        return t_text(key, lang, **fill)
+
+    token = request.cookies.get(SESSION_COOKIE, "")
+    html = request.app[TEMPLATES].get_template(template).render(
+        t=text, lang=lang, me=person, csrf=csrf_token(request.app[SECRET], token) if token
+        else "", **values)
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+
+def _refusal_page(request: web.Request, person: Person | None, refusal: Refusal
+                  ) -> web.Response:
+    return _render(request, person, "refused.html", status=refusal.status,
+                   message=t_text(refusal.key, _language(request, person), **refusal.values))
+
+
+def _refusal_for(error: WorkflowError, lang: str) -> Refusal:
+    if isinstance(error, Conflict):
+        return Refusal(409, "web.conflict", by=error.by, at=error.at.strftime("%d/%m %H:%M"))
+    if isinstance(error, NotFound):
+        return Refusal(404, "web.not_found")
+    if isinstance(error, NotAllowed):
+        return Refusal(403, "web.not_allowed")
+    return Refusal(400, "web.refused", detail=error.code)
+
+
+View = Callable[[web.Request, Session, Person], dict[str, Any]]
+
+
+def page(view: View) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A GET page: the signed-in person, the view's values, its template."""
+    async def handler(request: web.Request) -> web.StreamResponse:
+        warta = request.app[CONTEXT]
+        with warta.session() as session:
+            person: Person | None = None
+            try:
+                person = _signed_in(request, session)
+                values = view(request, session, person)
+            except Refusal as refusal:
+                return _refusal_page(request, person, refusal)
+            except WorkflowError as error:
+                return _refusal_page(request, person, _refusal_for(error, "id"))
+            return _render(request, person, values.pop("template"), **values)
+    return handler
+
+
+Action = Callable[[web.Request, Session, Person, dict[str, str]], str]
+
+
+def form(action: Action) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A POST: signed in, CSRF checked, the item's version as the page showed it; one
+    workflow call, then back to the item's page."""
+    async def handler(request: web.Request) -> web.StreamResponse:
+        warta = request.app[CONTEXT]
+        try:
+            fields = {key: str(value) for key, value in (await request.post()).items()}
+        except (ValueError, web.HTTPRequestEntityTooLarge):
+            with warta.session() as session:
+                return _refusal_page(request, None, Refusal(413, "web.too_large"))
+        with warta.session() as session:
+            person: Person | None = None
+            try:
+                person = _signed_in(request, session)
+                token = request.cookies.get(SESSION_COOKIE, "")
+                if not csrf_ok(request.app[SECRET], token, fields.get("csrf", "")):
+                    raise Refusal(403, "web.csrf")
+                item_id = int(request.match_info["item_id"])
+                views.require_unchanged(session, item_id, person, fields.get("version", ""))
+                target = action(request, session, person, fields)
+            except Refusal as refusal:
+                return _refusal_page(request, person, refusal)
+            except WorkflowError as error:
+                return _refusal_page(request, person, _refusal_for(error, "id"))
+        raise web.HTTPSeeOther(target)
+    return handler
+
+
+# --- sign-in ---------------------------------------------------------------------------------
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    """A one-time link from /web: start a session and go to the board."""
+    warta = request.app[CONTEXT]
+    with warta.session() as session:
+        try:
+            signed = logins.sign_in(session, request.match_info["token"], warta.now())
+        except logins.LoginRefused as refused:
+            return _refusal_page(request, None, Refusal(401, f"web.link_{refused.reason}"))
+    response = web.HTTPSeeOther("/")
+    set_session_cookie(response, signed.session_token, secure=request.secure)
+    raise response
+
+
+async def mini_app(request: web.Request) -> web.StreamResponse:
+    """The page Telegram opens: its script hands the initData to /miniapp."""
+    return _render(request, None, "miniapp.html")
+
+
+async def mini_app_session(request: web.Request) -> web.StreamResponse:
+    """initData in, a session cookie and where to go out; forged or old data gets 401."""
+    warta = request.app[CONTEXT]
+    fields = await request.post()
+    max_age = timedelta(seconds=warta.settings.web.init_data_max_age_seconds)
+    try:
+        user = validate(str(fields.get("init_data", "")), request.app[BOT_TOKEN],
+                        warta.now(), max_age)
+    except InitDataRefused as refused:
+        log.info("mini app: initData refused (%s)", refused.reason)
+        return web.json_response({"error": t_text("web.init_data_refused",
+                                                  warta.settings.office.language)}, status=401)
+    with warta.session() as session:
+        person = find_by_telegram_id(session, user.telegram_id)
+        if person is None or not person.active:
+            return web.json_response({"error": t_text("web.not_registered",
+                                                      warta.settings.office.language)},
+                                     status=403)
+        token = logins.issue_link(session, person, warta.now())
+        signed = logins.sign_in(session, token, warta.now())
+    target = views.start_target(user.start_param)
+    response = web.json_response({"next": target})
+    set_session_cookie(response, signed.session_token, secure=True)
+    return response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    warta = request.app[CONTEXT]
+    token = request.cookies.get(SESSION_COOKIE, "")
+    fields = await request.post()
+    if token and csrf_ok(request.app[SECRET], token, str(fields.get("csrf", ""))):
+        with warta.session() as session:
+            logins.sign_out(session, token, warta.now())
+    response = web.HTTPSeeOther("/")
+    clear_session_cookie(response)
+    raise response
+
+
+# --- changes -------------------------------------------------------------------------------
+
+
+def save(request: web.Request, session: Session, person: Person, fields: dict[str, str]) -> str:
+    """Simpan: the editor's title, body, cover, order and removals, as one workflow edit."""
+    warta = request.app[CONTEXT]
+    item_id = int(request.match_info["item_id"])
+    item = get_item(session, item_id, person)
+    changes = views.edit_from_form(item, fields)
+    session.rollback()
+    warta.workflow.edit(session, person, item_id, warta.now(), changes)
+    return f"/items/{item_id}?saved=1"
+
+
+def act(request: web.Request, session: Session, person: Person, fields: dict[str, str]) -> str:
+    """A step of the SOP from the page's buttons: the same calls, rules and errors as the
+    bot's buttons."""
+    warta = request.app[CONTEXT]
+    item_id = int(request.match_info["item_id"])
+    name = fields.get("action", "")
+    if name not in ACTIONS:
+        raise Refusal(400, "web.refused", detail=name[:40])
+    session.rollback()
+    step = getattr(warta.workflow, name)
+    if name in ("return_to_officer", "reject", "request_revision"):
+        step(session, person, item_id, warta.now(), fields.get("note", ""))
+    else:
+        step(session, person, item_id, warta.now())
+    return f"/items/{item_id}"
+
+
+async def media_file(request: web.Request) -> web.StreamResponse:
+    """A photo or file of an item, to people who may see that item; nobody else."""
+    warta = request.app[CONTEXT]
+    with warta.session() as session:
+        person: Person | None = None
+        try:
+            person = _signed_in(request, session)
+            path, mime = views.media_path(warta, session, person,
+                                          int(request.match_info["media_id"]),
+                                          thumbnail=request.query.get("size") == "thumb")
+        except Refusal as refusal:
+            return _refusal_page(request, person, refusal)
+        except WorkflowError as error:
+            return _refusal_page(request, person, _refusal_for(error, "id"))
+    response = web.FileResponse(path, headers={
+        "Content-Type": mime or mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+        "Cache-Control": "private, max-age=3600",
+    })
+    return response
+
+
+__all__ = ["Edit", "Role", "make_app"]

@@ -1,0 +1,280 @@
+"""What each page shows, read from the workflow: the board, an item, its history, the figures.
+
+No rule lives here: who may see or do what comes from `workflow.transitions`, edits are
+`Edit`s for the workflow to apply, and a stale form is one whose item moved on.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow import checklist
+from workflow.catalogue.lookup import t_text
+from workflow.context import Context
+from workflow.errors import InvalidValue, NotAllowed
+from workflow.models import (
+    FINAL_STATES,
+    AuditEvent,
+    Item,
+    Media,
+    MediaKind,
+    Person,
+    Role,
+    StageDeadline,
+    Status,
+)
+from workflow.post_html import post_html_for_preview
+from workflow.service import Edit, get_item, history, list_items
+from workflow.transitions import allowed_actions, can_view
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+OPEN_STATES = [s for s in Status if s not in FINAL_STATES and s is not Status.DRAFT]
+STAFF = frozenset({Role.EDITOR, Role.PEJABAT, Role.ADMIN, Role.KEPALA})
+
+
+def _context(request: web.Request) -> Context:
+    from web.app import CONTEXT
+
+    return request.app[CONTEXT]
+
+
+def start_target(start_param: str) -> str:
+    """Where a Mini App button points: "item-7" opens item 7, anything else the board."""
+    number = start_param.removeprefix("item-")
+    return f"/items/{int(number)}" if number.isdigit() and len(number) < 10 else "/"
+
+
+# --- the board -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Card:
+    item: Item
+    waits_on: str
+    used_minutes: int
+    allowed_minutes: int | None
+    late: bool
+    mine: bool
+
+
+def board(request: web.Request, session: Session, person: Person) -> dict[str, Any]:
+    """Every open item the person may see, by stage, late ones marked, theirs first."""
+    warta = _context(request)
+    now = warta.now()
+    section = request.query.get("section", "")
+    who = request.query.get("person", "")
+    items = [i for i in list_items(session, OPEN_STATES, limit=2000) if can_view(i, person)]
+    if section:
+        items = [i for i in items if i.section == section]
+    if who.isdigit():
+        items = [i for i in items if int(who) in (i.officer_id, i.editor_id)]
+    open_stages = {row.item_id: row for row in session.scalars(select(StageDeadline).where(
+        StageDeadline.closed_at.is_(None), StageDeadline.item_id.in_([i.id for i in items])))}
+    cards = [_card(warta, item, open_stages.get(item.id), person, now) for item in items]
+    cards.sort(key=lambda c: (not c.mine, not c.late, c.item.id))
+    columns = [(state, [c for c in cards if c.item.status is state]) for state in OPEN_STATES]
+    return {"template": "board.html", "columns": columns, "section": section,
+            "sections": sorted({i.section for i in items if i.section}),
+            "late_count": sum(c.late for c in cards)}
+
+
+def _card(warta: Context, item: Item, stage: StageDeadline | None, person: Person,
+          now: datetime) -> Card:
+    used = allowed = None
+    if stage is not None:
+        used = warta.calendar.working_time_between(stage.started_at, min(now, stage.due_at)) \
+            + max(timedelta(0), warta.calendar.working_time_between(stage.due_at, now)
+                  if now > stage.due_at else timedelta(0))
+        allowed = warta.calendar.working_time_between(stage.started_at, stage.due_at)
+    late = stage is not None and now > stage.due_at
+    mine = person.id in (item.officer_id, item.editor_id) or (
+        item.status is Status.AWAITING_APPROVAL and person.has_role(Role.PEJABAT))
+    return Card(item, _waits_on(item, person.language), int(used.total_seconds() // 60)
+                if used else 0, int(allowed.total_seconds() // 60) if allowed else None,
+                late, mine)
+
+
+def _waits_on(item: Item, lang: str) -> str:
+    if item.status is Status.SUBMITTED:
+        return t_text("web.waits.it_team", lang)
+    if item.status is Status.IN_EDITING and item.editor is not None:
+        return item.editor.name
+    if item.status is Status.AWAITING_APPROVAL:
+        return t_text("web.waits.officials", lang)
+    if item.status is Status.RETURNED_TO_OFFICER:
+        return item.officer.name
+    return t_text("web.waits.website", lang)
+
+
+# --- one item ------------------------------------------------------------------------------
+
+
+def item_page(request: web.Request, session: Session, person: Person) -> dict[str, Any]:
+    """The editor for the claiming editor; for others the preview with what they may do.
+
+    An officer (who may see their own item) is refused the editor: it is the IT team's."""
+    warta = _context(request)
+    item = get_item(session, int(request.match_info["item_id"]), person)
+    if not person.roles & STAFF:
+        raise NotAllowed("the editor is for the office's staff", reason="role")
+    actions = allowed_actions(item, person)
+    editing = "edit" in actions
+    return {"template": "item.html", "item": item, "editing": editing,
+            "actions": [a for a in actions if a in _BUTTONS], "buttons": _BUTTONS,
+            "checks": checklist.evaluate(item, warta.settings.checklist),
+            "photos": [m for m in item.media if m.kind == MediaKind.PHOTO],
+            "others": [m for m in item.media if m.kind != MediaKind.PHOTO],
+            "saved": request.query.get("saved") == "1"}
+
+
+# action -> (message key, needs a note)
+_BUTTONS = {
+    "claim": ("web.button.claim", False),
+    "forward": ("web.button.forward", False),
+    "return_to_officer": ("web.button.return", True),
+    "approve": ("web.button.approve", False),
+    "reject": ("web.button.reject", True),
+    "request_revision": ("web.button.revise", True),
+}
+
+
+def preview(request: web.Request, session: Session, person: Person) -> dict[str, Any]:
+    """The post as the website will get it, in a phone-sized frame."""
+    item = get_item(session, int(request.match_info["item_id"]), person)
+    media = [(m, f"/media/{m.id}") for m in item.media]
+    return {"template": "preview.html", "item": item,
+            "post": post_html_for_preview(item, media)}
+
+
+@dataclass(frozen=True)
+class Step:
+    event: AuditEvent
+    title_diff: Sequence[tuple[str, str]]
+    body_diff: Sequence[tuple[str, str]]
+
+
+def history_page(request: web.Request, session: Session, person: Person) -> dict[str, Any]:
+    """Who did what and when, with what changed in the title and body at each edit."""
+    item = get_item(session, int(request.match_info["item_id"]), person)
+    steps = []
+    title, body = "", ""
+    for event in history(session, item.id):
+        new_title = event.data.get("title", title) if isinstance(event.data, dict) else title
+        new_body = event.data.get("body", body) if isinstance(event.data, dict) else body
+        steps.append(Step(event, _diff(title, new_title) if new_title != title else (),
+                          _diff(body, new_body) if new_body != body else ()))
+        title, body = new_title, new_body
+    return {"template": "history.html", "item": item, "steps": steps}
+
+
+def _diff(before: str, after: str) -> list[tuple[str, str]]:
+    """Word-level changes as (kind, text): kind is "same", "added" or "removed"."""
+    old, new = before.split(), after.split()
+    parts: list[tuple[str, str]] = []
+    for op, a1, a2, b1, b2 in difflib.SequenceMatcher(a=old, b=new).get_opcodes():
+        if op == "equal":
+            parts.append(("same", " ".join(old[a1:a2])))
+            continue
+        if a2 > a1:
+            parts.append(("removed", " ".join(old[a1:a2])))
+        if b2 > b1:
+            parts.append(("added", " ".join(new[b1:b2])))
+    return parts
+
+
+def require_unchanged(session: Session, item_id: int, person: Person, version: str) -> None:
+    """A form sent from a page that showed an older version of the item changes nothing:
+    the answer names who acted last and when."""
+    from web.app import Refusal
+
+    item = get_item(session, item_id, person)
+    if version.isdigit() and int(version) == item.version:
+        return
+    last = session.scalars(select(AuditEvent).where(AuditEvent.item_id == item_id)
+                           .order_by(AuditEvent.id.desc()).limit(1)).first()
+    by = last.actor.name if last is not None and last.actor is not None else "Warta"
+    at = last.at if last is not None else item.updated_at
+    raise Refusal(409, "web.stale", by=by, at=at.strftime("%d/%m/%Y %H:%M UTC"))
+
+
+def edit_from_form(item: Item, fields: dict[str, str]) -> Edit:
+    """The editor page's fields as one workflow Edit (only what the page changed)."""
+    known = {m.id for m in item.media}
+
+    def ids(text: str) -> list[int]:
+        numbers = [int(part) for part in text.replace(",", " ").split() if part.isdigit()]
+        if any(n not in known for n in numbers):
+            raise InvalidValue("unknown media", field="media")
+        return numbers
+
+    title = fields.get("title")
+    body = fields.get("body")
+    cover = fields.get("cover", "")
+    order = ids(fields.get("order", ""))
+    remove = [media_id for media_id in known if fields.get(f"remove-{media_id}") == "on"]
+    current_order = [m.id for m in item.media]
+    return Edit(
+        title=title if title is not None and title != item.title else None,
+        body=body if body is not None and body.strip() != item.body else None,
+        cover_media_id=int(cover) if cover.isdigit() and int(cover) in known and
+        (item.cover is None or int(cover) != item.cover.id) else None,
+        media_order=[i for i in order if i not in remove] if order and
+        order != current_order else None,
+        remove_media_ids=remove,
+    )
+
+
+def media_path(warta: Context, session: Session, person: Person, media_id: int,
+               thumbnail: bool) -> tuple[Path, str]:
+    """A stored file, if its item is one the person may see (else NotFound, so ids of
+    other people's media cannot be probed)."""
+    from workflow.errors import NotFound
+
+    media = session.get(Media, media_id)
+    if media is None or media.removed_at is not None:
+        raise NotFound("no such media", media_id=media_id)
+    item = session.get(Item, media.item_id)
+    if item is None or not can_view(item, person):
+        raise NotFound("no such media", media_id=media_id)
+    if thumbnail and media.thumbnail_path:
+        return warta.media.open_stored(media.thumbnail_path), "image/jpeg"
+    return warta.media.open_stored(media.stored_path), media.mime
+
+
+# --- the office ----------------------------------------------------------------------------
+
+
+def dashboard(request: web.Request, session: Session, person: Person) -> dict[str, Any]:
+    """The figures of the period as charts drawn in the page (server-side SVG)."""
+    from web.charts import dashboard_values
+
+    if not person.roles & {Role.KEPALA, Role.ADMIN, Role.EDITOR}:
+        raise NotAllowed("the dashboard is for the head, admins and the webmaster",
+                         reason="role")
+    return {"template": "dashboard.html",
+            **dashboard_values(_context(request), session, person.language,
+                               request.query.get("period", "month"))}
+
+
+def people_page(request: web.Request, session: Session, person: Person) -> dict[str, Any]:
+    from workflow import delegation, invitations
+    from workflow.people import list_people
+
+    if not person.has_role(Role.ADMIN):
+        raise NotAllowed("people are managed by admins", reason="role")
+    warta = _context(request)
+    today = warta.local(warta.now()).date()
+    return {"template": "people.html", "people": list_people(session),
+            "invitations": invitations.open_invitations(session, warta.now()),
+            "requests": invitations.pending_requests(session),
+            "delegations": delegation.listed(session, today)}
