@@ -33,11 +33,11 @@ from bot.base import (
     parse_id,
     reply,
 )
-from bot.i18n import t
 from bot.menus import Menus
 from bot.notifier import Notifier
 from bot.patience import Patient
 from workflow import people
+from workflow.catalogue.lookup import t
 from workflow.context import Context
 from workflow.errors import InvalidValue
 
@@ -174,7 +174,7 @@ async def on_button(update: Update, context: WartaContext) -> None:
     if verb in BUTTONS and (button_item := parse_id(rest)):
         await BUTTONS[verb](update, context, button_item)
         return
-    await answer_button(update, t(context.lang, "error.stale"), alert=True)
+    await answer_button(update, t("error.stale", context.lang), alert=True)
 
 
 def _is_date(text: str) -> bool:
@@ -208,12 +208,12 @@ async def _answered_as_reply(update: Update, context: WartaContext) -> bool:
 
 @answers_errors
 async def on_unknown_command(update: Update, context: WartaContext) -> None:
-    await reply(update, t(context.lang, "hint.unknown_command"))
+    await reply(update, t("hint.unknown_command", context.lang))
 
 
 @answers_errors
 async def on_unsupported(update: Update, context: WartaContext) -> None:
-    await reply(update, t(context.lang, "hint.unsupported"))
+    await reply(update, t("hint.unsupported", context.lang))
 
 
 async def on_error(update: object, context: WartaContext) -> None:
@@ -223,12 +223,12 @@ async def on_error(update: object, context: WartaContext) -> None:
         chat = update.effective_chat
         if update.callback_query is not None:
             try:
-                await answer_button(update, t(context.lang, "error.generic"), alert=True)
+                await answer_button(update, t("error.generic", context.lang), alert=True)
             except Exception:  # answering is best effort; the error is already logged
                 log.debug("could not answer the callback query")
         elif chat is not None and chat.type == ChatType.PRIVATE:
             try:
-                await reply(update, t(context.lang, "error.generic"))
+                await reply(update, t("error.generic", context.lang))
             except TelegramError as error:  # Telegram itself is failing; already logged
                 log.info("could not tell the person: %s", error)
 

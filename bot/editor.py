@@ -22,9 +22,9 @@ from bot.base import (
     parse_id,
     reply,
 )
-from bot.i18n import Safe, t
 from bot.prompts import answer_for, ask
 from bot.render import clip, fit_lines, item_card, keyboard, state_label, when
+from workflow.catalogue.lookup import Safe, t
 from workflow.context import Context
 from workflow.errors import InvalidValue, NotAllowed
 from workflow.models import Item, MediaKind, MessageCopy, Person, Role, Status
@@ -84,7 +84,7 @@ async def send_card(bot: Bot, warta: Context, item: Item, chat_id: int, lang: st
     documents = [m for m in item.media if m.kind == MediaKind.DOCUMENT]
     if documents:
         names = ", ".join(m.original_name or m.mime for m in documents)
-        text += "\n" + t(lang, "item.documents", names=clip(names, DOCUMENT_NAMES))
+        text += "\n" + t("item.documents", lang, names=clip(names, DOCUMENT_NAMES))
     message = await bot.send_message(
         chat_id, text, parse_mode=ParseMode.HTML, disable_web_page_preview=True,
         reply_markup=keyboard(card, item, lang, person), **timeouts)
@@ -96,7 +96,7 @@ async def on_claim(update: Update, context: WartaContext, item_id: int) -> None:
     warta = context.warta
     with warta.sessions() as session:
         item = warta.workflow.claim(session, context.me, item_id, warta.now())
-    await answer_button(update, t(context.lang, "editor.claimed", id=item_id))
+    await answer_button(update, t("editor.claimed", context.lang, id=item_id))
     # The editing panel goes to the editor privately, whatever chat the card was in.
     fresh = item_for(context, item.id)
     panel = await send_item(context.bot, warta, fresh, context.me.telegram_id, context.lang,
@@ -106,7 +106,7 @@ async def on_claim(update: Update, context: WartaContext, item_id: int) -> None:
                                 chat_id=context.me.telegram_id, message_id=panel,
                                 created_at=warta.now()))
     await context.bot.send_message(context.me.telegram_id,
-                                   t(context.lang, "editor.commands", id=item.id),
+                                   t("editor.commands", context.lang, id=item.id),
                                    parse_mode=ParseMode.HTML)
 
 
@@ -123,7 +123,7 @@ async def on_forward(update: Update, context: WartaContext, item_id: int) -> Non
     warta = context.warta
     with warta.sessions() as session:
         warta.workflow.forward(session, context.me, item_id, warta.now())
-    await confirm(update, t(context.lang, "editor.forwarded", id=item_id))
+    await confirm(update, t("editor.forwarded", context.lang, id=item_id))
 
 
 @answers_errors
@@ -141,7 +141,7 @@ async def return_with_note(update: Update, context: WartaContext, item_id: int,
     warta = context.warta
     with warta.sessions() as session:
         warta.workflow.return_to_officer(session, context.me, item_id, warta.now(), note)
-    await reply(update, t(context.lang, "editor.returned", id=item_id))
+    await reply(update, t("editor.returned", context.lang, id=item_id))
 
 
 def _number_to_media(item: Item, number: str) -> int:
@@ -214,8 +214,8 @@ async def on_card_reply(update: Update, context: WartaContext, item_id: int) -> 
     warta = context.warta
     with warta.sessions() as session:
         warta.workflow.edit(session, context.me, item_id, warta.now(), changes)
-    what = ", ".join(t(context.lang, f"edit.{command}") for command in saved)
-    await reply(update, t(context.lang, "editor.saved", id=item_id, what=what))
+    what = ", ".join(t(f"edit.{command}", context.lang) for command in saved)
+    await reply(update, t("editor.saved", context.lang, id=item_id, what=what))
 
 
 @answers_errors
@@ -230,7 +230,7 @@ async def on_edit_command(update: Update, context: WartaContext) -> None:
     item_text, _, value = rest.strip().partition(" ")
     item_id = parse_id(item_text)
     if item_id is None or not value.strip():
-        await reply(update, t(context.lang, f"usage.{command}"))
+        await reply(update, t(f"usage.{command}", context.lang))
         return
     if not context.me.has_role(Role.EDITOR):
         raise NotAllowed("editors only", reason="role")
@@ -239,8 +239,8 @@ async def on_edit_command(update: Update, context: WartaContext) -> None:
     changes = parse_edit(item, command, value, warta.zone)
     with warta.sessions() as session:
         edited = warta.workflow.edit(session, context.me, item.id, warta.now(), changes)
-    await reply(update, t(context.lang, "editor.saved", id=edited.id,
-                          what=Safe(t(context.lang, f"edit.{command}"))))
+    await reply(update, t("editor.saved", context.lang, id=edited.id,
+                          what=Safe(t(f"edit.{command}", context.lang))))
 
 
 def for_item_argument(button: ItemHandler, usage: str) -> Handler:
@@ -250,7 +250,7 @@ def for_item_argument(button: ItemHandler, usage: str) -> Handler:
     async def command(update: Update, context: WartaContext) -> None:
         item_id = parse_id((context.args or ["x"])[0])
         if item_id is None:
-            await reply(update, t(context.lang, usage))
+            await reply(update, t(usage, context.lang))
             return
         await button(update, context, item_id)
 
@@ -267,13 +267,13 @@ async def on_queue(update: Update, context: WartaContext) -> None:
         lines = []
         for item in list_items(session, QUEUE_STATES):
             since = stage_started_at(session, item)
-            lines.append(t(lang, "queue.line", id=item.id,
+            lines.append(t("queue.line", lang, id=item.id,
                            title=clip(item.title or item.description, 40) or "-",
                            state=Safe(state_label(item.status, lang)),
                            who=item.editor.name if item.editor else item.officer.name,
                            since=when(since, warta.zone)))
-    await reply(update, fit_lines([t(lang, "queue.header"), *lines], lang) if lines
-                else t(lang, "queue.empty"))
+    await reply(update, fit_lines([t("queue.header", lang), *lines], lang) if lines
+                else t("queue.empty", lang))
 
 
 @answers_errors
@@ -282,7 +282,7 @@ async def on_retry(update: Update, context: WartaContext, item_id: int) -> None:
     warta = context.warta
     with warta.sessions() as session:
         warta.workflow.retry_publish(session, context.me, item_id, warta.now())
-    await confirm(update, t(context.lang, "editor.retrying", id=item_id))
+    await confirm(update, t("editor.retrying", context.lang, id=item_id))
 
 
 on_forward_command = for_item_argument(on_forward, "usage.ajukan")

@@ -6,7 +6,7 @@ from telegram import Bot, BotCommand, BotCommandScopeChat
 from telegram.error import TelegramError
 
 from bot.base import log
-from bot.i18n import t
+from workflow.catalogue.lookup import t
 from workflow.models import Person, Role
 
 EVERYONE = ("bantuan", "riwayat", "bahasa")
@@ -36,7 +36,7 @@ class Menus:
             if not person.active:
                 await bot.delete_my_commands(scope=scope)
                 return
-            commands = [BotCommand(name, t(person.language, f"cmd.{name}"))
+            commands = [BotCommand(name, t(f"cmd.{name}", person.language))
                         for name in commands_for(person)]
             await bot.set_my_commands(commands, scope=scope)
         except TelegramError as error:  # a person who never opened the bot has no chat yet

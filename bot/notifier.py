@@ -23,10 +23,10 @@ from telegram.ext import Application
 
 from bot.base import log
 from bot.editor import send_album, send_card
-from bot.i18n import Safe, t
 from bot.patience import retry_after_seconds
 from bot.render import clip, duration, fit_lines, item_card, keyboard, state_label, when
 from workflow import outbox
+from workflow.catalogue.lookup import Safe, t
 from workflow.context import Context
 from workflow.models import (
     AuditEvent,
@@ -180,7 +180,7 @@ class Notifier:
                                          **PATIENT)
             return MessageCopy(item_id=item.id, purpose=card, chat_id=chat_id,
                                message_id=message_id, created_at=self.warta.now())
-        text = t(lang, f"notify.{template}", **self._facts(session, row, item, lang))
+        text = t(f"notify.{template}", lang, **self._facts(session, row, item, lang))
         markup = None
         if item is not None and template == "item.return_to_officer":
             markup = keyboard("draft", item, lang, person)
@@ -213,7 +213,7 @@ class Notifier:
             "id": item.id if item else payload.get("item_id", ""),
             "title": clip(item.title or item.description, NOTICE_TITLE) if item else "",
             "url": item.remote_url if item else "",
-            "actor": event.actor.name if event and event.actor else t(lang, "system"),
+            "actor": event.actor.name if event and event.actor else t("system", lang),
             "at": when(event.at if event else row.created_at, self.warta.zone),
             "note": clip(payload.get("note") or (event.note if event else ""), NOTICE_NOTE),
         }
@@ -230,7 +230,7 @@ class Notifier:
         return facts
 
     def _digest_line(self, line: dict[str, Any], lang: str) -> str:
-        text = t(lang, "digest.line", id=line["item_id"], title=line["title"] or "-",
+        text = t("digest.line", lang, id=line["item_id"], title=line["title"] or "-",
                  stage_label=Safe(state_label(line["state"], lang)),
                  since=when(datetime.fromisoformat(line["waiting_since"]), self.warta.zone))
         return text + (" ⏰" if line.get("overdue") else "")

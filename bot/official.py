@@ -5,8 +5,8 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.base import WartaContext, answer_button, answers_errors, confirm, reply
-from bot.i18n import t
 from bot.prompts import answer_for, ask
+from workflow.catalogue.lookup import t
 
 
 @answers_errors
@@ -14,7 +14,7 @@ async def on_approve(update: Update, context: WartaContext, item_id: int) -> Non
     warta = context.warta
     with warta.sessions() as session:
         warta.workflow.approve(session, context.me, item_id, warta.now())
-    await confirm(update, t(context.lang, "official.approved", id=item_id))
+    await confirm(update, t("official.approved", context.lang, id=item_id))
 
 
 @answers_errors
@@ -43,7 +43,7 @@ async def reject_with_reason(update: Update, context: WartaContext, item_id: int
     warta = context.warta
     with warta.sessions() as session:
         warta.workflow.reject(session, context.me, item_id, warta.now(), reason)
-    await reply(update, t(context.lang, "official.rejected", id=item_id))
+    await reply(update, t("official.rejected", context.lang, id=item_id))
 
 
 @answer_for("revise")
@@ -52,4 +52,4 @@ async def revise_with_note(update: Update, context: WartaContext, item_id: int,
     warta = context.warta
     with warta.sessions() as session:
         warta.workflow.request_revision(session, context.me, item_id, warta.now(), note)
-    await reply(update, t(context.lang, "official.revision_asked", id=item_id))
+    await reply(update, t("official.revision_asked", context.lang, id=item_id))

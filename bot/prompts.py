@@ -15,7 +15,7 @@ from telegram import ForceReply, Update
 from telegram.constants import ParseMode
 
 from bot.base import WartaContext, answers_errors
-from bot.i18n import MESSAGES, t
+from workflow.catalogue.lookup import MESSAGES, t
 from workflow.errors import MissingNote
 from workflow.models import MessageCopy
 from workflow.service import transaction
@@ -42,11 +42,11 @@ async def ask(update: Update, context: WartaContext, purpose: str, item_id: int,
     chat = update.effective_chat
     if chat is None:
         return
-    text = t(context.lang, f"ask.{purpose}", id=item_id)
+    text = t(f"ask.{purpose}", context.lang, id=item_id)
     question = await chat.send_message(
         f"{because}\n{text}" if because else text, parse_mode=ParseMode.HTML,
-        reply_markup=ForceReply(selective=True, input_field_placeholder=t(context.lang,
-                                                                         "ask.placeholder")),
+        reply_markup=ForceReply(selective=True, input_field_placeholder=t("ask.placeholder",
+                                                                         context.lang)),
     )
     with context.warta.sessions() as session, transaction(session):
         session.add(MessageCopy(item_id=item_id, purpose=f"ask:{purpose}", chat_id=chat.id,
@@ -118,7 +118,7 @@ async def on_answer(update: Update, context: WartaContext) -> None:
             raise MissingNote("empty answer")
         await ANSWERS[purpose](update, context, item_id, text)
     except MissingNote:
-        await ask(update, context, purpose, item_id, t(context.lang, "error.missing_note"))
+        await ask(update, context, purpose, item_id, t("error.missing_note", context.lang))
 
 
 def has_question(update: Update, context: WartaContext) -> bool:

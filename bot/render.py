@@ -1,7 +1,7 @@
 """Turning items, errors and events into Telegram messages (HTML parse mode).
 
 Every piece of text from people (captions, titles, names, reasons) passes through
-`bot.i18n.t`, which escapes it, so nothing a user types can change the formatting.
+`workflow.catalogue.lookup.t`, which escapes it, so nothing a user types can change the formatting.
 Telegram counts a message's length as its text once the HTML is parsed, in UTF-16 code
 units (an emoji outside the BMP counts twice) and refuses more than 4,096: `clip` and the
 card measure that way, so a card near the limit is cut short, never refused.
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.i18n import Safe, t
+from workflow.catalogue.lookup import Safe, t
 from workflow.errors import (
     Conflict,
     Incomplete,
@@ -87,7 +87,7 @@ def keyboard(
         verbs = []
     if not verbs:
         return None
-    buttons = [InlineKeyboardButton(t(lang, BUTTONS[v][1]), callback_data=f"{v}:{item.id}")
+    buttons = [InlineKeyboardButton(t(BUTTONS[v][1], lang), callback_data=f"{v}:{item.id}")
                for v in verbs]
     rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
     return InlineKeyboardMarkup(rows)
@@ -102,20 +102,20 @@ def when(moment: datetime | None, zone: ZoneInfo) -> str:
 def duration(minutes: float, lang: str) -> str:
     minutes = max(0, int(minutes))
     if minutes < 60:
-        return t(lang, "time.minutes", n=minutes)
+        return t("time.minutes", lang, n=minutes)
     hours, rest = divmod(minutes, 60)
     if hours < 48:
-        return t(lang, "time.hours", h=hours, m=rest)
-    return t(lang, "time.days", d=hours // 24, h=hours % 24)
+        return t("time.hours", lang, h=hours, m=rest)
+    return t("time.days", lang, d=hours // 24, h=hours % 24)
 
 
 def state_label(state: Status | str, lang: str) -> str:
-    return t(lang, f"state.{Status(state).value}")
+    return t(f"state.{Status(state).value}", lang)
 
 
 def media_counts(item: Item, lang: str) -> str:
     kinds = [m.kind for m in item.media]
-    return t(lang, "item.media_counts", photos=kinds.count(MediaKind.PHOTO),
+    return t("item.media_counts", lang, photos=kinds.count(MediaKind.PHOTO),
              documents=kinds.count(MediaKind.DOCUMENT), videos=kinds.count(MediaKind.VIDEO))
 
 
@@ -158,17 +158,17 @@ def fit_lines(lines: Sequence[str], lang: str, *, hidden: int = 0, more: str = "
         used += size
     left_out = len(lines) - len(shown) + hidden
     if left_out:
-        shown.append(t(lang, more, n=left_out))
+        shown.append(t(more, lang, n=left_out))
     return Safe("\n".join(shown))
 
 
 def draft_summary(item: Item, lang: str, zone: ZoneInfo) -> str:
     """What the officer sees after each thing they send."""
     return t(
-        lang, "draft.summary", id=item.id, state=Safe(state_label(item.status, lang)),
+        "draft.summary", lang, id=item.id, state=Safe(state_label(item.status, lang)),
         media=Safe(media_counts(item, lang)),
         description=clip(item.description, SUMMARY_TEXT_LIMIT)
-        or t(lang, "draft.no_description"),
+        or t("draft.no_description", lang),
         section=clip(item.section, SUMMARY_FIELD_LIMIT) or "-",
         date=item.activity_date.strftime("%d/%m/%Y") if item.activity_date else "-",
     )
@@ -191,10 +191,10 @@ def _card(item: Item, lang: str, zone: ZoneInfo, body: str, short: bool | None) 
     def fit(text: str, limit: int = CARD_FIELD_LIMIT) -> str:
         return clip(text, limit) if short else text
 
-    title = item.title or t(lang, "item.untitled")
+    title = item.title or t("item.untitled", lang)
     tags = ", ".join(item.tags)
     text: str = t(
-        lang, "item.card", id=item.id, title=fit(title), body=body,
+        "item.card", lang, id=item.id, title=fit(title), body=body,
         officer=fit(item.officer.name), section=fit(item.section) or "-",
         editor=fit(item.editor.name) if item.editor else "-",
         category=fit(item.category) or "-", tags=fit(tags) or "-",
@@ -202,11 +202,11 @@ def _card(item: Item, lang: str, zone: ZoneInfo, body: str, short: bool | None) 
         date=item.activity_date.strftime("%d/%m/%Y") if item.activity_date else "-",
     )
     if item.status is Status.PUBLISHED and item.remote_url:
-        text += "\n" + t(lang, "item.published_at", url=item.remote_url)
+        text += "\n" + t("item.published_at", lang, url=item.remote_url)
     elif item.status in (Status.REJECTED, Status.RETURNED_TO_OFFICER) and item.last_note:
-        text += "\n" + t(lang, "item.last_note", note=fit(item.last_note, CARD_NOTE_LIMIT))
+        text += "\n" + t("item.last_note", lang, note=fit(item.last_note, CARD_NOTE_LIMIT))
     if item.decided_by is not None and item.decided_at is not None:
-        text += "\n" + t(lang, "item.decided", by=fit(item.decided_by.name),
+        text += "\n" + t("item.decided", lang, by=fit(item.decided_by.name),
                          at=when(item.decided_at, zone))
     return text
 
@@ -215,23 +215,23 @@ def error_text(error: WorkflowError, lang: str, zone: ZoneInfo) -> str:
     """One short sentence in the person's language for every refusal of the workflow."""
     facts = error.facts
     if isinstance(error, Conflict):
-        return t(lang, "error.conflict", action=Safe(t(lang, f"passive.{error.action}")),
-                 by=clip(error.by, CONFLICT_NAME_LIMIT) or t(lang, "system"),
+        return t("error.conflict", lang, action=Safe(t(f"passive.{error.action}", lang)),
+                 by=clip(error.by, CONFLICT_NAME_LIMIT) or t("system", lang),
                  at=when(error.at, zone))
     if isinstance(error, WrongState):
-        return t(lang, "error.wrong_state",
+        return t("error.wrong_state", lang,
                  state=Safe(state_label(str(facts.get("state", "draft")), lang)))
     if isinstance(error, NotAllowed):
         key = "error.not_yours" if facts.get("reason") == "owner" else "error.not_allowed"
-        return t(lang, key)
+        return t(key, lang)
     if isinstance(error, MissingNote):
-        return t(lang, "error.missing_note")
+        return t("error.missing_note", lang)
     if isinstance(error, Incomplete):
-        return t(lang, f"error.incomplete.{facts.get('missing', 'content')}")
+        return t(f"error.incomplete.{facts.get('missing', 'content')}", lang)
     if isinstance(error, NotFound):
-        return t(lang, "error.not_found")
+        return t("error.not_found", lang)
     if isinstance(error, NotRegistered):
-        return t(lang, "error.not_registered")
+        return t("error.not_registered", lang)
     if isinstance(error, InvalidValue):
-        return t(lang, f"error.invalid.{facts.get('field', 'value')}")
-    return t(lang, "error.generic")
+        return t(f"error.invalid.{facts.get('field', 'value')}", lang)
+    return t("error.generic", lang)

@@ -10,8 +10,8 @@ from typing import NamedTuple
 from telegram import Update
 
 from bot.base import WartaContext, answers_errors, log, reply
-from bot.i18n import t
 from bot.render import clip
+from workflow.catalogue.lookup import t
 from workflow.context import Context
 from workflow.errors import InvalidValue, NotAllowed
 from workflow.models import Role
@@ -69,14 +69,14 @@ async def on_report(update: Update, context: WartaContext) -> None:
     except ValueError:
         raise InvalidValue("unknown period", field="period") from None
     report = await asyncio.to_thread(_build, warta, start, end)
-    await reply(update, t(lang, "report.text", text=clip(format_text(report, lang), 3800)))
+    await reply(update, t("report.text", lang, text=clip(format_text(report, lang), 3800)))
     chat = update.effective_chat
     if chat is None:
         return
     chart = Path(await asyncio.to_thread(export, report, "png", None, lang))
     try:
         photo = await asyncio.to_thread(chart.read_bytes)
-        await chat.send_photo(photo, caption=t(lang, "report.chart"))
+        await chat.send_photo(photo, caption=t("report.chart", lang))
     finally:
         await asyncio.to_thread(chart.unlink, True)
     if fmt is not None:
