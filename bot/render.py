@@ -9,12 +9,12 @@ card measure that way, so a card near the limit is cut short, never refused.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import markupsafe
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from workflow.catalogue.lookup import Safe, t
@@ -125,7 +125,7 @@ def utf16_length(text: str) -> int:
 
 def shown_length(markup: str) -> int:
     """How long Telegram counts an HTML message: its text without tags, in UTF-16 units."""
-    return utf16_length(html.unescape(_TAG.sub("", markup)))
+    return utf16_length(markupsafe.Markup(_TAG.sub("", markup)).unescape())
 
 
 def clip(text: str, limit: int) -> str:

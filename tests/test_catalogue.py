@@ -9,7 +9,7 @@ import pytest
 
 from bot.menus import BY_ROLE, EVERYONE
 from bot.render import BUTTONS
-from workflow.catalogue.lookup import MESSAGES, Safe, placeholders, t
+from workflow.catalogue.lookup import MESSAGES, Safe, escape, placeholders, t
 from workflow.media import REASON_CODES
 from workflow.models import Role, Status
 from workflow.transitions import TRANSITIONS, Audience
@@ -60,3 +60,8 @@ def test_values_are_escaped_unless_already_safe(lang: str) -> None:
     inner = t("state.draft", lang)
     assert isinstance(inner, Safe)
     assert t("error.wrong_state", lang, state=inner).count("&") == 0
+
+
+def test_escaping_keeps_quotes_as_typed() -> None:
+    assert escape("<a href=\"x\">'&'</a>") == "&lt;a href=\"x\"&gt;'&amp;'&lt;/a&gt;"
+    assert escape(Safe("<b>&#34;</b>")) == "<b>&#34;</b>"
