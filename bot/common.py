@@ -76,7 +76,7 @@ async def on_history(update: Update, context: WartaContext) -> None:
                    state=Safe(state_label(item.status, lang)))]
         for event in history(session, item.id):
             action = event.action.removeprefix("workflow.")
-            lines.append(t("history.line", lang, at=when(event.at, warta.zone),
+            lines.append(t("history.line", lang, at=when(event.at, warta.zone, lang),
                            who=event.actor.name if event.actor else t("system", lang),
                            action=Safe(t(f"done.{action}", lang)),
                            note=f" — {clip(event.note, HISTORY_NOTE)}" if event.note else ""))

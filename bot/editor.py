@@ -271,7 +271,7 @@ async def on_queue(update: Update, context: WartaContext) -> None:
                            title=clip(item.title or item.description, 40) or "-",
                            state=Safe(state_label(item.status, lang)),
                            who=item.editor.name if item.editor else item.officer.name,
-                           since=when(since, warta.zone)))
+                           since=when(since, warta.zone, lang)))
     await reply(update, fit_lines([t("queue.header", lang), *lines], lang) if lines
                 else t("queue.empty", lang))
 

@@ -214,14 +214,14 @@ class Notifier:
             "title": clip(item.title or item.description, NOTICE_TITLE) if item else "",
             "url": item.remote_url if item else "",
             "actor": event.actor.name if event and event.actor else t("system", lang),
-            "at": when(event.at if event else row.created_at, self.warta.zone),
+            "at": when(event.at if event else row.created_at, self.warta.zone, lang),
             "note": clip(payload.get("note") or (event.note if event else ""), NOTICE_NOTE),
         }
         for key, value in payload.items():
             facts.setdefault(key, "; ".join(map(str, value)) if isinstance(value, list) else value)
         if "stage" in payload:  # deadline.* rows from the sweeper
             facts["stage_label"] = Safe(state_label(payload["stage"], lang))
-            facts["due"] = when(datetime.fromisoformat(payload["due_at"]), self.warta.zone)
+            facts["due"] = when(datetime.fromisoformat(payload["due_at"]), self.warta.zone, lang)
             facts["late"] = Safe(duration(payload.get("late_minutes", 0), lang))
         if "lines" in payload:  # digest.daily
             lines = [self._digest_line(line, lang) for line in payload["lines"]]
@@ -232,7 +232,8 @@ class Notifier:
     def _digest_line(self, line: dict[str, Any], lang: str) -> str:
         text = t("digest.line", lang, id=line["item_id"], title=line["title"] or "-",
                  stage_label=Safe(state_label(line["state"], lang)),
-                 since=when(datetime.fromisoformat(line["waiting_since"]), self.warta.zone))
+                 since=when(datetime.fromisoformat(line["waiting_since"]), self.warta.zone,
+                            lang))
         return text + (" ⏰" if line.get("overdue") else "")
 
     async def _refresh_cards(self, bot: Bot, session: Session, item: Item) -> None:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import markupsafe
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from workflow.catalogue.formats import day_month_time, number, numeric_date
 from workflow.catalogue.lookup import Safe, t
 from workflow.errors import (
     Conflict,
@@ -93,20 +94,18 @@ def keyboard(
     return InlineKeyboardMarkup(rows)
 
 
-def when(moment: datetime | None, zone: ZoneInfo) -> str:
-    if moment is None:
-        return "-"
-    return moment.astimezone(zone).strftime("%d/%m %H:%M")
+def when(moment: datetime | None, zone: ZoneInfo, lang: str) -> str:
+    return "-" if moment is None else day_month_time(moment, zone, lang)
 
 
 def duration(minutes: float, lang: str) -> str:
     minutes = max(0, int(minutes))
     if minutes < 60:
-        return t("time.minutes", lang, n=minutes)
+        return t("time.minutes", lang, n=number(minutes, lang))
     hours, rest = divmod(minutes, 60)
     if hours < 48:
-        return t("time.hours", lang, h=hours, m=rest)
-    return t("time.days", lang, d=hours // 24, h=hours % 24)
+        return t("time.hours", lang, h=number(hours, lang), m=number(rest, lang))
+    return t("time.days", lang, d=number(hours // 24, lang), h=number(hours % 24, lang))
 
 
 def state_label(state: Status | str, lang: str) -> str:
@@ -170,7 +169,7 @@ def draft_summary(item: Item, lang: str, zone: ZoneInfo) -> str:
         description=clip(item.description, SUMMARY_TEXT_LIMIT)
         or t("draft.no_description", lang),
         section=clip(item.section, SUMMARY_FIELD_LIMIT) or "-",
-        date=item.activity_date.strftime("%d/%m/%Y") if item.activity_date else "-",
+        date=numeric_date(item.activity_date, lang) if item.activity_date else "-",
     )
 
 
@@ -199,7 +198,7 @@ def _card(item: Item, lang: str, zone: ZoneInfo, body: str, short: bool | None) 
         editor=fit(item.editor.name) if item.editor else "-",
         category=fit(item.category) or "-", tags=fit(tags) or "-",
         media=Safe(media_counts(item, lang)), state=Safe(state_label(item.status, lang)),
-        date=item.activity_date.strftime("%d/%m/%Y") if item.activity_date else "-",
+        date=numeric_date(item.activity_date, lang) if item.activity_date else "-",
     )
     if item.status is Status.PUBLISHED and item.remote_url:
         text += "\n" + t("item.published_at", lang, url=item.remote_url)
@@ -207,7 +206,7 @@ def _card(item: Item, lang: str, zone: ZoneInfo, body: str, short: bool | None) 
         text += "\n" + t("item.last_note", lang, note=fit(item.last_note, CARD_NOTE_LIMIT))
     if item.decided_by is not None and item.decided_at is not None:
         text += "\n" + t("item.decided", lang, by=fit(item.decided_by.name),
-                         at=when(item.decided_at, zone))
+                         at=when(item.decided_at, zone, lang))
     return text
 
 
@@ -217,7 +216,7 @@ def error_text(error: WorkflowError, lang: str, zone: ZoneInfo) -> str:
     if isinstance(error, Conflict):
         return t("error.conflict", lang, action=Safe(t(f"passive.{error.action}", lang)),
                  by=clip(error.by, CONFLICT_NAME_LIMIT) or t("system", lang),
-                 at=when(error.at, zone))
+                 at=when(error.at, zone, lang))
     if isinstance(error, WrongState):
         return t("error.wrong_state", lang,
                  state=Safe(state_label(str(facts.get("state", "draft")), lang)))

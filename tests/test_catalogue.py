@@ -9,7 +9,8 @@ import pytest
 
 from bot.menus import BY_ROLE, EVERYONE
 from bot.render import BUTTONS
-from workflow.catalogue.lookup import MESSAGES, Safe, escape, placeholders, t
+from workflow.catalogue.formats import plural_forms
+from workflow.catalogue.lookup import MESSAGES, PLURALS, Safe, escape, placeholders, t, t_text
 from workflow.media import REASON_CODES
 from workflow.models import Role, Status
 from workflow.transitions import TRANSITIONS, Audience
@@ -21,6 +22,25 @@ def test_both_languages_have_the_same_keys_and_placeholders() -> None:
     assert set(MESSAGES["id"]) == set(MESSAGES["en"])
     for key, text in MESSAGES["id"].items():
         assert placeholders(text) == placeholders(MESSAGES["en"][key]), key
+
+
+def test_plural_messages_have_each_form_of_their_language_and_the_same_placeholders() -> None:
+    assert set(PLURALS["id"]) == set(PLURALS["en"])
+    assert not set(PLURALS["id"]) & set(MESSAGES["id"])
+    for language, table in PLURALS.items():
+        for key, forms in table.items():
+            assert set(forms) == plural_forms(language), (language, key)
+            assert {frozenset(placeholders(f)) for f in forms.values()} == {
+                frozenset({"count"})}, (language, key)
+
+
+@pytest.mark.parametrize(("count", "english", "indonesian"), [
+    (1, "1 working day", "1 hari kerja"), (2, "2 working days", "2 hari kerja"),
+    (1.5, "1.5 working days", "1,5 hari kerja"), (0, "0 working days", "0 hari kerja")])
+def test_plural_forms_and_numbers_follow_the_language(count: float, english: str,
+                                                      indonesian: str) -> None:
+    assert t_text("report.allowance.working_days", "en", count=count) == english
+    assert t_text("report.allowance.working_days", "id", count=count) == indonesian
 
 
 def literal_keys() -> set[str]:

@@ -50,6 +50,8 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from workflow.calendar import Deadline, WorkingCalendar
+from workflow.catalogue.formats import clock_time, day_month_year, number
+from workflow.catalogue.lookup import t_text
 from workflow.config import DeadlineSettings
 from workflow.models import FINAL_STATES, AuditEvent, Item, Person, Status
 from workflow.service import transaction
@@ -136,15 +138,9 @@ LABELS: Final[Mapping[str, Mapping[str, str]]] = {
         "kind": "Jenis",
         "none": "tidak ada",
         "no_section": "(tanpa bidang)",
-        "times": "kali",
         "overall": "Ketepatan waktu keseluruhan",
         "minutes": "mnt",
         "hours": "j",
-        "working_day": "hari kerja",
-        "working_hours": "jam kerja",
-        "clock_hours": "jam",
-        "minutes_long": "menit kerja",
-        "clock_minutes": "menit",
         "reject": "Ditolak",
         "return_to_officer": "Dikembalikan",
         "request_revision": "Revisi",
@@ -188,25 +184,15 @@ LABELS: Final[Mapping[str, Mapping[str, str]]] = {
         "kind": "Kind",
         "none": "none",
         "no_section": "(no section)",
-        "times": "times",
         "overall": "Overall on-time rate",
         "minutes": "min",
         "hours": "h",
-        "working_day": "working days",
-        "working_hours": "working hours",
-        "clock_hours": "hours",
-        "minutes_long": "working minutes",
-        "clock_minutes": "minutes",
         "reject": "Rejected",
         "return_to_officer": "Returned",
         "request_revision": "Revision",
     },
 }
 
-_MONTHS_ID: Final = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt",
-                     "Nov", "Des")
-_MONTHS_EN: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
-                     "Nov", "Dec")
 
 
 # ------------------------------------------------------------------------ results
@@ -704,32 +690,26 @@ def format_minutes(minutes: float | None, language: str = "id") -> str:
     labels = LABELS.get(language, LABELS["id"])
     whole = round(minutes)
     if whole < 120:
-        return f"{whole} {labels['minutes']}"
+        return f"{number(whole, language)} {labels['minutes']}"
     hours, rest = divmod(whole, 60)
-    return f"{hours} {labels['hours']} {rest} {labels['minutes']}" if rest else (
-        f"{hours} {labels['hours']}")
+    shown = f"{number(hours, language)} {labels['hours']}"
+    return f"{shown} {number(rest, language)} {labels['minutes']}" if rest else shown
 
 
 def format_allowance(stage: StageStats, language: str = "id") -> str:
     """ "3h" → "3 jam kerja", "1d" → "1 hari kerja", "1h clock" → "1 jam"."""
     if not stage.allowance:
         return "–"
-    labels = LABELS.get(language, LABELS["id"])
     deadline = Deadline.parse(stage.allowance)
     if deadline.mode == "working_days":
-        number: float = deadline.amount.days
-        key = "working_day"
+        return t_text("report.allowance.working_days", language, count=deadline.amount.days)
+    minutes = deadline.amount.total_seconds() / 60
+    clock = deadline.mode == "clock"
+    if minutes % 60 == 0:
+        unit, count = ("clock_hours" if clock else "working_hours"), minutes / 60
     else:
-        minutes = deadline.amount.total_seconds() / 60
-        clock = deadline.mode == "clock"
-        if minutes % 60 == 0:
-            number, key = minutes / 60, "clock_hours" if clock else "working_hours"
-        else:
-            number, key = minutes, "clock_minutes" if clock else "minutes_long"
-    text = f"{number:g} {labels[key]}"
-    if language == "en" and number == 1:
-        text = text.removesuffix("s")
-    return text
+        unit, count = ("clock_minutes" if clock else "working_minutes"), minutes
+    return t_text(f"report.allowance.{unit}", language, count=count)
 
 
 def format_rate(rate: float | None) -> str:
@@ -737,9 +717,7 @@ def format_rate(rate: float | None) -> str:
 
 
 def format_date(moment: datetime, tz: tzinfo, language: str = "id") -> str:
-    local = moment.astimezone(tz)
-    months = _MONTHS_ID if language == "id" else _MONTHS_EN
-    return f"{local.day} {months[local.month - 1]} {local.year}"
+    return day_month_year(moment.astimezone(tz), language)
 
 
 def period_text(report: Report, language: str = "id") -> str:
@@ -752,7 +730,8 @@ def period_text(report: Report, language: str = "id") -> str:
             f"{format_date(last, tz, language)}")
     if report.as_of < report.end:
         moment = report.as_of.astimezone(tz)
-        text += f" ({labels['as_of']} {format_date(moment, tz, language)} {moment:%H:%M})"
+        text += (f" ({labels['as_of']} {format_date(moment, tz, language)} "
+                 f"{clock_time(moment, language)})")
     return text
 
 
@@ -783,8 +762,8 @@ def format_text(report: Report, language: str = "id") -> str:
         f"{t['stages']}:",
     ]
     for stage in report.stages:
-        times = t["times"] if stage.visits != 1 or language != "en" else "time"
-        line = (f"- {state_label(stage.stage, language)}: {stage.visits} {times}, "
+        times = t_text("report.times", language, count=stage.visits)
+        line = (f"- {state_label(stage.stage, language)}: {times}, "
                 f"{t['median'].lower()} {format_minutes(stage.median_minutes, language)}, "
                 f"P90 {format_minutes(stage.p90_minutes, language)}, "
                 f"{t['allowance_inline']} {format_allowance(stage, language)}, "
@@ -812,7 +791,7 @@ def format_text(report: Report, language: str = "id") -> str:
     for note in report.rejections:
         moment = note.at.astimezone(tz)
         lines.append(f"- #{note.item_id} ({format_date(moment, tz, language)} "
-                     f"{moment:%H:%M}, {note.by}): {note.note}")
+                     f"{clock_time(moment, language)}, {note.by}): {note.note}")
     if not report.rejections:
         lines.append(f"- {t['none']}")
     others = [note for note in report.notes if note.kind != "reject"]

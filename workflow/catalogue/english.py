@@ -247,3 +247,16 @@ MESSAGES: dict[str, str] = {
     "edit.urut": "media order",
     "edit.jadwal": "schedule",
 }
+
+# English plural forms by Babel's rules: "one" for exactly 1, "other" for the rest.
+PLURALS: dict[str, dict[str, str]] = {
+    "report.times": {"one": "{count} time", "other": "{count} times"},
+    "report.allowance.working_days": {"one": "{count} working day",
+                                      "other": "{count} working days"},
+    "report.allowance.working_hours": {"one": "{count} working hour",
+                                       "other": "{count} working hours"},
+    "report.allowance.clock_hours": {"one": "{count} hour", "other": "{count} hours"},
+    "report.allowance.working_minutes": {"one": "{count} working minute",
+                                         "other": "{count} working minutes"},
+    "report.allowance.clock_minutes": {"one": "{count} minute", "other": "{count} minutes"},
+}

@@ -246,3 +246,13 @@ MESSAGES: dict[str, str] = {
     "edit.urut": "urutan media",
     "edit.jadwal": "jadwal",
 }
+
+# Bahasa Indonesia does not inflect for number: one form, "other" (Babel's plural rules).
+PLURALS: dict[str, dict[str, str]] = {
+    "report.times": {"other": "{count} kali"},
+    "report.allowance.working_days": {"other": "{count} hari kerja"},
+    "report.allowance.working_hours": {"other": "{count} jam kerja"},
+    "report.allowance.clock_hours": {"other": "{count} jam"},
+    "report.allowance.working_minutes": {"other": "{count} menit kerja"},
+    "report.allowance.clock_minutes": {"other": "{count} menit"},
+}

@@ -1,8 +1,12 @@
-"""Finding a message by key in a language and filling in its values (`t`).
+"""Finding a message by key in a language and filling in its values (`t`, `t_text`).
 
 Messages for Telegram are HTML (its parse mode): `t` escapes every value it fills in with
 markupsafe, unless the value is `Safe` (already rendered by `t`), so names, captions and
-reasons are always shown as typed and never as markup.
+reasons are always shown as typed and never as markup. `t_text` is for plain text (the
+reports, the terminal) and fills values in as they are.
+
+A plural message (in a language's PLURALS) takes a `count` value: Babel's plural rules
+for the language pick its form, and the count is shown as a number of that language.
 """
 
 from __future__ import annotations
@@ -14,11 +18,15 @@ from typing import Final
 import markupsafe
 
 from workflow.catalogue import english, indonesian
+from workflow.catalogue.formats import DEFAULT_LANGUAGE, number, plural_form
 
-DEFAULT_LANGUAGE: Final = "id"
 MESSAGES: Final[dict[str, dict[str, str]]] = {
     "id": indonesian.MESSAGES,
     "en": english.MESSAGES,
+}
+PLURALS: Final[dict[str, dict[str, dict[str, str]]]] = {
+    "id": indonesian.PLURALS,
+    "en": english.PLURALS,
 }
 
 
@@ -44,10 +52,29 @@ def escape(value: object) -> markupsafe.Markup:
 
 
 def t(key: str, language: str, **values: object) -> Safe:
-    """The message `key` in `language` (else the default language), `values` escaped."""
-    table = MESSAGES.get(language, MESSAGES[DEFAULT_LANGUAGE])
-    template = table.get(key) or MESSAGES[DEFAULT_LANGUAGE][key]
+    """The HTML message `key` in `language` (else the default language), `values` escaped."""
+    template, values = _template(key, language, values)
     return Safe(template.format(**{name: escape(value) for name, value in values.items()}))
+
+
+def t_text(key: str, language: str, **values: object) -> str:
+    """The plain-text message `key` in `language` (else the default language)."""
+    template, values = _template(key, language, values)
+    return template.format(**values)
+
+
+def _template(key: str, language: str, values: dict[str, object]
+              ) -> tuple[str, dict[str, object]]:
+    if language not in MESSAGES:
+        language = DEFAULT_LANGUAGE
+    if key in PLURALS[DEFAULT_LANGUAGE]:
+        count = values["count"]
+        if not isinstance(count, int | float):
+            raise TypeError(f"{key} needs a number as count, not {count!r}")
+        forms = PLURALS[language][key]
+        template = forms.get(plural_form(count, language)) or forms["other"]
+        return template, {**values, "count": number(count, language)}
+    return MESSAGES[language].get(key) or MESSAGES[DEFAULT_LANGUAGE][key], values
 
 
 _TAG = re.compile(r"<[^>]+>")
