@@ -15,8 +15,9 @@ from workflow.catalogue.lookup import t
 from workflow.context import Context
 from workflow.errors import InvalidValue, NotAllowed
 from workflow.models import Role
-from workflow.report_export import export
-from workflow.reports import Report, build_report, format_text, period_for
+from workflow.reports.export import export
+from workflow.reports.statistics import Report, build_report, period_for
+from workflow.reports.text import format_text
 from workflow.sweeper import queue_digest, sweep
 
 REPORT_ROLES = frozenset({Role.ADMIN, Role.KEPALA, Role.EDITOR})

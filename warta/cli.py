@@ -167,8 +167,8 @@ def cmd_publish(context: Context, _args: argparse.Namespace) -> int:
 
 
 def cmd_report(context: Context, args: argparse.Namespace) -> int:
-    from workflow.report_export import export
-    from workflow.reports import build_report, period_for
+    from workflow.reports.export import export
+    from workflow.reports.statistics import build_report, period_for
 
     zone = context.zone
     if args.start or args.end:
