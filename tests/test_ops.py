@@ -582,7 +582,7 @@ def test_restore_leaves_an_older_backup_at_its_revision(tmp_path: Path,
     assert "at revision 0001; rows as in the backup" in out
     assert f"run `warta db upgrade` to bring it from 0001 to {HEAD}" in out
     assert run(new, "db", "upgrade") == 0
-    assert f"database is at revision {HEAD}" in capsys.readouterr().out
+    assert f"basis data pada revisi {HEAD}" in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------- PostgreSQL

@@ -133,7 +133,7 @@ async def play(workdir: Path) -> int:
         print("\n=== Jejak audit (audit trail) ===")
         with warta.sessions() as session:
             for item in list_items(session):
-                print(format_item(session, item.id))
+                print(format_item(session, item.id, settings.office.language))
         print(f"\nDi situs uji: {len(website.posts)} berita terbit "
               f"({', '.join(p['url'] for p in website.posts.values())})")
         warta.close()

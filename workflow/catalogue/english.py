@@ -292,6 +292,32 @@ MESSAGES: dict[str, str] = {
     "report.note.return_to_officer": "Returned",
     "report.note.request_revision": "Revision",
     "report.chart_unit": "hours (working time; publishing: clock hours)",
+    # The command line (plain text; its help stays in English, as argparse's own words).
+    "cli.configuration_error": "warta: configuration error: {error}",
+    "cli.refused": "warta: {error}",
+    "cli.published": "publish: {result}",
+    "cli.report_range": "warta: give --from and --to (from <= to), or --period",
+    "cli.report_needs_output": "warta: --output FILE is needed for --format {format}",
+    "cli.written": "written {path}",
+    "cli.backup": "backup: {directory}",
+    "cli.restore": "restore: {directory}",
+    "cli.verify_failed": "FAIL {problem}",
+    "cli.verified": "OK   {directory}: {database} at revision {revision}, {files} media files, "
+    "{size} bytes, made {made}",
+    "cli.database_revision": "database is at revision {revision}",
+    "cli.person_added": "added {person}",
+    "cli.person_updated": "updated {person}",
+    "cli.no_people": "no people registered yet: "
+    "warta user add --telegram-id N --name ... --role ...",
+    "cli.no_items": "no items",
+    "cli.person.active": "active",
+    "cli.person.inactive": "inactive",
+    "cli.item.header": "Item #{id}: {state}",
+    "cli.item.people": "  officer: {officer}   editor: {editor}",
+    "cli.item.placing": "  section: {section}   category: {category}   tags: {tags}",
+    "cli.item.title": "  title: {title}",
+    "cli.item.media": "  media: {count}   published: {url}",
+    "cli.item.history": "  history:",
 }
 
 # English plural forms by Babel's rules: "one" for exactly 1, "other" for the rest.

@@ -291,6 +291,32 @@ MESSAGES: dict[str, str] = {
     "report.note.return_to_officer": "Dikembalikan",
     "report.note.request_revision": "Revisi",
     "report.chart_unit": "jam (waktu kerja; terbit: jam biasa)",
+    # The command line (plain text; its help stays in English, as argparse's own words).
+    "cli.configuration_error": "warta: kesalahan konfigurasi: {error}",
+    "cli.refused": "warta: {error}",
+    "cli.published": "terbit: {result}",
+    "cli.report_range": "warta: beri --from dan --to (from <= to), atau --period",
+    "cli.report_needs_output": "warta: --format {format} memerlukan --output FILE",
+    "cli.written": "ditulis ke {path}",
+    "cli.backup": "cadangan: {directory}",
+    "cli.restore": "pemulihan: {directory}",
+    "cli.verify_failed": "FAIL {problem}",
+    "cli.verified": "OK   {directory}: {database} pada revisi {revision}, {files} berkas media, "
+    "{size} bita, dibuat {made}",
+    "cli.database_revision": "basis data pada revisi {revision}",
+    "cli.person_added": "ditambahkan {person}",
+    "cli.person_updated": "diperbarui {person}",
+    "cli.no_people": "belum ada pengguna terdaftar: "
+    "warta user add --telegram-id N --name ... --role ...",
+    "cli.no_items": "tidak ada item",
+    "cli.person.active": "aktif",
+    "cli.person.inactive": "nonaktif",
+    "cli.item.header": "Item #{id}: {state}",
+    "cli.item.people": "  petugas: {officer}   editor: {editor}",
+    "cli.item.placing": "  bidang: {section}   kategori: {category}   tag: {tags}",
+    "cli.item.title": "  judul: {title}",
+    "cli.item.media": "  media: {count}   terbit: {url}",
+    "cli.item.history": "  riwayat:",
 }
 
 # Bahasa Indonesia does not inflect for number: one form, "other" (Babel's plural rules).
