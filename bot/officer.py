@@ -12,6 +12,7 @@ from bot.base import WartaContext, answer_button, answers_errors, log, reply
 from bot.download import download
 from bot.prompts import answer_for, ask
 from bot.render import draft_summary, duration, fit_lines, keyboard, state_label
+from workflow.catalogue.formats import day_month
 from workflow.catalogue.lookup import Safe, t
 from workflow.errors import InvalidValue
 from workflow.media import MediaRejected
@@ -232,8 +233,9 @@ async def on_pick_date(update: Update, context: WartaContext, item_id: int) -> N
     await answer_button(update)
     today = context.warta.local(context.warta.now()).date()
     days = [today - timedelta(days=n) for n in range(4)]
-    rows = [[InlineKeyboardButton(day.strftime("%d/%m"), callback_data=f"setdate:{item_id}:"
-                                  f"{day.isoformat()}") for day in days]]
+    rows = [[InlineKeyboardButton(day_month(day, context.lang),
+                                  callback_data=f"setdate:{item_id}:{day.isoformat()}")
+             for day in days]]
     with context.warta.sessions() as session:
         sections = known_sections(session)
     rows += [[InlineKeyboardButton(name[:60], callback_data=f"setsec:{item_id}:{index}")]

@@ -1,5 +1,4 @@
-"""Every message in English, the second language (same keys and placeholders as
-`workflow.catalogue.indonesian`)."""
+"""Every message in English, the second language: the keys of `indonesian`, translated."""
 
 MESSAGES: dict[str, str] = {
     "system": "the system",

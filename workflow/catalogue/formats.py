@@ -45,6 +45,11 @@ def numeric_date(day: date, language: str) -> str:
     return format_date(day, "dd/MM/y", locale=locale(language))
 
 
+def day_month(day: date, language: str) -> str:
+    """05/11."""
+    return format_date(day, "dd/MM", locale=locale(language))
+
+
 def day_month_time(moment: datetime, zone: tzinfo, language: str) -> str:
     """05/11 14:30, in `zone` (a naive `moment` is taken as the machine's local time)."""
     local = moment.astimezone(zone)

@@ -1,5 +1,4 @@
-"""Every message in Bahasa Indonesia, the default language (HTML for Telegram unless
-the key says otherwise)."""
+"""Every message in Bahasa Indonesia, the first language (report.* and cli.* are plain text)."""
 
 MESSAGES: dict[str, str] = {
     "system": "sistem",

@@ -1,5 +1,4 @@
-"""The SOP report's figures: how long each stage took against the SOP, per stage, section
-and person.
+"""The SOP report's figures: time in each stage against the SOP, per stage, section, person.
 
 `workflow.reports.text` renders a `Report` as text, `workflow.reports.export` as CSV,
 XLSX and PNG.
