@@ -1,4 +1,4 @@
-"""Finding a message by key in a language and filling in its values (`t`, `t_text`).
+"""Looking up a message in a language, its values filled in (`t` for HTML, `t_text` for text).
 
 Messages for Telegram are HTML (its parse mode): `t` escapes every value it fills in with
 markupsafe, unless the value is `Safe` (already rendered by `t`), so names, captions and
