@@ -79,7 +79,7 @@ from workflow.config import OfficeSettings, PublisherSettings
 from workflow.context import Context
 from workflow.errors import WrongState
 from workflow.logs import bind
-from workflow.media import InvalidMediaPath, MediaStore
+from workflow.media.storage import InvalidMediaPath, MediaStore
 from workflow.models import Item, Media, MediaKind, OutboxKind, OutboxMessage, Status
 from workflow.service import Workflow, transaction
 

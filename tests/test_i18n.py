@@ -10,7 +10,7 @@ import pytest
 from bot.i18n import MESSAGES, Safe, placeholders, t
 from bot.menus import BY_ROLE, EVERYONE
 from bot.render import BUTTONS
-from workflow.media import REASON_CODES
+from workflow.media.refusals import REASON_CODES
 from workflow.models import Role, Status
 from workflow.transitions import TRANSITIONS, Audience
 

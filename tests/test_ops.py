@@ -42,7 +42,7 @@ from warta.ops import MANIFEST
 from workflow import db, logs
 from workflow.config import Settings, TelegramSettings, WebsiteSettings, load_settings
 from workflow.context import Context
-from workflow.media import MediaStore
+from workflow.media.storage import MediaStore
 from workflow.models import Status
 from workflow.service import NewMedia
 

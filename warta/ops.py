@@ -65,7 +65,7 @@ from workflow import db
 from workflow.config import SECRET_ENVIRONMENT, ConfigError, Settings, working_calendar
 from workflow.errors import WorkflowError
 from workflow.logs import RedactSecrets, secrets_of
-from workflow.media import sha256_of
+from workflow.media.storage import sha256_of
 from workflow.models import Base
 
 __all__ = [
