@@ -54,6 +54,7 @@ from publisher.base import (
     error_from_status,
 )
 from publisher.html import Embedded, escape_text, post_html
+from workflow.models import MediaKind
 
 __all__ = ["WordPressAdapter", "media_slug", "post_slug"]
 
@@ -281,7 +282,7 @@ class WordPressAdapter:
         shown = [
             _embedded(u)
             for u in uploaded
-            if self._gallery_includes_cover or u is not cover or u.file.kind != "photo"
+            if self._gallery_includes_cover or u is not cover or u.file.kind != MediaKind.PHOTO
         ]
         status = self._post_status or request.status
         payload: JSON = {
@@ -446,7 +447,7 @@ class WordPressAdapter:
         refused = response.status_code in _FILE_REFUSED_STATUS or code in _FILE_REFUSED_CODES
         if not refused:
             raise error_from_status(response.status_code, what, f"{code} {message}".strip())
-        if file.kind == "video":
+        if file.kind == MediaKind.VIDEO:
             warnings.append(
                 f"video {file.filename!r} not published: site refused {file.mime} "
                 f"(HTTP {response.status_code} {code}: {message})"
@@ -598,7 +599,7 @@ def _stem(filename: str) -> str:
 def _media_texts(file: MediaFile) -> dict[str, str]:
     """The alt text (photos) and caption a file should have on the site."""
     texts = {"caption": escape_text(file.caption)}
-    if file.kind == "photo":
+    if file.kind == MediaKind.PHOTO:
         texts["alt_text"] = file.alt  # WordPress escapes alt attributes itself
     return texts
 

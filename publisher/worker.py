@@ -72,7 +72,6 @@ from publisher.base import (
     PublishResult,
     PublishStatus,
 )
-from publisher.base import MediaKind as AdapterMediaKind
 from publisher.factory import make_adapter
 from workflow import outbox
 from workflow.config import OfficeSettings, PublisherSettings
@@ -476,7 +475,10 @@ def _media_file(item: Item, media: Media, index: int, store: MediaStore) -> Medi
     # side by the row's sha256 (media slugs): the two must agree.
     if PurePosixPath(media.stored_path).name.split(".")[0] != media.sha256:
         raise _MediaProblem(f"media {media.id}: stored path does not match its sha256")
-    kind = _adapter_kind(media.kind)
+    try:
+        kind = MediaKind(media.kind)
+    except ValueError:
+        raise _MediaProblem(f"unknown media kind {media.kind!r}") from None
     return MediaFile(
         path=path,
         mime=media.mime,
@@ -484,18 +486,8 @@ def _media_file(item: Item, media: Media, index: int, store: MediaStore) -> Medi
         filename=_filename(item, media, index),
         sha256=media.sha256,
         alt=item.title,
-        caption=_caption(item) if kind == "photo" else "",
+        caption=_caption(item) if kind == MediaKind.PHOTO else "",
     )
-
-
-def _adapter_kind(kind: str) -> AdapterMediaKind:
-    if kind == MediaKind.PHOTO:
-        return "photo"
-    if kind == MediaKind.DOCUMENT:
-        return "document"
-    if kind == MediaKind.VIDEO:
-        return "video"
-    raise _MediaProblem(f"unknown media kind {kind!r}")
 
 
 def _filename(item: Item, media: Media, index: int) -> str:
