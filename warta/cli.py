@@ -202,7 +202,7 @@ def cmd_demo(_context: Context, _args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(context: Context, _args: argparse.Namespace) -> int:
-    from warta.ops import doctor
+    from warta.doctor import doctor
     from workflow.logs import remove_logging, setup_logging
 
     handler = setup_logging(context.settings, level=logging.WARNING)
@@ -217,7 +217,7 @@ def cmd_doctor(context: Context, _args: argparse.Namespace) -> int:
 
 
 def cmd_backup(context: Context, args: argparse.Namespace) -> int:
-    from warta.ops import backup
+    from warta.backup import backup
 
     print(f"backup: {args.directory.resolve()}")
     backup(context.settings, args.directory, progress=lambda line: print(f"  {line}"))
@@ -225,7 +225,7 @@ def cmd_backup(context: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_restore(context: Context, args: argparse.Namespace) -> int:
-    from warta.ops import restore, verify_backup
+    from warta.backup import restore, verify_backup
 
     if args.verify_only:
         manifest, problems = verify_backup(args.directory)
