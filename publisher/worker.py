@@ -332,7 +332,9 @@ class PublishWorker:
         return Outcome.CONFIG_PROBLEM
 
     def _config_alert(self, reason: str, now: datetime) -> dict[str, Any]:
-        """The webmaster's alert: one per distinct reason and office day, by its key."""
+        """The webmaster's alert: one per distinct reason and office day, by its key.
+
+        Any: the row's values, as SQLAlchemy's Core insert takes them (outbox's type)."""
         day = now.astimezone(self._zone).date().isoformat()
         digest = hashlib.sha1(reason.encode(), usedforsecurity=False).hexdigest()
         return outbox.notification_values(
@@ -564,12 +566,14 @@ def publish_once(context: Context) -> WorkerResult:
     return worker.run_once() if worker is not None else WorkerResult()
 
 
-def job_callback(worker: PublishWorker) -> Callable[[Any], Coroutine[Any, Any, None]]:
+def job_callback(worker: PublishWorker) -> Callable[[object], Coroutine[Any, Any, None]]:
     """A python-telegram-bot job callback running ``worker.run_once`` in a thread:
     ``job_queue.run_repeating(job_callback(worker), interval=publisher.interval_seconds)``.
-    Errors are logged, and the next run tries again (leases keep every row safe)."""
+    Errors are logged, and the next run tries again (leases keep every row safe).
+    The job's context is not used, so the publisher needs no PTB type; Coroutine[Any, Any, ...]
+    is what every ``async def`` returns."""
 
-    async def publish_job(_context: Any) -> None:
+    async def publish_job(_context: object) -> None:
         try:
             result = await asyncio.to_thread(worker.run_once)
         except Exception:

@@ -111,7 +111,7 @@ class Manifest:
     def total_bytes(self) -> int:
         return sum(self.sizes.values())
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "format": self.format,
             "created_at": self.created_at,
@@ -128,7 +128,7 @@ class Manifest:
         }
 
     @classmethod
-    def from_json(cls, data: Any) -> Manifest:
+    def from_json(cls, data: Any) -> Manifest:  # Any: what json.loads read, checked here
         try:
             if data["format"] != FORMAT:
                 raise ValueError(f"format {data['format']!r}, this Warta reads {FORMAT}")
@@ -207,7 +207,7 @@ def _safe_relative(path: str) -> bool:
             and parts[0] != "tmp" and "\\" not in path)
 
 
-def _write_json(path: Path, data: Any) -> None:
+def _write_json(path: Path, data: object) -> None:
     temporary = path.with_name(f".{path.name}.part")
     with temporary.open("w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=2, ensure_ascii=False)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy import text as sql_text
@@ -29,6 +29,9 @@ from warta.database import database_kind, known_revision, shown_url, sqlite_path
 from workflow import db
 from workflow.config import SECRET_ENVIRONMENT, ConfigError, Settings, working_calendar
 from workflow.logs import RedactSecrets, secrets_of
+
+if TYPE_CHECKING:  # telegram is imported only when its check runs
+    from telegram import User
 
 __all__ = ["Check", "doctor"]
 
@@ -204,7 +207,7 @@ def check_telegram(settings: Settings) -> Check:
     return Check("OK", "telegram", f"@{me.username} (id {me.id}) via {telegram.api_base_url}")
 
 
-async def _get_me(settings: Settings) -> Any:
+async def _get_me(settings: Settings) -> User:
     from telegram import Bot
     from telegram.request import HTTPXRequest
 
