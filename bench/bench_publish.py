@@ -123,7 +123,7 @@ class Bench:
         from workflow import db
         from workflow.config import PublisherSettings, Settings, working_calendar
         from workflow.deadlines import StageDeadlines
-        from workflow.media import MediaStore
+        from workflow.media.storage import MediaStore
         from workflow.models import Role
         from workflow.people import add_person
         from workflow.service import Workflow

@@ -15,7 +15,7 @@ from bot.render import draft_summary, duration, fit_lines, keyboard, state_label
 from workflow.catalogue.formats import day_month
 from workflow.catalogue.lookup import Safe, t
 from workflow.errors import InvalidValue
-from workflow.media import MediaRejected
+from workflow.media.refusals import MediaRejected
 from workflow.models import Item, MediaKind, Role
 from workflow.people import known_sections
 from workflow.service import NewMedia, items_of_officer, stage_started_at
@@ -77,7 +77,7 @@ async def on_media(update: Update, context: WartaContext) -> None:
         temp = warta.media.new_temp_path()
         try:
             telegram_file = await context.bot.get_file(file_id)
-            limit = warta.media.limits.max_bytes(kind.value)
+            limit = warta.media.limits.max_bytes(kind)
             await download(context.http, telegram_file, temp, limit,
                            local_mode=warta.settings.telegram.local_mode)
         except BaseException:
@@ -90,7 +90,7 @@ async def on_media(update: Update, context: WartaContext) -> None:
     with warta.sessions() as session:
         draft_id = warta.workflow.current_draft_id(session, context.me, warta.now())
         warta.workflow.add_media(session, context.me, draft_id, warta.now(), NewMedia(
-            kind=MediaKind(stored.kind), sha256=stored.sha256, stored_path=stored.relative_path,
+            kind=stored.kind, sha256=stored.sha256, stored_path=stored.relative_path,
             mime=stored.mime, size=stored.size, width=stored.width, height=stored.height,
             thumbnail_path=stored.thumbnail_path or "", original_name=stored.display_name or "",
             telegram_file_unique_id=unique_id,

@@ -64,9 +64,9 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import requests
 
@@ -135,12 +135,12 @@ def _base64_file(file: MediaFile) -> Iterator[bytes]:
     yield base64.b64encode(leftover)
 
 
-def _json_object_open(fields: dict[str, Any]) -> bytes:
+def _json_object_open(fields: dict[str, object]) -> bytes:
     """``fields`` as a JSON object without its closing brace, so more members can follow."""
     return json.dumps(fields, ensure_ascii=False).encode()[:-1]
 
 
-def _media_meta(file: MediaFile) -> dict[str, Any]:
+def _media_meta(file: MediaFile) -> dict[str, object]:
     return {
         "filename": file.filename,
         "mime": file.mime,
@@ -152,7 +152,7 @@ def _media_meta(file: MediaFile) -> dict[str, Any]:
     }
 
 
-def _payload_fields(request: PublishRequest) -> dict[str, Any]:
+def _payload_fields(request: PublishRequest) -> dict[str, object]:
     return {
         "schema": SCHEMA,
         "item_id": request.item_id,
@@ -170,7 +170,7 @@ def _payload_fields(request: PublishRequest) -> dict[str, Any]:
     }
 
 
-def _body_chunks(request: PublishRequest, metas: list[dict[str, Any]]) -> Iterator[bytes]:
+def _body_chunks(request: PublishRequest, metas: list[dict[str, object]]) -> Iterator[bytes]:
     yield _json_object_open(_payload_fields(request)) + b', "media": ['
     for index, (file, meta) in enumerate(zip(request.media, metas, strict=True)):
         yield (b", " if index else b"") + _json_object_open(meta) + b', "content_base64": "'
@@ -251,14 +251,23 @@ class WebhookAdapter:
         headers = {SIGNATURE_HEADER: sign(self._secret, key.encode())}
         return self._send("GET", params={"key": key}, headers=headers)
 
-    def _send(self, method: str, **kwargs: Any) -> requests.Response:
+    def _send(
+        self,
+        method: str,
+        *,
+        headers: Mapping[str, str],
+        data: _SizedStream | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> requests.Response:
         try:
             return self._session.request(
                 method,
                 self._url,
+                params=params,
+                data=data,
+                headers=headers,
                 timeout=(min(10.0, self._timeout), self._timeout),
                 allow_redirects=False,
-                **kwargs,
             )
         except requests.RequestException as exc:
             raise error_from_exception(exc, f"{method} webhook") from exc

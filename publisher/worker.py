@@ -72,14 +72,13 @@ from publisher.base import (
     PublishResult,
     PublishStatus,
 )
-from publisher.base import MediaKind as AdapterMediaKind
 from publisher.factory import make_adapter
 from workflow import outbox
 from workflow.config import OfficeSettings, PublisherSettings
 from workflow.context import Context
 from workflow.errors import WrongState
 from workflow.logs import bind
-from workflow.media import InvalidMediaPath, MediaStore
+from workflow.media.storage import InvalidMediaPath, MediaStore
 from workflow.models import Item, Media, MediaKind, OutboxKind, OutboxMessage, Status
 from workflow.service import Workflow, transaction
 
@@ -333,7 +332,9 @@ class PublishWorker:
         return Outcome.CONFIG_PROBLEM
 
     def _config_alert(self, reason: str, now: datetime) -> dict[str, Any]:
-        """The webmaster's alert: one per distinct reason and office day, by its key."""
+        """The webmaster's alert: one per distinct reason and office day, by its key.
+
+        Any: the row's values, as SQLAlchemy's Core insert takes them (outbox's type)."""
         day = now.astimezone(self._zone).date().isoformat()
         digest = hashlib.sha1(reason.encode(), usedforsecurity=False).hexdigest()
         return outbox.notification_values(
@@ -476,7 +477,10 @@ def _media_file(item: Item, media: Media, index: int, store: MediaStore) -> Medi
     # side by the row's sha256 (media slugs): the two must agree.
     if PurePosixPath(media.stored_path).name.split(".")[0] != media.sha256:
         raise _MediaProblem(f"media {media.id}: stored path does not match its sha256")
-    kind = _adapter_kind(media.kind)
+    try:
+        kind = MediaKind(media.kind)
+    except ValueError:
+        raise _MediaProblem(f"unknown media kind {media.kind!r}") from None
     return MediaFile(
         path=path,
         mime=media.mime,
@@ -484,18 +488,8 @@ def _media_file(item: Item, media: Media, index: int, store: MediaStore) -> Medi
         filename=_filename(item, media, index),
         sha256=media.sha256,
         alt=item.title,
-        caption=_caption(item) if kind == "photo" else "",
+        caption=_caption(item) if kind == MediaKind.PHOTO else "",
     )
-
-
-def _adapter_kind(kind: str) -> AdapterMediaKind:
-    if kind == MediaKind.PHOTO:
-        return "photo"
-    if kind == MediaKind.DOCUMENT:
-        return "document"
-    if kind == MediaKind.VIDEO:
-        return "video"
-    raise _MediaProblem(f"unknown media kind {kind!r}")
 
 
 def _filename(item: Item, media: Media, index: int) -> str:
@@ -572,12 +566,14 @@ def publish_once(context: Context) -> WorkerResult:
     return worker.run_once() if worker is not None else WorkerResult()
 
 
-def job_callback(worker: PublishWorker) -> Callable[[Any], Coroutine[Any, Any, None]]:
+def job_callback(worker: PublishWorker) -> Callable[[object], Coroutine[Any, Any, None]]:
     """A python-telegram-bot job callback running ``worker.run_once`` in a thread:
     ``job_queue.run_repeating(job_callback(worker), interval=publisher.interval_seconds)``.
-    Errors are logged, and the next run tries again (leases keep every row safe)."""
+    Errors are logged, and the next run tries again (leases keep every row safe).
+    The job's context is not used, so the publisher needs no PTB type; Coroutine[Any, Any, ...]
+    is what every ``async def`` returns."""
 
-    async def publish_job(_context: Any) -> None:
+    async def publish_job(_context: object) -> None:
         try:
             result = await asyncio.to_thread(worker.run_once)
         except Exception:

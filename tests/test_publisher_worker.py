@@ -53,7 +53,7 @@ from workflow.config import (
     WebsiteSettings,
 )
 from workflow.context import Context
-from workflow.media import MediaStore
+from workflow.media.storage import MediaStore
 from workflow.models import Item, MediaKind, OutboxKind, OutboxMessage, Status
 from workflow.service import Edit, NewMedia, Workflow, publish_key
 

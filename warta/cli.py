@@ -214,7 +214,7 @@ def cmd_demo(_context: Context, _args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(context: Context, _args: argparse.Namespace) -> int:
-    from warta.ops import doctor
+    from warta.doctor import doctor
     from workflow.logs import remove_logging, setup_logging
 
     handler = setup_logging(context.settings, level=logging.WARNING)
@@ -229,7 +229,7 @@ def cmd_doctor(context: Context, _args: argparse.Namespace) -> int:
 
 
 def cmd_backup(context: Context, args: argparse.Namespace) -> int:
-    from warta.ops import backup
+    from warta.backup import backup
 
     say(context.settings.office.language, "backup", directory=args.directory.resolve())
     backup(context.settings, args.directory, progress=lambda line: print(f"  {line}"))
@@ -237,7 +237,7 @@ def cmd_backup(context: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_restore(context: Context, args: argparse.Namespace) -> int:
-    from warta.ops import restore, verify_backup
+    from warta.backup import restore, verify_backup
 
     language = context.settings.office.language
     if args.verify_only:

@@ -16,7 +16,8 @@ from workflow.calendar import WorkingCalendar
 from workflow.config import Settings, working_calendar
 from workflow.deadlines import StageDeadlines
 from workflow.errors import WorkflowError
-from workflow.media import MB, MediaLimits, MediaStore
+from workflow.media.limits import MB, MediaLimits
+from workflow.media.storage import MediaStore
 from workflow.service import Workflow
 
 
