@@ -121,12 +121,12 @@ class Bench:
         from publisher.wordpress import WordPressAdapter
         from publisher.worker import PublishWorker
         from workflow import db
+        from workflow.actions import Workflow
         from workflow.config import PublisherSettings, Settings, working_calendar
         from workflow.deadlines import StageDeadlines
         from workflow.media import MediaStore
         from workflow.models import Role
         from workflow.people import add_person
-        from workflow.service import Workflow
 
         engine = db.make_engine(f"sqlite:///{self.root / 'warta.db'}")
         db.upgrade(engine)
@@ -168,8 +168,8 @@ class Bench:
 
     def item_awaiting_approval(self) -> int:
         """A new item (a fresh id, so a fresh post key) ready for the official."""
+        from workflow.actions import Edit, NewMedia
         from workflow.models import MediaKind
-        from workflow.service import Edit, NewMedia
 
         wf, now = self.workflow, datetime.now(UTC)
         with self.sessions() as session:
@@ -194,7 +194,7 @@ class Bench:
 
     def publish_through_warta(self, item_id: int) -> tuple[float, int]:
         """Seconds from approval to the live page, and HTTP requests the worker made."""
-        from workflow.service import get_item_unchecked
+        from workflow.queries import get_item_unchecked
 
         self.http.count = 0
         started = time.perf_counter()

@@ -12,7 +12,7 @@ from bot.render import clip, fit_lines, state_label, when
 from workflow import people
 from workflow.errors import InvalidValue, NotAllowed
 from workflow.models import Role
-from workflow.service import get_item, history
+from workflow.queries import get_item, history
 
 TELEGRAM_ID_MAX = 2**53 - 1  # Telegram's user ids fit in 52 bits
 HISTORY_NOTE = 300

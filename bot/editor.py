@@ -25,10 +25,12 @@ from bot.base import (
 from bot.i18n import Safe, t
 from bot.prompts import answer_for, ask
 from bot.render import clip, fit_lines, item_card, keyboard, state_label, when
+from workflow.actions import Edit
 from workflow.context import Context
 from workflow.errors import InvalidValue, NotAllowed
 from workflow.models import Item, MediaKind, MessageCopy, Person, Role, Status
-from workflow.service import Edit, get_item, list_items, stage_started_at, transaction
+from workflow.queries import get_item, list_items, stage_started_at
+from workflow.transaction import transaction
 
 QUEUE_STATES = (Status.SUBMITTED, Status.IN_EDITING, Status.RETURNED_TO_OFFICER,
                 Status.AWAITING_APPROVAL, Status.APPROVED, Status.PUBLISH_FAILED)

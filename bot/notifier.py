@@ -37,7 +37,8 @@ from workflow.models import (
     Person,
     Role,
 )
-from workflow.service import active_people_with, transaction
+from workflow.queries import active_people_with
+from workflow.transaction import transaction
 
 CARD_PURPOSES = ("claim", "decision")
 # A notice names the item and quotes the reason; long ones are clipped so that even a

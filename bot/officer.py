@@ -13,11 +13,12 @@ from bot.download import download
 from bot.i18n import Safe, t
 from bot.prompts import answer_for, ask
 from bot.render import draft_summary, duration, fit_lines, keyboard, state_label
+from workflow.actions import NewMedia
 from workflow.errors import InvalidValue
 from workflow.media import MediaRejected
 from workflow.models import Item, MediaKind, Role
 from workflow.people import known_sections
-from workflow.service import NewMedia, items_of_officer, stage_started_at
+from workflow.queries import items_of_officer, stage_started_at
 
 ALBUM_JOB = "album-{chat}-{group}"
 SECTION_BUTTONS = 12

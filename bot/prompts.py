@@ -18,7 +18,7 @@ from bot.base import WartaContext, answers_errors
 from bot.i18n import MESSAGES, t
 from workflow.errors import MissingNote
 from workflow.models import MessageCopy
-from workflow.service import transaction
+from workflow.transaction import transaction
 
 Answer = Callable[[Update, WartaContext, int, str], Awaitable[None]]
 ANSWERS: dict[str, Answer] = {}

@@ -75,13 +75,14 @@ from publisher.base import (
 from publisher.base import MediaKind as AdapterMediaKind
 from publisher.factory import make_adapter
 from workflow import outbox
+from workflow.actions import Workflow
 from workflow.config import OfficeSettings, PublisherSettings
 from workflow.context import Context
 from workflow.errors import WrongState
 from workflow.logs import bind
 from workflow.media import InvalidMediaPath, MediaStore
 from workflow.models import Item, Media, MediaKind, OutboxKind, OutboxMessage, Status
-from workflow.service import Workflow, transaction
+from workflow.transaction import transaction
 
 __all__ = [
     "CONFIG_PROBLEM_TEMPLATE",

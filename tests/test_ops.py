@@ -40,11 +40,11 @@ from tests.wordpress_site import (  # noqa: F401  (fixtures)
 from warta.cli import main
 from warta.ops import MANIFEST
 from workflow import db, logs
+from workflow.actions import NewMedia
 from workflow.config import Settings, TelegramSettings, WebsiteSettings, load_settings
 from workflow.context import Context
 from workflow.media import MediaStore
 from workflow.models import Status
-from workflow.service import NewMedia
 
 HEAD = db.head_revision(db.make_engine("sqlite://"))
 WEBSITE_PASSWORD = "abcd EFGH ijkl MNOP qrst UVWX"  # WordPress Application Password shape

@@ -20,10 +20,10 @@ from PIL import Image
 from sqlalchemy.orm import Session
 
 from tests.flow import PHOTO, perform
+from workflow.actions import Workflow
 from workflow.config import DeadlineSettings, Settings, working_calendar
 from workflow.report_export import export, to_csv, to_png, to_xlsx
 from workflow.reports import Report, build_report, format_text, percentile, period_for
-from workflow.service import Workflow
 
 WIB = ZoneInfo("Asia/Jakarta")
 CALENDAR = working_calendar(Settings())

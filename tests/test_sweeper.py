@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.flow import PHOTO, item_in, perform
 from workflow import db, outbox
+from workflow.actions import Workflow
 from workflow.config import AlertSettings, Settings, working_calendar
 from workflow.models import OutboxKind, OutboxMessage, StageDeadline, Status
-from workflow.service import Workflow
 from workflow.sweeper import (
     DigestEntry,
     SweepResult,

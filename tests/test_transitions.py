@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.flow import item_in, perform
+from workflow.actions import Workflow
 from workflow.errors import WorkflowError
 from workflow.models import AuditEvent, Item, OutboxMessage, StageDeadline, Status
-from workflow.service import Workflow
 from workflow.transitions import TRANSITIONS, allowed_actions
 
 S = Status

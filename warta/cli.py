@@ -21,7 +21,7 @@ from workflow.config import ConfigError, load_settings
 from workflow.context import Context
 from workflow.errors import WorkflowError
 from workflow.models import Status
-from workflow.service import get_item_unchecked, list_items
+from workflow.queries import get_item_unchecked, list_items
 
 Handler = Callable[[Context, argparse.Namespace], int]
 

@@ -28,7 +28,7 @@ from workflow.config import Settings
 from workflow.context import Context
 from workflow.models import Role
 from workflow.people import add_person
-from workflow.service import list_items
+from workflow.queries import list_items
 
 IT_CHAT = -100200
 ALERT_CHAT = -100300

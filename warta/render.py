@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from workflow.models import Person
-from workflow.service import get_item_unchecked, history
+from workflow.queries import get_item_unchecked, history
 
 
 def describe_person(person: Person) -> str:

@@ -12,12 +12,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow import db
+from workflow.actions import Workflow
 from workflow.calendar import WorkingCalendar
 from workflow.config import Settings, working_calendar
 from workflow.deadlines import StageDeadlines
 from workflow.errors import WorkflowError
 from workflow.media import MB, MediaLimits, MediaStore
-from workflow.service import Workflow
 
 
 class DatabaseNotReady(WorkflowError):

@@ -52,8 +52,8 @@ from sqlalchemy.orm import Session
 from workflow.calendar import Deadline, WorkingCalendar
 from workflow.config import DeadlineSettings
 from workflow.models import FINAL_STATES, AuditEvent, Item, Person, Status
-from workflow.service import transaction
 from workflow.sweeper import allowances_from
+from workflow.transaction import transaction
 
 STAGES: Final = (
     Status.DRAFT,

@@ -86,7 +86,8 @@ from workflow.models import (
     Status,
 )
 from workflow.outbox import insert_once, notification_values
-from workflow.service import active_people_with, transaction
+from workflow.queries import active_people_with
+from workflow.transaction import transaction
 
 TEMPLATES: Final[Mapping[str, str]] = {
     "alert": "deadline.overdue",

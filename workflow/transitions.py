@@ -1,6 +1,6 @@
 """The SOP as one table: every action, where it may start, where it leads, who may take it.
 
-The bot builds its buttons from `allowed_actions`, and every operation in `service` checks
+The bot builds its buttons from `allowed_actions`, and every operation in `actions` checks
 the same table through `check`, so what is offered and what is accepted cannot drift apart.
 """
 

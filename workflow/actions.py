@@ -1,4 +1,4 @@
-"""The operations of the SOP. Each call is one database transaction.
+"""The state-changing operations of the SOP. Each call is one database transaction.
 
 A call loads the acting person and the item afresh (roles are checked as they are in the
 database now, never as a button claims), checks the transitions table, and writes the
@@ -16,10 +16,8 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from workflow import transitions
-from workflow.db import begin_write
 from workflow.deadlines import DeadlinePolicy
 from workflow.errors import (
     Conflict,
@@ -40,11 +38,12 @@ from workflow.models import (
     OutboxKind,
     OutboxMessage,
     Person,
-    PersonRole,
     Role,
     StageDeadline,
     Status,
 )
+from workflow.queries import active_people_with
+from workflow.transaction import transaction
 from workflow.transitions import TRANSITIONS, Audience, Transition
 
 PUBLISH_TARGET = "website"
@@ -412,25 +411,6 @@ class _Act:
         return self.item
 
 
-@contextmanager
-def transaction(session: Session) -> Iterator[None]:
-    """One atomic unit of work on the caller's session."""
-    if session.in_transaction():
-        if session.new or session.dirty or session.deleted:
-            raise RuntimeError("the session has unsaved changes; a workflow call is atomic")
-        # Only reads happened since the last call (for example an expired attribute was
-        # loaded); end that read so this call gets a transaction, and locks, of its own.
-        session.commit()
-    try:
-        with session.begin():
-            begin_write(session)
-            yield
-    except StaleDataError:
-        # Only reachable if a row changed under us despite the lock; report it as the
-        # same conflict a late second tap would get.
-        raise WrongState("the item changed meanwhile; try again") from None
-
-
 def _open_draft_id(session: Session, actor: Person) -> int | None:
     """The officer's newest draft, read outside any write transaction."""
     existing = session.scalar(
@@ -597,18 +577,6 @@ def _expand(session: Session, item: Item, audience: Audience) -> list[tuple[str,
     return [(audience.value, None)]
 
 
-def active_people_with(session: Session, role: Role) -> list[Person]:
-    return list(
-        session.scalars(
-            select(Person)
-            .options(WITH_ROLES)
-            .join(PersonRole)
-            .where(PersonRole.role == role, Person.active.is_(True))
-            .order_by(Person.id)
-        ).unique()
-    )
-
-
 def _queue_publish(session: Session, item: Item, now: datetime) -> None:
     job = _publish_job(session, item.id)
     if job is None:
@@ -731,59 +699,3 @@ def _known(media: dict[int, Media], media_id: int) -> Media:
     if media_id not in media:
         raise InvalidValue(f"no media {media_id} on this item", field="media", media_id=media_id)
     return media[media_id]
-
-
-# --- reading -------------------------------------------------------------------------
-
-
-def get_item(session: Session, item_id: int, viewer: Person) -> Item:
-    """The item if `viewer` may see it; NotFound otherwise (so ids cannot be probed)."""
-    item = session.get(Item, item_id)
-    if item is None or not transitions.can_view(item, viewer):
-        raise NotFound(f"no item {item_id}", item_id=item_id)
-    return item
-
-
-def get_item_unchecked(session: Session, item_id: int) -> Item:
-    """The item for the operator's own tools (command line, publisher), with no viewer."""
-    item = session.get(Item, item_id)
-    if item is None:
-        raise NotFound(f"no item {item_id}", item_id=item_id)
-    return item
-
-
-def history(session: Session, item_id: int) -> list[AuditEvent]:
-    return list(
-        session.scalars(
-            select(AuditEvent).where(AuditEvent.item_id == item_id).order_by(AuditEvent.id)
-        )
-    )
-
-
-def items_of_officer(session: Session, officer: Person, limit: int = 20) -> list[Item]:
-    return list(
-        session.scalars(
-            select(Item)
-            .where(Item.officer_id == officer.id, Item.state != Status.CANCELLED)
-            .order_by(Item.id.desc())
-            .limit(limit)
-        )
-    )
-
-
-def list_items(session: Session, states: Sequence[Status] = (), limit: int = 200) -> list[Item]:
-    query = select(Item).order_by(Item.id)
-    if states:
-        query = query.where(Item.state.in_(list(states)))
-    return list(session.scalars(query.limit(limit)))
-
-
-def stage_started_at(session: Session, item: Item) -> datetime:
-    """When the item entered its current state (for "waiting since")."""
-    at = session.scalar(
-        select(func.max(AuditEvent.at)).where(
-            AuditEvent.item_id == item.id, AuditEvent.to_state == item.state,
-            AuditEvent.from_state.is_distinct_from(item.state),
-        )
-    )
-    return at or item.created_at
