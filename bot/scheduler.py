@@ -13,11 +13,12 @@ from bot.base import WartaContext, answers_errors, log, reply
 from bot.i18n import t
 from bot.render import clip
 from workflow.context import Context
+from workflow.digest import queue_digest
 from workflow.errors import InvalidValue, NotAllowed
 from workflow.models import Role
 from workflow.report_export import export
 from workflow.reports import Report, build_report, format_text, period_for
-from workflow.sweeper import queue_digest, sweep
+from workflow.sweeper import sweep
 
 REPORT_ROLES = frozenset({Role.ADMIN, Role.KEPALA, Role.EDITOR})
 

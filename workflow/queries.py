@@ -76,3 +76,11 @@ def active_people_with(session: Session, role: Role) -> list[Person]:
             .order_by(Person.id)
         ).unique()
     )
+
+
+def headline(title: str, description: str, limit: int = 80) -> str:
+    """What an item is called in lists: its title, else the start of its description."""
+    if title:
+        return title
+    flat = " ".join(description.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
