@@ -27,6 +27,7 @@ from bot.i18n import Safe, t
 from bot.patience import retry_after_seconds
 from bot.render import clip, duration, fit_lines, item_card, keyboard, state_label, when
 from workflow import outbox
+from workflow.audience import STAND_INS, active_people_with
 from workflow.context import Context
 from workflow.models import (
     AuditEvent,
@@ -37,7 +38,6 @@ from workflow.models import (
     Person,
     Role,
 )
-from workflow.queries import active_people_with
 from workflow.transaction import transaction
 
 CARD_PURPOSES = ("claim", "decision")
@@ -158,11 +158,11 @@ class Notifier:
         if row.target == "person":
             person = session.get(Person, row.recipient_id)
             return [(person, person.telegram_id)] if person and person.active else []
-        shared = {"it_team": (telegram.it_team_chat_id, Role.EDITOR),
-                  "alert": (telegram.alert_chat_id, Role.ADMIN)}
-        chat_id, role = shared.get(row.target, (0, Role.ADMIN))
+        chats = {"it_team": telegram.it_team_chat_id, "alert": telegram.alert_chat_id}
+        chat_id = chats.get(row.target, 0)
         if chat_id:
             return [(None, chat_id)]
+        role = STAND_INS.get(row.target, Role.ADMIN)
         return [(p, p.telegram_id) for p in active_people_with(session, role)]
 
     async def _send(self, bot: Bot, session: Session, row: OutboxMessage, item: Item | None,

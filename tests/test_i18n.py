@@ -10,9 +10,10 @@ import pytest
 from bot.i18n import MESSAGES, Safe, placeholders, t
 from bot.menus import BY_ROLE, EVERYONE
 from bot.render import BUTTONS
+from workflow.audience import Audience
 from workflow.media import REASON_CODES
 from workflow.models import Role, Status
-from workflow.transitions import TRANSITIONS, Audience
+from workflow.transitions import TRANSITIONS
 
 BOT = Path(__file__).resolve().parent.parent / "bot"
 

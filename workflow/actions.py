@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from workflow import transitions
+from workflow.audience import Staff, told_of
 from workflow.deadlines import DeadlinePolicy
 from workflow.errors import (
     Conflict,
@@ -42,9 +43,8 @@ from workflow.models import (
     StageDeadline,
     Status,
 )
-from workflow.queries import active_people_with
 from workflow.transaction import transaction
-from workflow.transitions import TRANSITIONS, Audience, Transition
+from workflow.transitions import TRANSITIONS, Transition
 
 PUBLISH_TARGET = "website"
 MAX_NOTE = 2000
@@ -544,11 +544,7 @@ def _close_deadlines(session: Session, item_id: int, now: datetime) -> None:
 def _queue_notifications(
     session: Session, item: Item, transition: Transition, event: AuditEvent, now: datetime
 ) -> None:
-    # A person in two capacities (an officer who is also the editor) is told once.
-    recipients = dict.fromkeys(
-        pair for audience in transition.notify for pair in _expand(session, item, audience)
-    )
-    for target, recipient_id in recipients:
+    for target, recipient_id in told_of(transition.notify, item, Staff(session)):
         session.add(
             OutboxMessage(
                 kind=OutboxKind.NOTIFY,
@@ -562,19 +558,6 @@ def _queue_notifications(
                 created_at=now,
             )
         )
-
-
-def _expand(session: Session, item: Item, audience: Audience) -> list[tuple[str, int | None]]:
-    """Turns an audience into (target, person id) pairs, one outbox row each."""
-    if audience is Audience.OFFICER:
-        return [("person", item.officer_id)]
-    if audience is Audience.EDITOR:
-        return [("person", item.editor_id)] if item.editor_id else []
-    if audience is Audience.DECIDER:
-        return [("person", item.decided_by_id)] if item.decided_by_id else []
-    if audience is Audience.OFFICIALS:
-        return [("person", person.id) for person in active_people_with(session, Role.PEJABAT)]
-    return [(audience.value, None)]
 
 
 def _queue_publish(session: Session, item: Item, now: datetime) -> None:

@@ -16,10 +16,11 @@ from typing import Any, Final
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, aliased
 
+from workflow.audience import active_people_with
 from workflow.calendar import WorkingCalendar
 from workflow.models import FINAL_STATES, Item, Person, Role, StageDeadline, Status
 from workflow.outbox import insert_once, notification_values
-from workflow.queries import active_people_with, headline
+from workflow.queries import headline
 from workflow.transaction import transaction
 
 DIGEST_TEMPLATE: Final = "digest.daily"

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from workflow import transitions
 from workflow.errors import NotFound
-from workflow.models import WITH_ROLES, AuditEvent, Item, Person, PersonRole, Role, Status
+from workflow.models import AuditEvent, Item, Person, Status
 
 
 def get_item(session: Session, item_id: int, viewer: Person) -> Item:
@@ -64,18 +64,6 @@ def stage_started_at(session: Session, item: Item) -> datetime:
         )
     )
     return at or item.created_at
-
-
-def active_people_with(session: Session, role: Role) -> list[Person]:
-    return list(
-        session.scalars(
-            select(Person)
-            .options(WITH_ROLES)
-            .join(PersonRole)
-            .where(PersonRole.role == role, Person.active.is_(True))
-            .order_by(Person.id)
-        ).unique()
-    )
 
 
 def headline(title: str, description: str, limit: int = 80) -> str:

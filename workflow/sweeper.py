@@ -13,11 +13,8 @@ messages may go out, each exactly once:
 * **escalation** at allowance × ``escalation_factor`` (3): ``deadline.escalation``, to every
   active ``kepala`` (person) and the webmaster.
 
-*Responsible* per stage: the officer (person) for ``draft`` / ``returned_to_officer``; the
-IT team chat (target "it_team") for ``submitted``; the claiming editor (person) for
-``in_editing`` (the IT team if, unexpectedly, nobody claimed it); every active pejabat
-(person) for ``awaiting_approval``; nobody but the webmaster ("alert") for ``approved``,
-``publish_failed`` and ``rejected`` (the webmaster runs the publisher and the bot).
+Who is *responsible* for each stage is `workflow.audience.RESPONSIBLE` (the webmaster
+runs the publisher and the bot, so the stages nobody else answers for are theirs alone).
 
 Thresholds are measured **in the deadline's own terms**, from ``started_at``:
 
@@ -63,18 +60,18 @@ from typing import Any, Final, Protocol, cast
 from sqlalchemy import Executable, Table, insert, select, update
 from sqlalchemy.orm import Session
 
+from workflow.audience import Staff, told_of_lateness
 from workflow.calendar import Deadline, WorkingCalendar
 from workflow.config import DeadlineSettings
 from workflow.models import (
     AuditEvent,
     Item,
     OutboxMessage,
-    Role,
     StageDeadline,
     Status,
 )
 from workflow.outbox import notification_values
-from workflow.queries import active_people_with, headline
+from workflow.queries import headline
 from workflow.transaction import transaction
 
 TEMPLATES: Final[Mapping[str, str]] = {
@@ -194,10 +191,10 @@ def sweep(
     plan = _Plan(now, settings, calendar, allowances_from(deadlines))
     to_do = [row for row in _overdue(session, now) if plan.levels_due(row)]
     result = SweepResult()
-    audience = _Audience(session)
+    staff = Staff(session)
     for start in range(0, len(to_do), batch_size):
         ids = [row.id for row in to_do[start:start + batch_size]]
-        result += _sweep_batch(session, plan, audience, ids)
+        result += _sweep_batch(session, plan, staff, ids)
     return result
 
 
@@ -263,12 +260,13 @@ class _ItemFacts:
     state: str
     officer_id: int
     editor_id: int | None
+    decided_by_id: int | None
     section: str
     title: str
 
 
 def _sweep_batch(
-    session: Session, plan: _Plan, audience: _Audience, ids: Sequence[int]
+    session: Session, plan: _Plan, staff: Staff, ids: Sequence[int]
 ) -> SweepResult:
     """One transaction: lock the batch, set each due marker once, write its messages."""
     counts = dict.fromkeys(LEVELS, 0)
@@ -320,7 +318,8 @@ def _sweep_batch(
                 item = items[row.item_id]
                 payload = deadline_payload(row, item, level, plan.now, plan.calendar,
                                            plan.allowances.get(row.stage))
-                for target, recipient_id in audience.for_level(level, row.stage, item):
+                for target, recipient_id in told_of_lateness(
+                        row.stage, item, staff, escalated=level == "escalation"):
                     messages.append(notification_values(
                         item_id=item.id, target=target, recipient_id=recipient_id,
                         template=TEMPLATES[level], payload=payload, now=plan.now,
@@ -334,47 +333,16 @@ def _sweep_batch(
 
 def _item_facts(session: Session, item_ids: Iterable[int]) -> dict[int, _ItemFacts]:
     rows = session.execute(
-        select(Item.id, Item.state, Item.officer_id, Item.editor_id, Item.section,
-               Item.title, Item.description)
+        select(Item.id, Item.state, Item.officer_id, Item.editor_id, Item.decided_by_id,
+               Item.section, Item.title, Item.description)
         .where(Item.id.in_(sorted(item_ids)))
     )
     return {
-        row.id: _ItemFacts(row.id, row.state, row.officer_id, row.editor_id, row.section,
+        row.id: _ItemFacts(row.id, row.state, row.officer_id, row.editor_id,
+                           row.decided_by_id, row.section,
                            headline(row.title, row.description))
         for row in rows
     }
-
-
-class _Audience:
-    """Recipients per stage, with the office's pejabat and kepala looked up once."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self._cache: dict[Role, list[int]] = {}
-
-    def people(self, role: Role) -> list[int]:
-        if role not in self._cache:
-            self._cache[role] = [p.id for p in active_people_with(self.session, role)]
-        return self._cache[role]
-
-    def responsible(self, stage: str, item: _ItemFacts) -> list[tuple[str, int | None]]:
-        if stage in (Status.DRAFT, Status.RETURNED_TO_OFFICER):
-            return [("person", item.officer_id)]
-        if stage == Status.SUBMITTED:
-            return [("it_team", None)]
-        if stage == Status.IN_EDITING:
-            return [("person", item.editor_id)] if item.editor_id else [("it_team", None)]
-        if stage == Status.AWAITING_APPROVAL:
-            return [("person", pid) for pid in self.people(Role.PEJABAT)]
-        return []  # approved, publish_failed, rejected: the webmaster only
-
-    def for_level(self, level: str, stage: str, item: _ItemFacts) -> list[tuple[str, int | None]]:
-        targets: list[tuple[str, int | None]]
-        if level == "escalation":
-            targets = [("person", pid) for pid in self.people(Role.KEPALA)]
-        else:
-            targets = self.responsible(stage, item)
-        return [*targets, ("alert", None)]
 
 
 def deadline_payload(

@@ -10,6 +10,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from workflow.audience import Audience
 from workflow.errors import NotAllowed, WrongState
 from workflow.models import Item, Person, Role, Status
 
@@ -22,18 +23,6 @@ class Owner(enum.Enum):
     ANYONE = "anyone"  # any holder of an allowed role
     OFFICER = "officer"  # the officer who created the item
     EDITOR = "editor"  # the editor who claimed it
-
-
-class Audience(enum.Enum):
-    """Who is told about an action (expanded to outbox rows in the same transaction)."""
-
-    OFFICER = "officer"
-    EDITOR = "editor"
-    DECIDER = "decider"  # the official who approved
-    OFFICIALS = "officials"  # every active pejabat
-    IT_TEAM = "it_team"  # the IT team chat (or each editor when no chat is set)
-    ALERT = "alert"  # the webmaster's alert chat
-    CARDS = "cards"  # every copy of the item's card, edited to show what happened
 
 
 @dataclass(frozen=True)
