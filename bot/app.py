@@ -37,9 +37,11 @@ from bot.i18n import t
 from bot.menus import Menus
 from bot.notifier import Notifier
 from bot.patience import Patient
+from bot.render import EARLIER_NAMES
 from workflow import people
 from workflow.context import Context
 from workflow.errors import InvalidValue
+from workflow.transitions import TRANSITIONS, Action
 
 NOTIFIER_TICK_SECONDS = 2.0
 
@@ -52,19 +54,18 @@ class RepeatingJob(NamedTuple):
     callback: Callable[[Any], Coroutine[Any, Any, None]]
     first_after_seconds: float = 1.0
 
-BUTTONS: dict[str, Any] = {
-    "submit": officer.on_submit,
+# Who handles a press of each button that takes no reason (see bot.render.CARD_BUTTONS);
+# a press of a step the table says needs a reason asks for it first.
+ON_PRESS: dict[str, Any] = {
+    Action.SUBMIT: officer.on_submit,
     "note": officer.on_add_note,
     "date": officer.on_pick_date,
-    "cancel": officer.on_cancel,
-    "claim": editor.on_claim,
+    Action.CANCEL: officer.on_cancel,
+    Action.CLAIM: editor.on_claim,
     "preview": editor.on_preview,
-    "forward": editor.on_forward,
-    "return": editor.on_return,
-    "approve": official.on_approve,
-    "reject": official.on_reject,
-    "revise": official.on_revise,
-    "retry": editor.on_retry,
+    Action.FORWARD: editor.on_forward,
+    Action.APPROVE: official.on_approve,
+    Action.RETRY_PUBLISH: editor.on_retry,
 }
 
 COMMANDS: dict[str, Any] = {
@@ -171,8 +172,13 @@ async def on_button(update: Update, context: WartaContext) -> None:
     if verb == "setsec" and item_id and (value == "0" or index):
         await officer.on_set_section(update, context, item_id, index or 0)
         return
-    if verb in BUTTONS and (button_item := parse_id(rest)):
-        await BUTTONS[verb](update, context, button_item)
+    verb = EARLIER_NAMES.get(verb, verb)
+    button_item = parse_id(rest)
+    if verb in ON_PRESS and button_item:
+        await ON_PRESS[verb](update, context, button_item)
+        return
+    if verb in TRANSITIONS and TRANSITIONS[Action(verb)].needs_note and button_item:
+        await prompts.ask_reason(update, context, button_item, Action(verb))
         return
     await answer_button(update, t(context.lang, "error.stale"), alert=True)
 

@@ -23,7 +23,7 @@ from bot.base import (
     reply,
 )
 from bot.i18n import Safe, t
-from bot.prompts import answer_for, ask
+from bot.prompts import answer_for
 from bot.render import clip, fit_lines, item_card, keyboard, state_label, when
 from workflow.actions import Edit
 from workflow.context import Context
@@ -31,6 +31,7 @@ from workflow.errors import InvalidValue, NotAllowed
 from workflow.models import Item, MediaKind, MessageCopy, Person, Role, Status
 from workflow.queries import get_item, list_items, stage_started_at
 from workflow.transaction import transaction
+from workflow.transitions import Action
 
 QUEUE_STATES = (Status.SUBMITTED, Status.IN_EDITING, Status.RETURNED_TO_OFFICER,
                 Status.AWAITING_APPROVAL, Status.APPROVED, Status.PUBLISH_FAILED)
@@ -128,16 +129,7 @@ async def on_forward(update: Update, context: WartaContext, item_id: int) -> Non
     await confirm(update, t(context.lang, "editor.forwarded", id=item_id))
 
 
-@answers_errors
-async def on_return(update: Update, context: WartaContext, item_id: int) -> None:
-    warta = context.warta
-    with warta.sessions() as session:
-        warta.workflow.ensure_allowed(session, context.me, item_id, "return_to_officer")
-    await answer_button(update)
-    await ask(update, context, "return", item_id)
-
-
-@answer_for("return")
+@answer_for(Action.RETURN_TO_OFFICER)
 async def return_with_note(update: Update, context: WartaContext, item_id: int,
                            note: str) -> None:
     warta = context.warta

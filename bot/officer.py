@@ -19,6 +19,7 @@ from workflow.media import MediaRejected
 from workflow.models import Item, MediaKind, Role
 from workflow.people import known_sections
 from workflow.queries import items_of_officer, stage_started_at
+from workflow.transitions import Action
 
 ALBUM_JOB = "album-{chat}-{group}"
 SECTION_BUTTONS = 12
@@ -221,7 +222,7 @@ async def on_cancel(update: Update, context: WartaContext, item_id: int) -> None
 async def on_add_note(update: Update, context: WartaContext, item_id: int) -> None:
     warta = context.warta
     with warta.sessions() as session:
-        warta.workflow.ensure_allowed(session, context.me, item_id, "update_draft")
+        warta.workflow.ensure_allowed(session, context.me, item_id, Action.UPDATE_DRAFT)
     await answer_button(update)
     await ask(update, context, "note", item_id)
 

@@ -44,9 +44,10 @@ from workflow.models import (
     Status,
 )
 from workflow.transaction import transaction
-from workflow.transitions import TRANSITIONS, Transition
+from workflow.transitions import TRANSITIONS, Action, Transition
 
 PUBLISH_TARGET = "website"
+CREATE_VERB = "workflow.create"  # a draft's making is no transition: nothing precedes it
 MAX_NOTE = 2000
 MAX_TITLE = 300
 MAX_NAME = 200  # section and category columns
@@ -135,7 +136,7 @@ class Workflow:
             )
             session.add(item)
             session.flush()
-            _audit(session, item, person, "workflow.create", None, Status.DRAFT, now,
+            _audit(session, item, person, CREATE_VERB, None, Status.DRAFT, now,
                    data={"source": source} if source is not None else None)
             self._open_deadline(session, item, Status.DRAFT, now)
             return item
@@ -160,7 +161,7 @@ class Workflow:
         self, session: Session, actor: Person, item_id: int, now: datetime, new: NewMedia
     ) -> Media:
         """Attaches a stored file; the same Telegram file sent twice is attached once."""
-        with self._acting(session, actor, item_id, "update_draft", now) as act:
+        with self._acting(session, actor, item_id, Action.UPDATE_DRAFT, now) as act:
             if new.telegram_file_unique_id:
                 already = session.scalars(
                     select(Media).where(
@@ -183,7 +184,7 @@ class Workflow:
             )
             session.add(media)
             session.flush()
-            act.record("workflow.add_media", data={"media_id": media.id, "kind": new.kind})
+            act.record(data={"media_id": media.id, "kind": new.kind}, verb="workflow.add_media")
             return media
 
     def update_draft(
@@ -203,7 +204,7 @@ class Workflow:
         `source` names the message the text came from: text from a source already applied
         to this item is not appended again (the same message handled twice, after a crash).
         """
-        with self._acting(session, actor, item_id, "update_draft", now) as act:
+        with self._acting(session, actor, item_id, Action.UPDATE_DRAFT, now) as act:
             item = act.item
             data: dict[str, Any] = {}
             text = (append_text or "").strip()
@@ -224,24 +225,24 @@ class Workflow:
             if activity_date is not None:
                 item.activity_date = activity_date
                 data["activity_date"] = activity_date.isoformat()
-            act.record("workflow.update_draft", data=data)
+            act.record(data=data)
             return item
 
     def submit(self, session: Session, actor: Person, item_id: int, now: datetime) -> Item:
-        with self._acting(session, actor, item_id, "submit", now) as act:
+        with self._acting(session, actor, item_id, Action.SUBMIT, now) as act:
             if not act.item.media and not act.item.description.strip():
                 raise Incomplete("nothing to send yet", missing="content")
             act.item.submitted_at = now
             return act.move()
 
     def cancel(self, session: Session, actor: Person, item_id: int, now: datetime) -> Item:
-        with self._acting(session, actor, item_id, "cancel", now) as act:
+        with self._acting(session, actor, item_id, Action.CANCEL, now) as act:
             return act.move()
 
     # --- editor ----------------------------------------------------------------------
 
     def claim(self, session: Session, actor: Person, item_id: int, now: datetime) -> Item:
-        with self._acting(session, actor, item_id, "claim", now) as act:
+        with self._acting(session, actor, item_id, Action.CLAIM, now) as act:
             item = act.item
             assert act.person is not None  # the table lets only editors claim
             item.editor_id = act.person.id
@@ -253,13 +254,13 @@ class Workflow:
     def edit(
         self, session: Session, actor: Person, item_id: int, now: datetime, changes: Edit
     ) -> Item:
-        with self._acting(session, actor, item_id, "edit", now) as act:
+        with self._acting(session, actor, item_id, Action.EDIT, now) as act:
             _apply_edit(session, act.item, changes, now)
-            act.record("workflow.edit", data=changes.changed_fields())
+            act.record(data=changes.changed_fields())
             return act.item
 
     def forward(self, session: Session, actor: Person, item_id: int, now: datetime) -> Item:
-        with self._acting(session, actor, item_id, "forward", now) as act:
+        with self._acting(session, actor, item_id, Action.FORWARD, now) as act:
             missing = [name for name in ("title", "body") if not getattr(act.item, name).strip()]
             if missing:
                 raise Incomplete("title and body are needed", missing=",".join(missing))
@@ -269,27 +270,27 @@ class Workflow:
     def return_to_officer(
         self, session: Session, actor: Person, item_id: int, now: datetime, note: str
     ) -> Item:
-        with self._acting(session, actor, item_id, "return_to_officer", now, note) as act:
+        with self._acting(session, actor, item_id, Action.RETURN_TO_OFFICER, now, note) as act:
             return act.move()
 
     # --- official --------------------------------------------------------------------
 
     def approve(self, session: Session, actor: Person, item_id: int, now: datetime) -> Item:
-        with self._acting(session, actor, item_id, "approve", now) as act:
+        with self._acting(session, actor, item_id, Action.APPROVE, now) as act:
             _decided(act.item, act.person, now)
             return act.move()
 
     def reject(
         self, session: Session, actor: Person, item_id: int, now: datetime, reason: str
     ) -> Item:
-        with self._acting(session, actor, item_id, "reject", now, reason) as act:
+        with self._acting(session, actor, item_id, Action.REJECT, now, reason) as act:
             _decided(act.item, act.person, now)
             return act.move()
 
     def request_revision(
         self, session: Session, actor: Person, item_id: int, now: datetime, note: str
     ) -> Item:
-        with self._acting(session, actor, item_id, "request_revision", now, note) as act:
+        with self._acting(session, actor, item_id, Action.REQUEST_REVISION, now, note) as act:
             return act.move()
 
     # --- publisher -------------------------------------------------------------------
@@ -297,7 +298,7 @@ class Workflow:
     def mark_published(
         self, session: Session, item_id: int, now: datetime, *, remote_id: str, url: str
     ) -> Item:
-        with self._acting(session, None, item_id, "mark_published", now) as act:
+        with self._acting(session, None, item_id, Action.MARK_PUBLISHED, now) as act:
             act.item.remote_id, act.item.remote_url = remote_id, url
             act.item.published_at = now
             _finish_publish_job(session, act.item.id, now, remote_id=remote_id, url=url)
@@ -306,18 +307,18 @@ class Workflow:
     def mark_publish_failed(
         self, session: Session, item_id: int, now: datetime, reason: str
     ) -> Item:
-        with self._acting(session, None, item_id, "mark_publish_failed", now, reason) as act:
+        with self._acting(session, None, item_id, Action.MARK_PUBLISH_FAILED, now, reason) as act:
             _finish_publish_job(session, act.item.id, now, error=reason)
             return act.move()
 
     def retry_publish(
         self, session: Session, actor: Person, item_id: int, now: datetime
     ) -> Item:
-        with self._acting(session, actor, item_id, "retry_publish", now) as act:
+        with self._acting(session, actor, item_id, Action.RETRY_PUBLISH, now) as act:
             return act.move()
 
     def ensure_allowed(
-        self, session: Session, actor: Person, item_id: int, action: str
+        self, session: Session, actor: Person, item_id: int, action: Action
     ) -> Item:
         """Raises the refusal `action` would meet now, changing nothing.
 
@@ -344,7 +345,7 @@ class Workflow:
         session: Session,
         actor: Person | None,
         item_id: int,
-        action: str,
+        action: Action,
         now: datetime,
         note: str | None = None,
     ) -> Iterator[_Act]:
@@ -384,10 +385,13 @@ class _Act:
     now: datetime
     note: str
 
-    def record(self, action: str, data: dict[str, Any] | None = None) -> AuditEvent:
+    def record(self, data: dict[str, Any] | None = None, verb: str = "") -> AuditEvent:
+        """Audits a change that leaves the item where it is, under the transition's verb
+        unless `verb` names a finer one."""
         state = self.item.status
         return _audit(
-            self.session, self.item, self.person, action, state, state, self.now,
+            self.session, self.item, self.person, verb or self.transition.action.audit_verb,
+            state, state, self.now,
             note=self.note, data=data,
         )
 
@@ -400,7 +404,7 @@ class _Act:
         if self.note:
             self.item.last_note = self.note
         event = _audit(
-            self.session, self.item, self.person, f"workflow.{self.transition.action}",
+            self.session, self.item, self.person, self.transition.action.audit_verb,
             source, target, self.now, note=self.note, data=data,
         )
         _close_deadlines(self.session, self.item.id, self.now)
@@ -430,7 +434,7 @@ def _text_applied(session: Session, item_id: int, source: str) -> bool:
         select(AuditEvent.id)
         .where(
             AuditEvent.item_id == item_id,
-            AuditEvent.action.in_(("workflow.update_draft", "workflow.create")),
+            AuditEvent.action.in_((Action.UPDATE_DRAFT.audit_verb, CREATE_VERB)),
             AuditEvent.data["source"].as_string() == source,
         )
         .limit(1)
@@ -446,7 +450,7 @@ def _draft_made_by(session: Session, person: Person, source: str) -> Item | None
         .where(
             Item.officer_id == person.id,
             Item.state == Status.DRAFT,
-            AuditEvent.action == "workflow.create",
+            AuditEvent.action == CREATE_VERB,
             AuditEvent.data["source"].as_string() == source,
         )
         .limit(1)

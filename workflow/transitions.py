@@ -17,6 +17,29 @@ from workflow.models import Item, Person, Role, Status
 S = Status
 
 
+class Action(enum.StrEnum):
+    """Every step of the SOP, by the one name the table, the buttons' callback data, the
+    audit rows (``workflow.<value>``) and the outbox templates (``item.<value>``) use."""
+
+    UPDATE_DRAFT = "update_draft"
+    SUBMIT = "submit"
+    CANCEL = "cancel"
+    CLAIM = "claim"
+    EDIT = "edit"
+    FORWARD = "forward"
+    RETURN_TO_OFFICER = "return_to_officer"
+    APPROVE = "approve"
+    REJECT = "reject"
+    REQUEST_REVISION = "request_revision"
+    MARK_PUBLISHED = "mark_published"
+    MARK_PUBLISH_FAILED = "mark_publish_failed"
+    RETRY_PUBLISH = "retry_publish"
+
+    @property
+    def audit_verb(self) -> str:
+        return f"workflow.{self.value}"
+
+
 class Owner(enum.Enum):
     """Whose item it must be for the actor to act on it."""
 
@@ -27,7 +50,7 @@ class Owner(enum.Enum):
 
 @dataclass(frozen=True)
 class Transition:
-    action: str
+    action: Action
     sources: frozenset[Status]
     target: Status | None  # None: the item stays where it is (an edit)
     roles: frozenset[Role]  # empty: only the system (the publisher) takes it
@@ -38,7 +61,7 @@ class Transition:
 
 
 def _t(
-    action: str,
+    action: Action,
     sources: Iterable[Status],
     target: Status | None,
     roles: Iterable[Role],
@@ -58,29 +81,29 @@ A = Audience
 P, E, J, ADM = Role.PETUGAS, Role.EDITOR, Role.PEJABAT, Role.ADMIN
 OFFICER_WORK = (S.DRAFT, S.RETURNED_TO_OFFICER)
 
-TRANSITIONS: dict[str, Transition] = {
+TRANSITIONS: dict[Action, Transition] = {
     t.action: t
     for t in (
-        _t("update_draft", OFFICER_WORK, None, [P], Owner.OFFICER),
-        _t("submit", OFFICER_WORK, S.SUBMITTED, [P], Owner.OFFICER, notify=(A.IT_TEAM,)),
-        _t("cancel", [S.DRAFT], S.CANCELLED, [P], Owner.OFFICER),
-        _t("claim", [S.SUBMITTED], S.IN_EDITING, [E], notify=(A.OFFICER, A.CARDS)),
-        _t("edit", [S.IN_EDITING], None, [E], Owner.EDITOR),
-        _t("forward", [S.IN_EDITING], S.AWAITING_APPROVAL, [E], Owner.EDITOR,
+        _t(Action.UPDATE_DRAFT, OFFICER_WORK, None, [P], Owner.OFFICER),
+        _t(Action.SUBMIT, OFFICER_WORK, S.SUBMITTED, [P], Owner.OFFICER, notify=(A.IT_TEAM,)),
+        _t(Action.CANCEL, [S.DRAFT], S.CANCELLED, [P], Owner.OFFICER),
+        _t(Action.CLAIM, [S.SUBMITTED], S.IN_EDITING, [E], notify=(A.OFFICER, A.CARDS)),
+        _t(Action.EDIT, [S.IN_EDITING], None, [E], Owner.EDITOR),
+        _t(Action.FORWARD, [S.IN_EDITING], S.AWAITING_APPROVAL, [E], Owner.EDITOR,
            notify=(A.OFFICIALS, A.CARDS)),
-        _t("return_to_officer", [S.IN_EDITING], S.RETURNED_TO_OFFICER, [E], Owner.EDITOR,
+        _t(Action.RETURN_TO_OFFICER, [S.IN_EDITING], S.RETURNED_TO_OFFICER, [E], Owner.EDITOR,
            needs_note=True, notify=(A.OFFICER, A.CARDS)),
-        _t("approve", [S.AWAITING_APPROVAL], S.APPROVED, [J],
+        _t(Action.APPROVE, [S.AWAITING_APPROVAL], S.APPROVED, [J],
            notify=(A.OFFICER, A.EDITOR, A.CARDS), queues_publish=True),
-        _t("reject", [S.AWAITING_APPROVAL], S.REJECTED, [J], needs_note=True,
+        _t(Action.REJECT, [S.AWAITING_APPROVAL], S.REJECTED, [J], needs_note=True,
            notify=(A.OFFICER, A.EDITOR, A.CARDS)),
-        _t("request_revision", [S.AWAITING_APPROVAL], S.IN_EDITING, [J], needs_note=True,
+        _t(Action.REQUEST_REVISION, [S.AWAITING_APPROVAL], S.IN_EDITING, [J], needs_note=True,
            notify=(A.EDITOR, A.CARDS)),
-        _t("mark_published", [S.APPROVED], S.PUBLISHED, [],
+        _t(Action.MARK_PUBLISHED, [S.APPROVED], S.PUBLISHED, [],
            notify=(A.OFFICER, A.EDITOR, A.DECIDER, A.CARDS)),
-        _t("mark_publish_failed", [S.APPROVED], S.PUBLISH_FAILED, [],
+        _t(Action.MARK_PUBLISH_FAILED, [S.APPROVED], S.PUBLISH_FAILED, [],
            notify=(A.ALERT, A.EDITOR)),
-        _t("retry_publish", [S.PUBLISH_FAILED], S.APPROVED, [E, ADM], queues_publish=True),
+        _t(Action.RETRY_PUBLISH, [S.PUBLISH_FAILED], S.APPROVED, [E, ADM], queues_publish=True),
     )
 }
 
@@ -107,7 +130,7 @@ def _check_actor(transition: Transition, item: Item, actor: Person | None) -> No
         raise NotAllowed("claimed by another editor", action=transition.action, reason="owner")
 
 
-def allowed_actions(item: Item, actor: Person | None) -> list[str]:
+def allowed_actions(item: Item, actor: Person | None) -> list[Action]:
     """The actions `actor` may take on `item` right now, in table order (for buttons)."""
     allowed = []
     for transition in TRANSITIONS.values():
@@ -117,6 +140,13 @@ def allowed_actions(item: Item, actor: Person | None) -> list[str]:
             continue
         allowed.append(transition.action)
     return allowed
+
+
+def open_actions(item: Item) -> list[Action]:
+    """The actions people may take on `item` in its state, whoever they are (for buttons in
+    shared chats: a press is checked again, against the presser)."""
+    return [transition.action for transition in TRANSITIONS.values()
+            if transition.roles and item.status in transition.sources]
 
 
 def can_view(item: Item, person: Person) -> bool:
