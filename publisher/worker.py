@@ -56,7 +56,7 @@ import random
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path, PurePosixPath
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -76,6 +76,7 @@ from publisher.base import MediaKind as AdapterMediaKind
 from publisher.factory import make_adapter
 from workflow import outbox
 from workflow.actions import Workflow
+from workflow.clock import Clock, utc_now
 from workflow.config import OfficeSettings, PublisherSettings
 from workflow.context import Context
 from workflow.errors import WrongState
@@ -113,13 +114,6 @@ _OFFICE_STATUSES: dict[str, PublishStatus] = {
     "pending": "pending",
     "draft": "draft",
 }
-
-Clock = Callable[[], datetime]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
 
 class Outcome(enum.Enum):
     PUBLISHED = "published"
@@ -181,7 +175,7 @@ class PublishWorker:
         adapter: Adapter,
         media_root: Path | str,
         publisher_settings: PublisherSettings,
-        clock: Clock = _utc_now,
+        clock: Clock = utc_now,
         rng: random.Random | None = None,
         *,
         post_status: str = "publish",
@@ -549,7 +543,7 @@ def _shorten(text: str) -> str:
 # --- running it --------------------------------------------------------------------------------
 
 
-def make_worker(context: Context, *, clock: Clock = _utc_now) -> PublishWorker | None:
+def make_worker(context: Context, *, clock: Clock = utc_now) -> PublishWorker | None:
     """The worker for the configured website, or None when ``website.adapter`` is "none"."""
     adapter = make_adapter(context.settings)
     if adapter is None:

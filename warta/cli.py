@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from warta.render import describe_person, format_item
@@ -139,10 +139,6 @@ def _command(group: argparse._SubParsersAction[argparse.ArgumentParser], name: s
     return command
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 # --- handlers ---------------------------------------------------------------------------
 
 
@@ -253,7 +249,7 @@ def cmd_db_upgrade(context: Context, _args: argparse.Namespace) -> int:
 def cmd_user_add(context: Context, args: argparse.Namespace) -> int:
     with context.session() as session:
         person = people.add_person(
-            session, None, now(), telegram_id=args.telegram_id, name=args.name,
+            session, None, context.now(), telegram_id=args.telegram_id, name=args.name,
             roles=people.parse_roles(args.role), section=args.section,
             language=args.language or context.settings.office.language,
             language_chosen=args.language is not None,
@@ -274,7 +270,7 @@ def cmd_user_list(context: Context, _args: argparse.Namespace) -> int:
 
 def cmd_user_set_role(context: Context, args: argparse.Namespace) -> int:
     with context.session() as session:
-        person = people.set_roles(session, None, now(), args.telegram_id,
+        person = people.set_roles(session, None, context.now(), args.telegram_id,
                                   people.parse_roles(args.role))
         print(f"updated {describe_person(person)}")
     return 0
@@ -282,7 +278,8 @@ def cmd_user_set_role(context: Context, args: argparse.Namespace) -> int:
 
 def cmd_user_active(context: Context, args: argparse.Namespace) -> int:
     with context.session() as session:
-        person = people.set_active(session, None, now(), args.telegram_id, args.active)
+        person = people.set_active(session, None, context.now(), args.telegram_id,
+                                   args.active)
         print(f"updated {describe_person(person)}")
     return 0
 
