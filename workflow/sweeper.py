@@ -63,6 +63,7 @@ from sqlalchemy.orm import Session
 from workflow.audience import Staff, told_of_lateness
 from workflow.calendar import Deadline, WorkingCalendar
 from workflow.config import DeadlineSettings
+from workflow.deadlines import allowances_from
 from workflow.models import (
     AuditEvent,
     Item,
@@ -125,20 +126,6 @@ class _Candidate:
     alerted_at: datetime | None
     reminded_at: datetime | None
     escalated_at: datetime | None
-
-
-def allowances_from(
-    deadlines: DeadlineSettings | Mapping[str, Deadline] | None,
-) -> dict[str, Deadline]:
-    """Stage name → parsed allowance, from settings (None: the SOP defaults)."""
-    if deadlines is None:
-        deadlines = DeadlineSettings()
-    if isinstance(deadlines, DeadlineSettings):
-        return {
-            field.name: Deadline.parse(getattr(deadlines, field.name))
-            for field in dataclasses.fields(deadlines)
-        }
-    return {str(stage): deadline for stage, deadline in deadlines.items()}
 
 
 def threshold(
