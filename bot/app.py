@@ -33,6 +33,7 @@ from bot.base import (
     parse_id,
     reply,
 )
+from bot.commands import COMMANDS, guarded
 from bot.i18n import t
 from bot.menus import Menus
 from bot.notifier import Notifier
@@ -68,25 +69,6 @@ ON_PRESS: dict[str, Any] = {
     Action.RETRY_PUBLISH: editor.on_retry,
 }
 
-COMMANDS: dict[str, Any] = {
-    "start": common.on_start,
-    "bantuan": common.on_help,
-    "help": common.on_help,
-    "riwayat": common.on_history,
-    "bahasa": common.on_language,
-    "pengguna": common.on_people,
-    "status": officer.on_status,
-    "baru": officer.on_new,
-    "bidang": officer.on_section,
-    "tanggal": officer.on_date,
-    "antrian": editor.on_queue,
-    "pratinjau": editor.on_preview_command,
-    "ajukan": editor.on_forward_command,
-    "laporan": scheduler.on_report,
-    **{name: editor.on_edit_command for name in editor.EDIT_COMMANDS},
-}
-
-
 def builder_for(warta: Context) -> Any:
     """PTB's builder pointed at the configured Bot API server."""
     telegram = warta.settings.telegram
@@ -109,8 +91,8 @@ def build_application(warta: Context, builder: Any | None = None,
     app.bot_data.update(warta=warta, notifier=Notifier(warta), menus=Menus())
 
     app.add_handler(TypeHandler(Update, common.identify), group=-1)
-    for name, handler in COMMANDS.items():
-        app.add_handler(CommandHandler(name, handler))
+    for name in COMMANDS:
+        app.add_handler(CommandHandler(name, guarded(name)))
     app.add_handler(CallbackQueryHandler(on_button))
     private = filters.ChatType.PRIVATE
     app.add_handler(MessageHandler(

@@ -137,13 +137,16 @@ ID: dict[str, str] = {
     "help.editor": "<b>Editor</b>: tekan <b>Ambil</b> pada kartu kiriman, lalu\n"
     "/judul ID teks · /isi ID teks · /sampul ID N · /hapus ID N · /urut ID 3 1 2\n"
     "/kategori ID nama · /tag ID a, b · /jadwal ID 2026-12-01 09:00\n"
-    "/pratinjau ID · /ajukan ID · /antrian\n"
+    "/ajukan ID\n"
     "Atau balas kartunya: baris pertama jadi judul, sisanya isi.",
     "help.pejabat": "<b>Pejabat</b>: pada pratinjau tekan ✅ Setujui, ❌ Tolak (dengan alasan) "
-    "atau ✏️ Revisi (dengan catatan). /antrian menampilkan yang menunggu.",
+    "atau ✏️ Revisi (dengan catatan).",
     "help.admin": "<b>Admin</b>: /pengguna daftar · /pengguna tambah ID PERAN NAMA · "
-    "/pengguna peran ID PERAN · /pengguna nonaktif ID · /laporan",
-    "help.kepala": "<b>Kepala Dinas</b>: menerima eskalasi keterlambatan; /laporan [minggu|bulan].",
+    "/pengguna peran ID PERAN · /pengguna nonaktif ID",
+    "help.kepala": "<b>Kepala Dinas</b>: menerima eskalasi keterlambatan.",
+    "help.antrian": "/antrian menampilkan yang menunggu",
+    "help.pratinjau": "/pratinjau ID pratinjau item",
+    "help.laporan": "/laporan [minggu|bulan] laporan SOP",
     "help.everyone": "/riwayat ID riwayat item · /bahasa id|en · /bantuan",
     "hint.use_commands": "Gunakan perintah; lihat /bantuan.",
     "inbox.unreadable": "Maaf, jenis pesan ini tidak dikenal oleh Warta. Kirim foto, video, "
@@ -310,14 +313,16 @@ EN: dict[str, str] = {
     "help.editor": "<b>Editor</b>: press <b>Claim</b> on a submission card, then\n"
     "/judul ID text · /isi ID text · /sampul ID N · /hapus ID N · /urut ID 3 1 2\n"
     "/kategori ID name · /tag ID a, b · /jadwal ID 2026-12-01 09:00\n"
-    "/pratinjau ID · /ajukan ID · /antrian\n"
+    "/ajukan ID\n"
     "Or reply to its card: the first line becomes the title, the rest the body.",
     "help.pejabat": "<b>Official</b>: on a preview press ✅ Approve, ❌ Reject (with a reason) "
-    "or ✏️ Revise (with a note). /antrian shows what waits.",
+    "or ✏️ Revise (with a note).",
     "help.admin": "<b>Admin</b>: /pengguna list · /pengguna add ID ROLE NAME · "
-    "/pengguna role ID ROLE · /pengguna deactivate ID · /laporan",
-    "help.kepala": "<b>Head of Office</b>: receives late-stage escalations; "
-    "/laporan [minggu|bulan].",
+    "/pengguna role ID ROLE · /pengguna deactivate ID",
+    "help.kepala": "<b>Head of Office</b>: receives late-stage escalations.",
+    "help.antrian": "/antrian shows what waits",
+    "help.pratinjau": "/pratinjau ID previews an item",
+    "help.laporan": "/laporan [minggu|bulan] SOP report",
     "help.everyone": "/riwayat ID item history · /bahasa id|en · /bantuan",
     "hint.use_commands": "Please use a command; see /bantuan.",
     "inbox.unreadable": "Sorry, Warta does not know this kind of message. Send photos, videos, "

@@ -14,13 +14,10 @@ from bot.i18n import t
 from bot.render import clip
 from workflow.context import Context
 from workflow.digest import queue_digest
-from workflow.errors import InvalidValue, NotAllowed
-from workflow.models import Role
+from workflow.errors import InvalidValue
 from workflow.report_export import export
 from workflow.reports import Report, build_report, format_text, period_for
 from workflow.sweeper import sweep
-
-REPORT_ROLES = frozenset({Role.ADMIN, Role.KEPALA, Role.EDITOR})
 
 
 class SweepCounts(NamedTuple):
@@ -58,9 +55,6 @@ async def sweep_job(context: WartaContext) -> None:
 @answers_errors
 async def on_report(update: Update, context: WartaContext) -> None:
     """/laporan [minggu|bulan|minggu-lalu|bulan-lalu|YYYY-MM] [xlsx|csv]."""
-    if not context.me.roles & REPORT_ROLES:
-        raise NotAllowed("reports are for admins, the head of office and editors",
-                         reason="role")
     args = [a.lower() for a in context.args or []]
     fmt = next((a for a in args if a in ("xlsx", "csv")), None)
     words = [a for a in args if a not in ("xlsx", "csv")]

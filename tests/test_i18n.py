@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.commands import COMMANDS
 from bot.i18n import MESSAGES, Safe, placeholders, t
-from bot.menus import BY_ROLE, EVERYONE
 from bot.render import CARD_BUTTONS, button_label
 from workflow.audience import Audience
 from workflow.media import REASON_CODES
@@ -35,9 +35,8 @@ def expected_keys() -> set[str]:
     actions = {*TRANSITIONS, "create", "add_media"}
     keys |= {f"done.{a}" for a in actions} | {f"passive.{a}" for a in actions}
     keys |= {button_label(verb) for verbs in CARD_BUTTONS.values() for verb in verbs}
-    keys |= {f"help.{r.value}" for r in Role}
-    keys |= {f"cmd.{c}" for names in BY_ROLE.values() for c in names} | {
-        f"cmd.{c}" for c in EVERYONE}
+    keys |= {f"help.{r.value}" for r in Role} | {c.help for c in COMMANDS.values()}
+    keys |= {f"cmd.{name}" for name, c in COMMANDS.items() if c.in_menu}
     keys |= {f"media.{code}" for code in REASON_CODES}
     keys |= {"ask.note"} | {f"ask.{t.action}" for t in TRANSITIONS.values() if t.needs_note}
     for action, transition in TRANSITIONS.items():
