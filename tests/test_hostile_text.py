@@ -539,14 +539,17 @@ def test_long_section_category_and_name_are_not_a_database_error(
     draft = item_in(workflow, session, office, Status.DRAFT, now)
     try:
         workflow.update_draft(session, office.officer, draft.id, now, section=hostile(201))
-    except WorkflowError:
+    except WorkflowError as refusal:
+        assert refusal.code == "invalid", refusal
         session.rollback()
     editing = item_in(workflow, session, office, Status.IN_EDITING, now)
     try:
         workflow.edit(session, office.editor, editing.id, now, Edit(category=hostile(201)))
-    except WorkflowError:
+    except WorkflowError as refusal:
+        assert refusal.code == "invalid", refusal
         session.rollback()
     try:
         add_person(session, None, now, telegram_id=8888, name=hostile(201), roles=[Role.PETUGAS])
-    except WorkflowError:
+    except WorkflowError as refusal:
+        assert refusal.code == "invalid", refusal
         session.rollback()
