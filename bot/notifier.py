@@ -39,8 +39,12 @@ from workflow.models import (
     Role,
 )
 from workflow.transaction import transaction
+from workflow.transitions import Action
 
 CARD_PURPOSES = ("claim", "decision")
+# Notices that arrive as the item's card (with its album), and which card.
+CARD_NOTICES = {Action.SUBMIT.notice_template: "claim",
+                Action.FORWARD.notice_template: "decision"}
 # A notice names the item and quotes the reason; long ones are clipped so that even a
 # title and reason made of emoji (two UTF-16 units each) stay under Telegram's 4096.
 NOTICE_TITLE = 120
@@ -169,8 +173,8 @@ class Notifier:
                     person: Person | None, chat_id: int, lang: str) -> MessageCopy | None:
         """Sends one recipient their message; a card comes back as the copy to remember."""
         template = row.template
-        if item is not None and template in ("item.submit", "item.forward"):
-            card = "claim" if template == "item.submit" else "decision"
+        if item is not None and template in CARD_NOTICES:
+            card = CARD_NOTICES[template]
             # The album and the card are two sends: if the card fails and the row is tried
             # again, the album that already arrived is not sent a second time.
             if chat_id not in row.payload.get("albums_sent", []) and \
@@ -183,9 +187,9 @@ class Notifier:
                                message_id=message_id, created_at=self.warta.now())
         text = t(lang, f"notify.{template}", **self._facts(session, row, item, lang))
         markup = None
-        if item is not None and template == "item.return_to_officer":
+        if item is not None and template == Action.RETURN_TO_OFFICER.notice_template:
             markup = keyboard("draft", item, lang, person)
-        elif item is not None and template == "item.mark_publish_failed":
+        elif item is not None and template == Action.MARK_PUBLISH_FAILED.notice_template:
             markup = keyboard("failed", item, lang, person)
         await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
                                disable_web_page_preview=True, **PATIENT)

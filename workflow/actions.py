@@ -555,7 +555,7 @@ def _queue_notifications(
                 item_id=item.id,
                 target=target,
                 recipient_id=recipient_id,
-                template=f"item.{transition.action}",
+                template=transition.action.notice_template,
                 payload={"event_id": event.id, "note": event.note},
                 idempotency_key=f"notify:{event.id}:{target}:{recipient_id or ''}",
                 next_attempt_at=now,

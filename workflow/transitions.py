@@ -39,6 +39,10 @@ class Action(enum.StrEnum):
     def audit_verb(self) -> str:
         return f"workflow.{self.value}"
 
+    @property
+    def notice_template(self) -> str:
+        return f"item.{self.value}"
+
 
 class Owner(enum.Enum):
     """Whose item it must be for the actor to act on it."""
