@@ -1,4 +1,4 @@
-"""Read-only lookups of items, their history and the office's people, for the transports."""
+"""Read-only lookups of items and their history, for the bot, the publisher and the CLI."""
 
 from __future__ import annotations
 
