@@ -1,4 +1,4 @@
-"""What everyone has: the access check, /start, /bantuan, /riwayat, /bahasa, /pengguna."""
+"""What everyone has: the access check, /riwayat, /bahasa, and the admin's /pengguna."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from bot.base import WartaContext, answer_button, answers_errors, log, parse_id,
 from bot.render import clip, fit_lines, state_label, when
 from workflow import people
 from workflow.catalogue.lookup import Safe, t
-from workflow.errors import InvalidValue, NotAllowed
-from workflow.models import Role
-from workflow.service import get_item, history
+from workflow.errors import InvalidValue
+from workflow.queries import get_item, history
 
 TELEGRAM_ID_MAX = 2**53 - 1  # Telegram's user ids fit in 52 bits
 HISTORY_NOTE = 300
@@ -42,24 +41,6 @@ async def identify(update: Update, context: WartaContext) -> None:
     elif update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE:
         await reply(update, text)
     raise ApplicationHandlerStop
-
-
-@answers_errors
-async def on_start(update: Update, context: WartaContext) -> None:
-    await reply(update, t("start", context.lang, name=context.me.name) + "\n\n" +
-                help_text(context))
-
-
-@answers_errors
-async def on_help(update: Update, context: WartaContext) -> None:
-    await reply(update, help_text(context))
-
-
-def help_text(context: WartaContext) -> str:
-    lang, roles = context.lang, context.me.roles
-    parts = [t(f"help.{role.value}", lang) for role in Role if role in roles]
-    parts.append(t("help.everyone", lang))
-    return "\n\n".join(parts)
 
 
 @answers_errors
@@ -100,8 +81,6 @@ async def on_language(update: Update, context: WartaContext) -> None:
 @answers_errors
 async def on_people(update: Update, context: WartaContext) -> None:
     """/pengguna [tambah ID PERAN NAMA | peran ID PERAN | nonaktif ID | aktif ID]."""
-    if not context.me.has_role(Role.ADMIN):
-        raise NotAllowed("admins only", reason="role")
     warta, lang = context.warta, context.lang
     args = context.args or []
     verb = args[0].lower() if args else "daftar"

@@ -22,13 +22,16 @@ from bot.base import (
     parse_id,
     reply,
 )
-from bot.prompts import answer_for, ask
+from bot.prompts import answer_for
 from bot.render import clip, fit_lines, item_card, keyboard, state_label, when
+from workflow.actions import Edit
 from workflow.catalogue.lookup import Safe, t
 from workflow.context import Context
-from workflow.errors import InvalidValue, NotAllowed
-from workflow.models import Item, MediaKind, MessageCopy, Person, Role, Status
-from workflow.service import Edit, get_item, list_items, stage_started_at, transaction
+from workflow.errors import InvalidValue
+from workflow.models import Item, MediaKind, MessageCopy, Person, Status
+from workflow.queries import get_item, list_items, stage_started_at
+from workflow.transaction import transaction
+from workflow.transitions import Action
 
 QUEUE_STATES = (Status.SUBMITTED, Status.IN_EDITING, Status.RETURNED_TO_OFFICER,
                 Status.AWAITING_APPROVAL, Status.APPROVED, Status.PUBLISH_FAILED)
@@ -126,16 +129,7 @@ async def on_forward(update: Update, context: WartaContext, item_id: int) -> Non
     await confirm(update, t("editor.forwarded", context.lang, id=item_id))
 
 
-@answers_errors
-async def on_return(update: Update, context: WartaContext, item_id: int) -> None:
-    warta = context.warta
-    with warta.sessions() as session:
-        warta.workflow.ensure_allowed(session, context.me, item_id, "return_to_officer")
-    await answer_button(update)
-    await ask(update, context, "return", item_id)
-
-
-@answer_for("return")
+@answer_for(Action.RETURN_TO_OFFICER)
 async def return_with_note(update: Update, context: WartaContext, item_id: int,
                            note: str) -> None:
     warta = context.warta
@@ -177,7 +171,6 @@ def parse_edit(item: Item, command: str, text: str, zone: ZoneInfo) -> Edit:
     raise InvalidValue(f"unknown edit {command}", field="command")
 
 
-EDIT_COMMANDS = ("judul", "isi", "kategori", "tag", "sampul", "hapus", "urut", "jadwal")
 # Cards an editor may reply to with the item's text: the IT team's card, the editing panel.
 TEXT_CARDS = ("claim", "editing")
 
@@ -232,8 +225,6 @@ async def on_edit_command(update: Update, context: WartaContext) -> None:
     if item_id is None or not value.strip():
         await reply(update, t(f"usage.{command}", context.lang))
         return
-    if not context.me.has_role(Role.EDITOR):
-        raise NotAllowed("editors only", reason="role")
     warta = context.warta
     item = item_for(context, item_id)
     changes = parse_edit(item, command, value, warta.zone)
@@ -260,8 +251,6 @@ def for_item_argument(button: ItemHandler, usage: str) -> Handler:
 @answers_errors
 async def on_queue(update: Update, context: WartaContext) -> None:
     """/antrian: every item on its way, oldest first, with how long it has waited."""
-    if not context.me.roles & {Role.EDITOR, Role.PEJABAT, Role.ADMIN, Role.KEPALA}:
-        raise NotAllowed("staff only", reason="role")
     warta, lang = context.warta, context.lang
     with warta.sessions() as session:
         lines = []

@@ -6,27 +6,9 @@ from telegram import Bot, BotCommand, BotCommandScopeChat
 from telegram.error import TelegramError
 
 from bot.base import log
+from bot.commands import menu_for
 from workflow.catalogue.lookup import t
-from workflow.models import Person, Role
-
-EVERYONE = ("bantuan", "riwayat", "bahasa")
-BY_ROLE: dict[Role, tuple[str, ...]] = {
-    Role.PETUGAS: ("status", "baru", "bidang", "tanggal"),
-    Role.EDITOR: ("antrian", "pratinjau", "judul", "isi", "sampul", "hapus", "urut",
-                  "kategori", "tag", "jadwal", "ajukan"),
-    Role.PEJABAT: ("antrian", "pratinjau"),
-    Role.ADMIN: ("pengguna", "antrian", "laporan"),
-    Role.KEPALA: ("antrian", "laporan"),
-}
-
-
-def commands_for(person: Person) -> list[str]:
-    names: list[str] = []
-    for role in Role:
-        if person.has_role(role):
-            names.extend(n for n in BY_ROLE[role] if n not in names)
-    names.extend(EVERYONE)
-    return names
+from workflow.models import Person
 
 
 class Menus:
@@ -37,7 +19,7 @@ class Menus:
                 await bot.delete_my_commands(scope=scope)
                 return
             commands = [BotCommand(name, t(f"cmd.{name}", person.language))
-                        for name in commands_for(person)]
+                        for name in menu_for(person)]
             await bot.set_my_commands(commands, scope=scope)
         except TelegramError as error:  # a person who never opened the bot has no chat yet
             log.info("menu for %s not set: %s", person.telegram_id, error)

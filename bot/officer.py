@@ -12,13 +12,15 @@ from bot.base import WartaContext, answer_button, answers_errors, log, reply
 from bot.download import download
 from bot.prompts import answer_for, ask
 from bot.render import draft_summary, duration, fit_lines, keyboard, state_label
+from workflow.actions import NewMedia
 from workflow.catalogue.formats import day_month
 from workflow.catalogue.lookup import Safe, t
 from workflow.errors import InvalidValue
 from workflow.media.refusals import MediaRejected
 from workflow.models import Item, MediaKind, Role
 from workflow.people import known_sections
-from workflow.service import NewMedia, items_of_officer, stage_started_at
+from workflow.queries import items_of_officer, stage_started_at
+from workflow.transitions import Action
 
 ALBUM_JOB = "album-{chat}-{group}"
 SECTION_BUTTONS = 12
@@ -221,7 +223,7 @@ async def on_cancel(update: Update, context: WartaContext, item_id: int) -> None
 async def on_add_note(update: Update, context: WartaContext, item_id: int) -> None:
     warta = context.warta
     with warta.sessions() as session:
-        warta.workflow.ensure_allowed(session, context.me, item_id, "update_draft")
+        warta.workflow.ensure_allowed(session, context.me, item_id, Action.UPDATE_DRAFT)
     await answer_button(update)
     await ask(update, context, "note", item_id)
 

@@ -31,7 +31,7 @@ from workflow.errors import (
     WrongState,
 )
 from workflow.models import Item, MediaKind, Person, Status
-from workflow.transitions import allowed_actions
+from workflow.transitions import Action, allowed_actions, open_actions
 
 TELEGRAM_TEXT_LIMIT = 4096  # UTF-16 code units of the text as shown
 CARD_RESERVE = 500  # room left in a card for lines callers append (the documents list)
@@ -43,35 +43,38 @@ SUMMARY_TEXT_LIMIT = 1500
 SUMMARY_FIELD_LIMIT = 200
 CONFLICT_NAME_LIMIT = 60  # answers to buttons hold 200 characters
 _TAG = re.compile(r"<[^<>]*>")
-# Button verb in callback data -> (workflow action that must be allowed, label key).
-BUTTONS: dict[str, tuple[str, str]] = {
-    "submit": ("submit", "btn.submit"),
-    "note": ("update_draft", "btn.add_note"),
-    "date": ("update_draft", "btn.pick_date"),
-    "cancel": ("cancel", "btn.cancel"),
-    "claim": ("claim", "btn.claim"),
-    "preview": ("edit", "btn.preview"),
-    "forward": ("forward", "btn.forward"),
-    "return": ("return_to_officer", "btn.return"),
-    "approve": ("approve", "btn.approve"),
-    "reject": ("reject", "btn.reject"),
-    "revise": ("request_revision", "btn.revise"),
-    "retry": ("retry_publish", "btn.retry"),
+# Buttons that open a view or a question instead of taking a step: each is shown while
+# the action named is allowed. Every other button is a step, named by its `Action` (its
+# callback data is "<action>:<item id>" and its label "btn.<action>").
+VIEW_BUTTONS: dict[str, tuple[Action, str]] = {
+    "note": (Action.UPDATE_DRAFT, "btn.add_note"),
+    "date": (Action.UPDATE_DRAFT, "btn.pick_date"),
+    "preview": (Action.EDIT, "btn.preview"),
 }
-# Which buttons each kind of card carries (shown only while the action is possible).
+# Which buttons each kind of card carries, in order (shown only while possible).
 CARD_BUTTONS: dict[str, tuple[str, ...]] = {
-    "draft": ("submit", "note", "date", "cancel"),
-    "claim": ("claim",),
-    "editing": ("preview", "forward", "return"),
-    "decision": ("approve", "reject", "revise"),
-    "failed": ("retry",),
+    "draft": (Action.SUBMIT, "note", "date", Action.CANCEL),
+    "claim": (Action.CLAIM,),
+    "editing": ("preview", Action.FORWARD, Action.RETURN_TO_OFFICER),
+    "decision": (Action.APPROVE, Action.REJECT, Action.REQUEST_REVISION),
+    "failed": (Action.RETRY_PUBLISH,),
 }
-# For cards in shared chats, what must be true of the item for the button to show.
-CARD_STATES: dict[str, frozenset[Status]] = {
-    "claim": frozenset({Status.SUBMITTED}),
-    "decision": frozenset({Status.AWAITING_APPROVAL}),
-    "failed": frozenset({Status.PUBLISH_FAILED}),
+# Names that cards and questions already in chats carry from before each step had one
+# name; a press or an answer made with them still finds its step.
+EARLIER_NAMES: dict[str, Action] = {
+    "return": Action.RETURN_TO_OFFICER,
+    "revise": Action.REQUEST_REVISION,
+    "retry": Action.RETRY_PUBLISH,
 }
+
+
+def button_action(verb: str) -> Action:
+    """The action a button stands for, and must be allowed for it to show."""
+    return VIEW_BUTTONS[verb][0] if verb in VIEW_BUTTONS else Action(verb)
+
+
+def button_label(verb: str) -> str:
+    return VIEW_BUTTONS[verb][1] if verb in VIEW_BUTTONS else f"btn.{verb}"
 
 
 def keyboard(
@@ -79,17 +82,13 @@ def keyboard(
 ) -> InlineKeyboardMarkup | None:
     """Buttons for `card`: for a person, what they may do now; for a shared chat, what
     the item's state allows (the press is checked again, against the presser's roles)."""
-    if person is not None:
-        allowed = set(allowed_actions(item, person))
-        verbs = [v for v in CARD_BUTTONS[card] if BUTTONS[v][0] in allowed]
-    elif item.status in CARD_STATES.get(card, frozenset()):
-        verbs = list(CARD_BUTTONS[card])
-    else:
-        verbs = []
+    allowed = set(allowed_actions(item, person) if person is not None else open_actions(item))
+    verbs = [verb for verb in CARD_BUTTONS[card] if button_action(verb) in allowed]
     if not verbs:
         return None
-    buttons = [InlineKeyboardButton(t(BUTTONS[v][1], lang), callback_data=f"{v}:{item.id}")
-               for v in verbs]
+    buttons = [InlineKeyboardButton(t(button_label(verb), lang),
+                                    callback_data=f"{verb}:{item.id}")
+               for verb in verbs]
     rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
     return InlineKeyboardMarkup(rows)
 

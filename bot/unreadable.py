@@ -13,7 +13,7 @@ from telegram.ext import Application
 from workflow import outbox, people
 from workflow.catalogue.lookup import t
 from workflow.context import Context
-from workflow.service import transaction
+from workflow.transaction import transaction
 
 log = logging.getLogger("warta.inbox")
 

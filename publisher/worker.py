@@ -56,7 +56,7 @@ import random
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path, PurePosixPath
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -74,13 +74,15 @@ from publisher.base import (
 )
 from publisher.factory import make_adapter
 from workflow import outbox
+from workflow.actions import Workflow
+from workflow.clock import Clock, utc_now
 from workflow.config import OfficeSettings, PublisherSettings
 from workflow.context import Context
 from workflow.errors import WrongState
 from workflow.logs import bind
 from workflow.media.storage import InvalidMediaPath, MediaStore
 from workflow.models import Item, Media, MediaKind, OutboxKind, OutboxMessage, Status
-from workflow.service import Workflow, transaction
+from workflow.transaction import transaction
 
 __all__ = [
     "CONFIG_PROBLEM_TEMPLATE",
@@ -111,13 +113,6 @@ _OFFICE_STATUSES: dict[str, PublishStatus] = {
     "pending": "pending",
     "draft": "draft",
 }
-
-Clock = Callable[[], datetime]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
 
 class Outcome(enum.Enum):
     PUBLISHED = "published"
@@ -179,7 +174,7 @@ class PublishWorker:
         adapter: Adapter,
         media_root: Path | str,
         publisher_settings: PublisherSettings,
-        clock: Clock = _utc_now,
+        clock: Clock = utc_now,
         rng: random.Random | None = None,
         *,
         post_status: str = "publish",
@@ -542,7 +537,7 @@ def _shorten(text: str) -> str:
 # --- running it --------------------------------------------------------------------------------
 
 
-def make_worker(context: Context, *, clock: Clock = _utc_now) -> PublishWorker | None:
+def make_worker(context: Context, *, clock: Clock = utc_now) -> PublishWorker | None:
     """The worker for the configured website, or None when ``website.adapter`` is "none"."""
     adapter = make_adapter(context.settings)
     if adapter is None:

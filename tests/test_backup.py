@@ -28,11 +28,11 @@ from tests.flow import item_in
 from tests.warta_cli import HEAD, run, write_config
 from warta.backup import MANIFEST
 from workflow import db
+from workflow.actions import NewMedia
 from workflow.config import Settings, load_settings
 from workflow.context import Context
 from workflow.media.storage import MediaStore
 from workflow.models import Status
-from workflow.service import NewMedia
 
 # --------------------------------------------------------------------------- backup/restore
 

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.menus import BY_ROLE, EVERYONE
-from bot.render import BUTTONS
+from bot.commands import COMMANDS
+from bot.render import CARD_BUTTONS, button_label
+from workflow.audience import Audience
 from workflow.catalogue.formats import plural_forms
 from workflow.catalogue.lookup import MESSAGES, PLURALS, Safe, escape, placeholders, t, t_text
-from workflow.media import REASON_CODES
+from workflow.media.refusals import REASON_CODES
 from workflow.models import Role, Status
-from workflow.transitions import TRANSITIONS, Audience
+from workflow.transitions import TRANSITIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 BOT = ROOT / "bot"
@@ -70,12 +71,11 @@ def expected_keys() -> set[str]:
     keys |= {f"state.{s.value}" for s in Status}
     actions = {*TRANSITIONS, "create", "add_media"}
     keys |= {f"done.{a}" for a in actions} | {f"passive.{a}" for a in actions}
-    keys |= {label for _, label in BUTTONS.values()}
-    keys |= {f"help.{r.value}" for r in Role}
-    keys |= {f"cmd.{c}" for names in BY_ROLE.values() for c in names} | {
-        f"cmd.{c}" for c in EVERYONE}
+    keys |= {button_label(verb) for verbs in CARD_BUTTONS.values() for verb in verbs}
+    keys |= {f"help.{r.value}" for r in Role} | {c.help for c in COMMANDS.values()}
+    keys |= {f"cmd.{name}" for name, c in COMMANDS.items() if c.in_menu}
     keys |= {f"media.{code}" for code in REASON_CODES}
-    keys |= {f"ask.{p}" for p in ("note", "return", "reject", "revise")}
+    keys |= {"ask.note"} | {f"ask.{t.action}" for t in TRANSITIONS.values() if t.needs_note}
     for action, transition in TRANSITIONS.items():
         talks = set(transition.notify) - {Audience.CARDS, Audience.IT_TEAM}
         if talks and action != "forward":

@@ -39,11 +39,11 @@ from telesim import SEND_METHODS, SimUser, StoredMessage, render_html
 from tests.botkit import Office, office_settings, start_office
 from tests.flow import item_in
 from tests.test_media import jpeg_bytes, pdf_bytes
+from workflow.actions import Edit
 from workflow.config import PublisherSettings, WebsiteSettings
 from workflow.errors import InvalidValue
 from workflow.models import Item, Person, Role, Status
 from workflow.people import add_person, find_by_telegram_id
-from workflow.service import Edit
 
 # --------------------------------------------------------------------------------------
 # The hostile corpus

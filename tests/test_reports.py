@@ -20,11 +20,11 @@ from PIL import Image
 from sqlalchemy.orm import Session
 
 from tests.flow import PHOTO, perform
+from workflow.actions import Workflow
 from workflow.config import DeadlineSettings, Settings, working_calendar
 from workflow.reports.export import export, to_csv, to_png, to_xlsx
 from workflow.reports.statistics import Report, build_report, percentile, period_for
 from workflow.reports.text import format_text
-from workflow.service import Workflow
 
 WIB = ZoneInfo("Asia/Jakarta")
 CALENDAR = working_calendar(Settings())

@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -25,7 +25,7 @@ from workflow.config import ConfigError, load_settings
 from workflow.context import Context
 from workflow.errors import WorkflowError
 from workflow.models import Person, Status
-from workflow.service import get_item_unchecked, list_items
+from workflow.queries import get_item_unchecked, list_items
 
 Handler = Callable[[Context, argparse.Namespace], int]
 
@@ -149,10 +149,6 @@ def _command(group: argparse._SubParsersAction[argparse.ArgumentParser], name: s
     return command
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 # --- handlers ---------------------------------------------------------------------------
 
 
@@ -267,7 +263,7 @@ def cmd_user_add(context: Context, args: argparse.Namespace) -> int:
     language = context.settings.office.language
     with context.session() as session:
         person = people.add_person(
-            session, None, now(), telegram_id=args.telegram_id, name=args.name,
+            session, None, context.now(), telegram_id=args.telegram_id, name=args.name,
             roles=people.parse_roles(args.role), section=args.section,
             language=args.language or language, language_chosen=args.language is not None,
         )
@@ -288,7 +284,7 @@ def cmd_user_list(context: Context, _args: argparse.Namespace) -> int:
 
 def cmd_user_set_role(context: Context, args: argparse.Namespace) -> int:
     with context.session() as session:
-        person = people.set_roles(session, None, now(), args.telegram_id,
+        person = people.set_roles(session, None, context.now(), args.telegram_id,
                                   people.parse_roles(args.role))
         _updated(context, person)
     return 0
@@ -296,7 +292,8 @@ def cmd_user_set_role(context: Context, args: argparse.Namespace) -> int:
 
 def cmd_user_active(context: Context, args: argparse.Namespace) -> int:
     with context.session() as session:
-        person = people.set_active(session, None, now(), args.telegram_id, args.active)
+        person = people.set_active(session, None, context.now(), args.telegram_id,
+                                   args.active)
         _updated(context, person)
     return 0
 

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from workflow.catalogue.lookup import t_text
 from workflow.models import Person
-from workflow.service import get_item_unchecked, history
+from workflow.queries import get_item_unchecked, history
 
 
 def describe_person(person: Person, language: str) -> str:

@@ -12,14 +12,16 @@ MESSAGES: dict[str, str] = {
     "help.editor": "<b>Editor</b>: press <b>Claim</b> on a submission card, then\n"
     "/judul ID text · /isi ID text · /sampul ID N · /hapus ID N · /urut ID 3 1 2\n"
     "/kategori ID name · /tag ID a, b · /jadwal ID 2026-12-01 09:00\n"
-    "/pratinjau ID · /ajukan ID · /antrian\n"
+    "/ajukan ID\n"
     "Or reply to its card: the first line becomes the title, the rest the body.",
     "help.pejabat": "<b>Official</b>: on a preview press ✅ Approve, ❌ Reject (with a reason) "
-    "or ✏️ Revise (with a note). /antrian shows what waits.",
+    "or ✏️ Revise (with a note).",
     "help.admin": "<b>Admin</b>: /pengguna list · /pengguna add ID ROLE NAME · "
-    "/pengguna role ID ROLE · /pengguna deactivate ID · /laporan",
-    "help.kepala": "<b>Head of Office</b>: receives late-stage escalations; "
-    "/laporan [minggu|bulan].",
+    "/pengguna role ID ROLE · /pengguna deactivate ID",
+    "help.kepala": "<b>Head of Office</b>: receives late-stage escalations.",
+    "help.antrian": "/antrian shows what waits",
+    "help.pratinjau": "/pratinjau ID previews an item",
+    "help.laporan": "/laporan [minggu|bulan] SOP report",
     "help.everyone": "/riwayat ID item history · /bahasa id|en · /bantuan",
     "hint.use_commands": "Please use a command; see /bantuan.",
     "inbox.unreadable": "Sorry, Warta does not know this kind of message. Send photos, videos, "
@@ -49,16 +51,16 @@ MESSAGES: dict[str, str] = {
     "btn.claim": "✋ Claim",
     "btn.preview": "👁 Preview",
     "btn.forward": "📨 Forward",
-    "btn.return": "↩️ Return",
+    "btn.return_to_officer": "↩️ Return",
     "btn.approve": "✅ Approve",
     "btn.reject": "❌ Reject",
-    "btn.revise": "✏️ Revise",
-    "btn.retry": "🔁 Publish again",
+    "btn.request_revision": "✏️ Revise",
+    "btn.retry_publish": "🔁 Publish again",
     "ask.placeholder": "Type here…",
     "ask.note": "Type more description for draft #{id}:",
-    "ask.return": "Type a note for the officer (what to add) for #{id}:",
+    "ask.return_to_officer": "Type a note for the officer (what to add) for #{id}:",
     "ask.reject": "Type the reason for rejecting #{id}:",
-    "ask.revise": "Type the revision note for the editor, #{id}:",
+    "ask.request_revision": "Type the revision note for the editor, #{id}:",
     "officer.only_officers": "Only officers can send news material.",
     "officer.submitted": "📤 Submission #{id} has been sent to the IT team.",
     "officer.cancelled": "🗑 Draft #{id} cancelled.",

@@ -12,13 +12,16 @@ MESSAGES: dict[str, str] = {
     "help.editor": "<b>Editor</b>: tekan <b>Ambil</b> pada kartu kiriman, lalu\n"
     "/judul ID teks · /isi ID teks · /sampul ID N · /hapus ID N · /urut ID 3 1 2\n"
     "/kategori ID nama · /tag ID a, b · /jadwal ID 2026-12-01 09:00\n"
-    "/pratinjau ID · /ajukan ID · /antrian\n"
+    "/ajukan ID\n"
     "Atau balas kartunya: baris pertama jadi judul, sisanya isi.",
     "help.pejabat": "<b>Pejabat</b>: pada pratinjau tekan ✅ Setujui, ❌ Tolak (dengan alasan) "
-    "atau ✏️ Revisi (dengan catatan). /antrian menampilkan yang menunggu.",
+    "atau ✏️ Revisi (dengan catatan).",
     "help.admin": "<b>Admin</b>: /pengguna daftar · /pengguna tambah ID PERAN NAMA · "
-    "/pengguna peran ID PERAN · /pengguna nonaktif ID · /laporan",
-    "help.kepala": "<b>Kepala Dinas</b>: menerima eskalasi keterlambatan; /laporan [minggu|bulan].",
+    "/pengguna peran ID PERAN · /pengguna nonaktif ID",
+    "help.kepala": "<b>Kepala Dinas</b>: menerima eskalasi keterlambatan.",
+    "help.antrian": "/antrian menampilkan yang menunggu",
+    "help.pratinjau": "/pratinjau ID pratinjau item",
+    "help.laporan": "/laporan [minggu|bulan] laporan SOP",
     "help.everyone": "/riwayat ID riwayat item · /bahasa id|en · /bantuan",
     "hint.use_commands": "Gunakan perintah; lihat /bantuan.",
     "inbox.unreadable": "Maaf, jenis pesan ini tidak dikenal oleh Warta. Kirim foto, video, "
@@ -49,16 +52,16 @@ MESSAGES: dict[str, str] = {
     "btn.claim": "✋ Ambil",
     "btn.preview": "👁 Pratinjau",
     "btn.forward": "📨 Ajukan",
-    "btn.return": "↩️ Kembalikan",
+    "btn.return_to_officer": "↩️ Kembalikan",
     "btn.approve": "✅ Setujui",
     "btn.reject": "❌ Tolak",
-    "btn.revise": "✏️ Revisi",
-    "btn.retry": "🔁 Terbitkan lagi",
+    "btn.request_revision": "✏️ Revisi",
+    "btn.retry_publish": "🔁 Terbitkan lagi",
     "ask.placeholder": "Tulis di sini…",
     "ask.note": "Tulis keterangan tambahan untuk draf #{id}:",
-    "ask.return": "Tulis catatan untuk petugas (apa yang perlu dilengkapi) untuk #{id}:",
+    "ask.return_to_officer": "Tulis catatan untuk petugas (apa yang perlu dilengkapi) untuk #{id}:",
     "ask.reject": "Tulis alasan penolakan #{id}:",
-    "ask.revise": "Tulis catatan revisi untuk editor, #{id}:",
+    "ask.request_revision": "Tulis catatan revisi untuk editor, #{id}:",
     "officer.only_officers": "Hanya petugas yang dapat mengirim bahan berita.",
     "officer.submitted": "📤 Kiriman #{id} sudah diteruskan ke Tim IT.",
     "officer.cancelled": "🗑 Draf #{id} dibatalkan.",

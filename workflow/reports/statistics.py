@@ -38,7 +38,6 @@ in the period or open now.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from collections import defaultdict
@@ -52,9 +51,9 @@ from sqlalchemy.orm import Session
 
 from workflow.calendar import Deadline, WorkingCalendar
 from workflow.config import DeadlineSettings
+from workflow.deadlines import allowance_texts, allowances_from
 from workflow.models import FINAL_STATES, AuditEvent, Item, Person, Status
-from workflow.service import transaction
-from workflow.sweeper import allowances_from
+from workflow.transaction import transaction
 
 STAGES: Final = (
     Status.DRAFT,
@@ -256,7 +255,7 @@ def build_report(
         raise ValueError("the period must end after it starts")
     as_of = min(end, now) if now is not None else end
     allowances = allowances_from(deadlines)
-    texts = _allowance_texts(deadlines)
+    texts = allowance_texts(deadlines)
     with transaction(session):
         in_period = _events_in_period(session, start, end)
         open_ids = set(session.scalars(
@@ -318,23 +317,6 @@ def build_report(
         notes=notes,
         visits=tuple(visits),
     )
-
-
-def _allowance_texts(
-    deadlines: DeadlineSettings | Mapping[str, Deadline] | None,
-) -> dict[str, str]:
-    if isinstance(deadlines, Mapping):
-        return {str(stage): _deadline_text(d) for stage, d in deadlines.items()}
-    settings = deadlines or DeadlineSettings()
-    return {name: str(value) for name, value in dataclasses.asdict(settings).items()}
-
-
-def _deadline_text(deadline: Deadline) -> str:
-    minutes = deadline.amount.total_seconds() / 60
-    if deadline.mode == "working_days":
-        return f"{deadline.amount.days}d"
-    text = f"{minutes / 60:g}h" if minutes % 60 == 0 else f"{minutes:g}m"
-    return f"{text} clock" if deadline.mode == "clock" else text
 
 
 def _stage_names(allowances: Mapping[str, Deadline], visits: Sequence[Visit]) -> list[str]:
