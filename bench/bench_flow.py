@@ -22,7 +22,6 @@ import statistics
 import struct
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import event, func, select
@@ -33,6 +32,7 @@ from bench.bench_echo import App, echo_app, measure
 from bot.inbox import serve
 from telesim import BotApiDouble, SimChat, SimUser, StoredMessage
 from warta.wiring import build_application
+from workflow.clock import utc_now
 from workflow.config import Settings
 from workflow.context import Context
 from workflow.models import Item, Role, Status
@@ -62,7 +62,7 @@ def settings_for(workdir: Path, token: str) -> Settings:
 class Office:
     def __init__(self, double: BotApiDouble, workdir: Path) -> None:
         self.double = double
-        self.warta = Context(settings_for(workdir, double.token), lambda: datetime.now(UTC))
+        self.warta = Context(settings_for(workdir, double.token), utc_now)
         self.warta.upgrade()
         now = self.warta.now()
         cast = [(5000 + n, f"Petugas {n}", Role.PETUGAS) for n in range(OFFICERS)]

@@ -52,7 +52,8 @@ def _proc_status_kb(field: str) -> int:
 
 
 def child(mode: str, input_path: Path, runs: int) -> None:
-    from workflow.media import MediaLimits, MediaStore
+    from workflow.media.limits import MediaLimits
+    from workflow.media.storage import MediaStore
 
     data = input_path.read_bytes()
     baseline_kb = _proc_status_kb("VmRSS")

@@ -35,7 +35,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -121,12 +120,13 @@ class Bench:
         from publisher.wordpress import WordPressAdapter
         from publisher.worker import PublishWorker
         from workflow import db
+        from workflow.actions import Workflow
+        from workflow.clock import utc_now
         from workflow.config import PublisherSettings, Settings, working_calendar
         from workflow.deadlines import StageDeadlines
-        from workflow.media import MediaStore
+        from workflow.media.storage import MediaStore
         from workflow.models import Role
         from workflow.people import add_person
-        from workflow.service import Workflow
 
         engine = db.make_engine(f"sqlite:///{self.root / 'warta.db'}")
         db.upgrade(engine)
@@ -136,7 +136,7 @@ class Bench:
         self.workflow = Workflow(StageDeadlines.from_settings(settings.deadlines, calendar))
         self.store = MediaStore(self.root / "media")
         self.files = [self._store_photo(seed) for seed in range(self.photos)]
-        now = datetime.now(UTC)
+        now = utc_now()
         with self.sessions() as session:
             run = uuid.uuid4().int % 10**6 * 10
 
@@ -168,10 +168,11 @@ class Bench:
 
     def item_awaiting_approval(self) -> int:
         """A new item (a fresh id, so a fresh post key) ready for the official."""
+        from workflow.actions import Edit, NewMedia
+        from workflow.clock import utc_now
         from workflow.models import MediaKind
-        from workflow.service import Edit, NewMedia
 
-        wf, now = self.workflow, datetime.now(UTC)
+        wf, now = self.workflow, utc_now()
         with self.sessions() as session:
             item = wf.create_draft(session, self.officer, now, description=BODY)
             for stored in self.files:
@@ -194,12 +195,13 @@ class Bench:
 
     def publish_through_warta(self, item_id: int) -> tuple[float, int]:
         """Seconds from approval to the live page, and HTTP requests the worker made."""
-        from workflow.service import get_item_unchecked
+        from workflow.clock import utc_now
+        from workflow.queries import get_item_unchecked
 
         self.http.count = 0
         started = time.perf_counter()
         with self.sessions() as session:
-            self.workflow.approve(session, self.official, item_id, datetime.now(UTC))
+            self.workflow.approve(session, self.official, item_id, utc_now())
         result = self.worker.run_once()
         if result.published != 1:
             raise RuntimeError(f"worker did not publish: {result}")

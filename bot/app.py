@@ -33,13 +33,16 @@ from bot.base import (
     parse_id,
     reply,
 )
-from bot.i18n import t
+from bot.commands import COMMANDS, guarded
 from bot.menus import Menus
 from bot.notifier import Notifier
 from bot.patience import Patient
+from bot.render import EARLIER_NAMES
 from workflow import people
+from workflow.catalogue.lookup import t
 from workflow.context import Context
 from workflow.errors import InvalidValue
+from workflow.transitions import TRANSITIONS, Action
 
 NOTIFIER_TICK_SECONDS = 2.0
 
@@ -52,39 +55,19 @@ class RepeatingJob(NamedTuple):
     callback: Callable[[Any], Coroutine[Any, Any, None]]
     first_after_seconds: float = 1.0
 
-BUTTONS: dict[str, Any] = {
-    "submit": officer.on_submit,
+# Who handles a press of each button that takes no reason (see bot.render.CARD_BUTTONS);
+# a press of a step the table says needs a reason asks for it first.
+ON_PRESS: dict[str, Any] = {
+    Action.SUBMIT: officer.on_submit,
     "note": officer.on_add_note,
     "date": officer.on_pick_date,
-    "cancel": officer.on_cancel,
-    "claim": editor.on_claim,
+    Action.CANCEL: officer.on_cancel,
+    Action.CLAIM: editor.on_claim,
     "preview": editor.on_preview,
-    "forward": editor.on_forward,
-    "return": editor.on_return,
-    "approve": official.on_approve,
-    "reject": official.on_reject,
-    "revise": official.on_revise,
-    "retry": editor.on_retry,
+    Action.FORWARD: editor.on_forward,
+    Action.APPROVE: official.on_approve,
+    Action.RETRY_PUBLISH: editor.on_retry,
 }
-
-COMMANDS: dict[str, Any] = {
-    "start": common.on_start,
-    "bantuan": common.on_help,
-    "help": common.on_help,
-    "riwayat": common.on_history,
-    "bahasa": common.on_language,
-    "pengguna": common.on_people,
-    "status": officer.on_status,
-    "baru": officer.on_new,
-    "bidang": officer.on_section,
-    "tanggal": officer.on_date,
-    "antrian": editor.on_queue,
-    "pratinjau": editor.on_preview_command,
-    "ajukan": editor.on_forward_command,
-    "laporan": scheduler.on_report,
-    **{name: editor.on_edit_command for name in editor.EDIT_COMMANDS},
-}
-
 
 def builder_for(warta: Context) -> Any:
     """PTB's builder pointed at the configured Bot API server."""
@@ -108,8 +91,8 @@ def build_application(warta: Context, builder: Any | None = None,
     app.bot_data.update(warta=warta, notifier=Notifier(warta), menus=Menus())
 
     app.add_handler(TypeHandler(Update, common.identify), group=-1)
-    for name, handler in COMMANDS.items():
-        app.add_handler(CommandHandler(name, handler))
+    for name in COMMANDS:
+        app.add_handler(CommandHandler(name, guarded(name)))
     app.add_handler(CallbackQueryHandler(on_button))
     private = filters.ChatType.PRIVATE
     app.add_handler(MessageHandler(
@@ -171,10 +154,15 @@ async def on_button(update: Update, context: WartaContext) -> None:
     if verb == "setsec" and item_id and (value == "0" or index):
         await officer.on_set_section(update, context, item_id, index or 0)
         return
-    if verb in BUTTONS and (button_item := parse_id(rest)):
-        await BUTTONS[verb](update, context, button_item)
+    verb = EARLIER_NAMES.get(verb, verb)
+    button_item = parse_id(rest)
+    if verb in ON_PRESS and button_item:
+        await ON_PRESS[verb](update, context, button_item)
         return
-    await answer_button(update, t(context.lang, "error.stale"), alert=True)
+    if verb in TRANSITIONS and TRANSITIONS[Action(verb)].needs_note and button_item:
+        await prompts.ask_reason(update, context, button_item, Action(verb))
+        return
+    await answer_button(update, t("error.stale", context.lang), alert=True)
 
 
 def _is_date(text: str) -> bool:
@@ -208,12 +196,12 @@ async def _answered_as_reply(update: Update, context: WartaContext) -> bool:
 
 @answers_errors
 async def on_unknown_command(update: Update, context: WartaContext) -> None:
-    await reply(update, t(context.lang, "hint.unknown_command"))
+    await reply(update, t("hint.unknown_command", context.lang))
 
 
 @answers_errors
 async def on_unsupported(update: Update, context: WartaContext) -> None:
-    await reply(update, t(context.lang, "hint.unsupported"))
+    await reply(update, t("hint.unsupported", context.lang))
 
 
 async def on_error(update: object, context: WartaContext) -> None:
@@ -223,12 +211,12 @@ async def on_error(update: object, context: WartaContext) -> None:
         chat = update.effective_chat
         if update.callback_query is not None:
             try:
-                await answer_button(update, t(context.lang, "error.generic"), alert=True)
+                await answer_button(update, t("error.generic", context.lang), alert=True)
             except Exception:  # answering is best effort; the error is already logged
                 log.debug("could not answer the callback query")
         elif chat is not None and chat.type == ChatType.PRIVATE:
             try:
-                await reply(update, t(context.lang, "error.generic"))
+                await reply(update, t("error.generic", context.lang))
             except TelegramError as error:  # Telegram itself is failing; already logged
                 log.info("could not tell the person: %s", error)
 

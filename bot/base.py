@@ -13,8 +13,8 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.i18n import plain
 from bot.render import error_text
+from workflow.catalogue.lookup import plain
 from workflow.context import Context
 from workflow.errors import WorkflowError
 from workflow.logs import bind

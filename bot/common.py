@@ -1,4 +1,4 @@
-"""What everyone has: the access check, /start, /bantuan, /riwayat, /bahasa, /pengguna."""
+"""What everyone has: the access check, /riwayat, /bahasa, and the admin's /pengguna."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
 from bot.base import WartaContext, answer_button, answers_errors, log, parse_id, reply
-from bot.i18n import Safe, t
 from bot.render import clip, fit_lines, state_label, when
 from workflow import people
-from workflow.errors import InvalidValue, NotAllowed
-from workflow.models import Role
-from workflow.service import get_item, history
+from workflow.catalogue.lookup import Safe, t
+from workflow.errors import InvalidValue
+from workflow.queries import get_item, history
 
 TELEGRAM_ID_MAX = 2**53 - 1  # Telegram's user ids fit in 52 bits
 HISTORY_NOTE = 300
@@ -36,30 +35,12 @@ async def identify(update: Update, context: WartaContext) -> None:
             return
     log.info("update from unregistered Telegram id %s", user.id)
     lang = people.telegram_language(user.language_code) or warta.settings.office.language
-    text = t(lang, "access.unknown", id=user.id, office=warta.settings.office.name)
+    text = t("access.unknown", lang, id=user.id, office=warta.settings.office.name)
     if update.callback_query is not None:
-        await answer_button(update, t(lang, "access.unknown_short"), alert=True)
+        await answer_button(update, t("access.unknown_short", lang), alert=True)
     elif update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE:
         await reply(update, text)
     raise ApplicationHandlerStop
-
-
-@answers_errors
-async def on_start(update: Update, context: WartaContext) -> None:
-    await reply(update, t(context.lang, "start", name=context.me.name) + "\n\n" +
-                help_text(context))
-
-
-@answers_errors
-async def on_help(update: Update, context: WartaContext) -> None:
-    await reply(update, help_text(context))
-
-
-def help_text(context: WartaContext) -> str:
-    lang, roles = context.lang, context.me.roles
-    parts = [t(lang, f"help.{role.value}") for role in Role if role in roles]
-    parts.append(t(lang, "help.everyone"))
-    return "\n\n".join(parts)
 
 
 @answers_errors
@@ -67,18 +48,18 @@ async def on_history(update: Update, context: WartaContext) -> None:
     """/riwayat ID: who did what and when, for someone allowed to see the item."""
     item_id = parse_id((context.args or ["x"])[0])
     if item_id is None:
-        await reply(update, t(context.lang, "usage.riwayat"))
+        await reply(update, t("usage.riwayat", context.lang))
         return
     warta, lang = context.warta, context.lang
     with warta.sessions() as session:
         item = get_item(session, item_id, context.me)
-        lines = [t(lang, "history.header", id=item.id,
+        lines = [t("history.header", lang, id=item.id,
                    state=Safe(state_label(item.status, lang)))]
         for event in history(session, item.id):
             action = event.action.removeprefix("workflow.")
-            lines.append(t(lang, "history.line", at=when(event.at, warta.zone),
-                           who=event.actor.name if event.actor else t(lang, "system"),
-                           action=Safe(t(lang, f"done.{action}")),
+            lines.append(t("history.line", lang, at=when(event.at, warta.zone, lang),
+                           who=event.actor.name if event.actor else t("system", lang),
+                           action=Safe(t(f"done.{action}", lang)),
                            note=f" — {clip(event.note, HISTORY_NOTE)}" if event.note else ""))
     await reply(update, fit_lines(lines, lang))
 
@@ -88,20 +69,18 @@ async def on_language(update: Update, context: WartaContext) -> None:
     """/bahasa id|en."""
     args = context.args or []
     if not args:
-        await reply(update, t(context.lang, "usage.bahasa"))
+        await reply(update, t("usage.bahasa", context.lang))
         return
     with context.warta.sessions() as session:
         person = people.set_language(session, context.me, context.warta.now(), args[0].lower())
     context.person = person
-    await reply(update, t(person.language, "language.set"))
+    await reply(update, t("language.set", person.language))
     await context.application.bot_data["menus"].set_for(context.bot, person)
 
 
 @answers_errors
 async def on_people(update: Update, context: WartaContext) -> None:
     """/pengguna [tambah ID PERAN NAMA | peran ID PERAN | nonaktif ID | aktif ID]."""
-    if not context.me.has_role(Role.ADMIN):
-        raise NotAllowed("admins only", reason="role")
     warta, lang = context.warta, context.lang
     args = context.args or []
     verb = args[0].lower() if args else "daftar"
@@ -109,11 +88,11 @@ async def on_people(update: Update, context: WartaContext) -> None:
     with warta.sessions() as session:
         if verb in ("daftar", "list"):
             rows = people.list_people(session)
-            lines = [t(lang, "people.line", name=p.name, id=p.telegram_id,
+            lines = [t("people.line", lang, name=p.name, id=p.telegram_id,
                        roles=",".join(sorted(r.value for r in p.roles)),
-                       active=Safe("" if p.active else t(lang, "people.inactive")))
+                       active=Safe("" if p.active else t("people.inactive", lang)))
                      for p in rows]
-            await reply(update, fit_lines([t(lang, "people.header"), *lines], lang))
+            await reply(update, fit_lines([t("people.header", lang), *lines], lang))
             return
         telegram_id = _telegram_id(args)
         if verb in ("tambah", "add") and len(args) >= 4:
@@ -129,12 +108,12 @@ async def on_people(update: Update, context: WartaContext) -> None:
             person = people.set_active(session, context.me, now, telegram_id,
                                        verb in ("aktif", "activate"))
         else:
-            await reply(update, t(lang, "usage.pengguna"))
+            await reply(update, t("usage.pengguna", lang))
             return
     await context.application.bot_data["menus"].set_for(context.bot, person)
-    await reply(update, t(lang, "people.saved", name=person.name,
+    await reply(update, t("people.saved", lang, name=person.name,
                           roles=",".join(sorted(r.value for r in person.roles)),
-                          active=Safe("" if person.active else t(lang, "people.inactive"))))
+                          active=Safe("" if person.active else t("people.inactive", lang))))
 
 
 def _telegram_id(args: list[str]) -> int:

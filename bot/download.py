@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 from telegram import File
 
-from workflow.media import MediaRejected
+from workflow.media.refusals import MediaRejected
 
 CHUNK = 256 * 1024
 

@@ -22,13 +22,16 @@ from bot.base import (
     parse_id,
     reply,
 )
-from bot.i18n import Safe, t
-from bot.prompts import answer_for, ask
+from bot.prompts import answer_for
 from bot.render import clip, fit_lines, item_card, keyboard, state_label, when
+from workflow.actions import Edit
+from workflow.catalogue.lookup import Safe, t
 from workflow.context import Context
-from workflow.errors import InvalidValue, NotAllowed
-from workflow.models import Item, MediaKind, MessageCopy, Person, Role, Status
-from workflow.service import Edit, get_item, list_items, stage_started_at, transaction
+from workflow.errors import InvalidValue
+from workflow.models import Item, MediaKind, MessageCopy, Person, Status
+from workflow.queries import get_item, list_items, stage_started_at
+from workflow.transaction import transaction
+from workflow.transitions import Action
 
 QUEUE_STATES = (Status.SUBMITTED, Status.IN_EDITING, Status.RETURNED_TO_OFFICER,
                 Status.AWAITING_APPROVAL, Status.APPROVED, Status.PUBLISH_FAILED)
@@ -84,7 +87,7 @@ async def send_card(bot: Bot, warta: Context, item: Item, chat_id: int, lang: st
     documents = [m for m in item.media if m.kind == MediaKind.DOCUMENT]
     if documents:
         names = ", ".join(m.original_name or m.mime for m in documents)
-        text += "\n" + t(lang, "item.documents", names=clip(names, DOCUMENT_NAMES))
+        text += "\n" + t("item.documents", lang, names=clip(names, DOCUMENT_NAMES))
     message = await bot.send_message(
         chat_id, text, parse_mode=ParseMode.HTML, disable_web_page_preview=True,
         reply_markup=keyboard(card, item, lang, person), **timeouts)
@@ -96,7 +99,7 @@ async def on_claim(update: Update, context: WartaContext, item_id: int) -> None:
     warta = context.warta
     with warta.sessions() as session:
         item = warta.workflow.claim(session, context.me, item_id, warta.now())
-    await answer_button(update, t(context.lang, "editor.claimed", id=item_id))
+    await answer_button(update, t("editor.claimed", context.lang, id=item_id))
     # The editing panel goes to the editor privately, whatever chat the card was in.
     fresh = item_for(context, item.id)
     panel = await send_item(context.bot, warta, fresh, context.me.telegram_id, context.lang,
@@ -106,7 +109,7 @@ async def on_claim(update: Update, context: WartaContext, item_id: int) -> None:
                                 chat_id=context.me.telegram_id, message_id=panel,
                                 created_at=warta.now()))
     await context.bot.send_message(context.me.telegram_id,
-                                   t(context.lang, "editor.commands", id=item.id),
+                                   t("editor.commands", context.lang, id=item.id),
                                    parse_mode=ParseMode.HTML)
 
 
@@ -123,25 +126,16 @@ async def on_forward(update: Update, context: WartaContext, item_id: int) -> Non
     warta = context.warta
     with warta.sessions() as session:
         warta.workflow.forward(session, context.me, item_id, warta.now())
-    await confirm(update, t(context.lang, "editor.forwarded", id=item_id))
+    await confirm(update, t("editor.forwarded", context.lang, id=item_id))
 
 
-@answers_errors
-async def on_return(update: Update, context: WartaContext, item_id: int) -> None:
-    warta = context.warta
-    with warta.sessions() as session:
-        warta.workflow.ensure_allowed(session, context.me, item_id, "return_to_officer")
-    await answer_button(update)
-    await ask(update, context, "return", item_id)
-
-
-@answer_for("return")
+@answer_for(Action.RETURN_TO_OFFICER)
 async def return_with_note(update: Update, context: WartaContext, item_id: int,
                            note: str) -> None:
     warta = context.warta
     with warta.sessions() as session:
         warta.workflow.return_to_officer(session, context.me, item_id, warta.now(), note)
-    await reply(update, t(context.lang, "editor.returned", id=item_id))
+    await reply(update, t("editor.returned", context.lang, id=item_id))
 
 
 def _number_to_media(item: Item, number: str) -> int:
@@ -177,7 +171,6 @@ def parse_edit(item: Item, command: str, text: str, zone: ZoneInfo) -> Edit:
     raise InvalidValue(f"unknown edit {command}", field="command")
 
 
-EDIT_COMMANDS = ("judul", "isi", "kategori", "tag", "sampul", "hapus", "urut", "jadwal")
 # Cards an editor may reply to with the item's text: the IT team's card, the editing panel.
 TEXT_CARDS = ("claim", "editing")
 
@@ -214,8 +207,8 @@ async def on_card_reply(update: Update, context: WartaContext, item_id: int) -> 
     warta = context.warta
     with warta.sessions() as session:
         warta.workflow.edit(session, context.me, item_id, warta.now(), changes)
-    what = ", ".join(t(context.lang, f"edit.{command}") for command in saved)
-    await reply(update, t(context.lang, "editor.saved", id=item_id, what=what))
+    what = ", ".join(t(f"edit.{command}", context.lang) for command in saved)
+    await reply(update, t("editor.saved", context.lang, id=item_id, what=what))
 
 
 @answers_errors
@@ -230,17 +223,15 @@ async def on_edit_command(update: Update, context: WartaContext) -> None:
     item_text, _, value = rest.strip().partition(" ")
     item_id = parse_id(item_text)
     if item_id is None or not value.strip():
-        await reply(update, t(context.lang, f"usage.{command}"))
+        await reply(update, t(f"usage.{command}", context.lang))
         return
-    if not context.me.has_role(Role.EDITOR):
-        raise NotAllowed("editors only", reason="role")
     warta = context.warta
     item = item_for(context, item_id)
     changes = parse_edit(item, command, value, warta.zone)
     with warta.sessions() as session:
         edited = warta.workflow.edit(session, context.me, item.id, warta.now(), changes)
-    await reply(update, t(context.lang, "editor.saved", id=edited.id,
-                          what=Safe(t(context.lang, f"edit.{command}"))))
+    await reply(update, t("editor.saved", context.lang, id=edited.id,
+                          what=Safe(t(f"edit.{command}", context.lang))))
 
 
 def for_item_argument(button: ItemHandler, usage: str) -> Handler:
@@ -250,7 +241,7 @@ def for_item_argument(button: ItemHandler, usage: str) -> Handler:
     async def command(update: Update, context: WartaContext) -> None:
         item_id = parse_id((context.args or ["x"])[0])
         if item_id is None:
-            await reply(update, t(context.lang, usage))
+            await reply(update, t(usage, context.lang))
             return
         await button(update, context, item_id)
 
@@ -260,20 +251,18 @@ def for_item_argument(button: ItemHandler, usage: str) -> Handler:
 @answers_errors
 async def on_queue(update: Update, context: WartaContext) -> None:
     """/antrian: every item on its way, oldest first, with how long it has waited."""
-    if not context.me.roles & {Role.EDITOR, Role.PEJABAT, Role.ADMIN, Role.KEPALA}:
-        raise NotAllowed("staff only", reason="role")
     warta, lang = context.warta, context.lang
     with warta.sessions() as session:
         lines = []
         for item in list_items(session, QUEUE_STATES):
             since = stage_started_at(session, item)
-            lines.append(t(lang, "queue.line", id=item.id,
+            lines.append(t("queue.line", lang, id=item.id,
                            title=clip(item.title or item.description, 40) or "-",
                            state=Safe(state_label(item.status, lang)),
                            who=item.editor.name if item.editor else item.officer.name,
-                           since=when(since, warta.zone)))
-    await reply(update, fit_lines([t(lang, "queue.header"), *lines], lang) if lines
-                else t(lang, "queue.empty"))
+                           since=when(since, warta.zone, lang)))
+    await reply(update, fit_lines([t("queue.header", lang), *lines], lang) if lines
+                else t("queue.empty", lang))
 
 
 @answers_errors
@@ -282,7 +271,7 @@ async def on_retry(update: Update, context: WartaContext, item_id: int) -> None:
     warta = context.warta
     with warta.sessions() as session:
         warta.workflow.retry_publish(session, context.me, item_id, warta.now())
-    await confirm(update, t(context.lang, "editor.retrying", id=item_id))
+    await confirm(update, t("editor.retrying", context.lang, id=item_id))
 
 
 on_forward_command = for_item_argument(on_forward, "usage.ajukan")

@@ -48,7 +48,7 @@ from bot.unreadable import tell_about_unreadable, update_kind
 from workflow.config import TelegramSettings, derived_secret
 from workflow.context import Context
 from workflow.models import InboundUpdate, OutboxKind, OutboxMessage
-from workflow.service import transaction
+from workflow.transaction import transaction
 
 log = logging.getLogger("warta.inbox")
 

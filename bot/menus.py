@@ -6,27 +6,9 @@ from telegram import Bot, BotCommand, BotCommandScopeChat
 from telegram.error import TelegramError
 
 from bot.base import log
-from bot.i18n import t
-from workflow.models import Person, Role
-
-EVERYONE = ("bantuan", "riwayat", "bahasa")
-BY_ROLE: dict[Role, tuple[str, ...]] = {
-    Role.PETUGAS: ("status", "baru", "bidang", "tanggal"),
-    Role.EDITOR: ("antrian", "pratinjau", "judul", "isi", "sampul", "hapus", "urut",
-                  "kategori", "tag", "jadwal", "ajukan"),
-    Role.PEJABAT: ("antrian", "pratinjau"),
-    Role.ADMIN: ("pengguna", "antrian", "laporan"),
-    Role.KEPALA: ("antrian", "laporan"),
-}
-
-
-def commands_for(person: Person) -> list[str]:
-    names: list[str] = []
-    for role in Role:
-        if person.has_role(role):
-            names.extend(n for n in BY_ROLE[role] if n not in names)
-    names.extend(EVERYONE)
-    return names
+from bot.commands import menu_for
+from workflow.catalogue.lookup import t
+from workflow.models import Person
 
 
 class Menus:
@@ -36,8 +18,8 @@ class Menus:
             if not person.active:
                 await bot.delete_my_commands(scope=scope)
                 return
-            commands = [BotCommand(name, t(person.language, f"cmd.{name}"))
-                        for name in commands_for(person)]
+            commands = [BotCommand(name, t(f"cmd.{name}", person.language))
+                        for name in menu_for(person)]
             await bot.set_my_commands(commands, scope=scope)
         except TelegramError as error:  # a person who never opened the bot has no chat yet
             log.info("menu for %s not set: %s", person.telegram_id, error)

@@ -23,10 +23,11 @@ from telegram.ext import Application
 
 from bot.base import log
 from bot.editor import send_album, send_card
-from bot.i18n import Safe, t
 from bot.patience import retry_after_seconds
 from bot.render import clip, duration, fit_lines, item_card, keyboard, state_label, when
 from workflow import outbox
+from workflow.audience import STAND_INS, active_people_with
+from workflow.catalogue.lookup import Safe, t
 from workflow.context import Context
 from workflow.models import (
     AuditEvent,
@@ -37,9 +38,13 @@ from workflow.models import (
     Person,
     Role,
 )
-from workflow.service import active_people_with, transaction
+from workflow.transaction import transaction
+from workflow.transitions import Action
 
 CARD_PURPOSES = ("claim", "decision")
+# Notices that arrive as the item's card (with its album), and which card.
+CARD_NOTICES = {Action.SUBMIT.notice_template: "claim",
+                Action.FORWARD.notice_template: "decision"}
 # A notice names the item and quotes the reason; long ones are clipped so that even a
 # title and reason made of emoji (two UTF-16 units each) stay under Telegram's 4096.
 NOTICE_TITLE = 120
@@ -157,19 +162,19 @@ class Notifier:
         if row.target == "person":
             person = session.get(Person, row.recipient_id)
             return [(person, person.telegram_id)] if person and person.active else []
-        shared = {"it_team": (telegram.it_team_chat_id, Role.EDITOR),
-                  "alert": (telegram.alert_chat_id, Role.ADMIN)}
-        chat_id, role = shared.get(row.target, (0, Role.ADMIN))
+        chats = {"it_team": telegram.it_team_chat_id, "alert": telegram.alert_chat_id}
+        chat_id = chats.get(row.target, 0)
         if chat_id:
             return [(None, chat_id)]
+        role = STAND_INS.get(row.target, Role.ADMIN)
         return [(p, p.telegram_id) for p in active_people_with(session, role)]
 
     async def _send(self, bot: Bot, session: Session, row: OutboxMessage, item: Item | None,
                     person: Person | None, chat_id: int, lang: str) -> MessageCopy | None:
         """Sends one recipient their message; a card comes back as the copy to remember."""
         template = row.template
-        if item is not None and template in ("item.submit", "item.forward"):
-            card = "claim" if template == "item.submit" else "decision"
+        if item is not None and template in CARD_NOTICES:
+            card = CARD_NOTICES[template]
             # The album and the card are two sends: if the card fails and the row is tried
             # again, the album that already arrived is not sent a second time.
             if chat_id not in row.payload.get("albums_sent", []) and \
@@ -180,11 +185,11 @@ class Notifier:
                                          **PATIENT)
             return MessageCopy(item_id=item.id, purpose=card, chat_id=chat_id,
                                message_id=message_id, created_at=self.warta.now())
-        text = t(lang, f"notify.{template}", **self._facts(session, row, item, lang))
+        text = t(f"notify.{template}", lang, **self._facts(session, row, item, lang))
         markup = None
-        if item is not None and template == "item.return_to_officer":
+        if item is not None and template == Action.RETURN_TO_OFFICER.notice_template:
             markup = keyboard("draft", item, lang, person)
-        elif item is not None and template == "item.mark_publish_failed":
+        elif item is not None and template == Action.MARK_PUBLISH_FAILED.notice_template:
             markup = keyboard("failed", item, lang, person)
         await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
                                disable_web_page_preview=True, **PATIENT)
@@ -213,15 +218,15 @@ class Notifier:
             "id": item.id if item else payload.get("item_id", ""),
             "title": clip(item.title or item.description, NOTICE_TITLE) if item else "",
             "url": item.remote_url if item else "",
-            "actor": event.actor.name if event and event.actor else t(lang, "system"),
-            "at": when(event.at if event else row.created_at, self.warta.zone),
+            "actor": event.actor.name if event and event.actor else t("system", lang),
+            "at": when(event.at if event else row.created_at, self.warta.zone, lang),
             "note": clip(payload.get("note") or (event.note if event else ""), NOTICE_NOTE),
         }
         for key, value in payload.items():
             facts.setdefault(key, "; ".join(map(str, value)) if isinstance(value, list) else value)
         if "stage" in payload:  # deadline.* rows from the sweeper
             facts["stage_label"] = Safe(state_label(payload["stage"], lang))
-            facts["due"] = when(datetime.fromisoformat(payload["due_at"]), self.warta.zone)
+            facts["due"] = when(datetime.fromisoformat(payload["due_at"]), self.warta.zone, lang)
             facts["late"] = Safe(duration(payload.get("late_minutes", 0), lang))
         if "lines" in payload:  # digest.daily
             lines = [self._digest_line(line, lang) for line in payload["lines"]]
@@ -230,9 +235,10 @@ class Notifier:
         return facts
 
     def _digest_line(self, line: dict[str, Any], lang: str) -> str:
-        text = t(lang, "digest.line", id=line["item_id"], title=line["title"] or "-",
+        text = t("digest.line", lang, id=line["item_id"], title=line["title"] or "-",
                  stage_label=Safe(state_label(line["state"], lang)),
-                 since=when(datetime.fromisoformat(line["waiting_since"]), self.warta.zone))
+                 since=when(datetime.fromisoformat(line["waiting_since"]), self.warta.zone,
+                            lang))
         return text + (" ⏰" if line.get("overdue") else "")
 
     async def _refresh_cards(self, bot: Bot, session: Session, item: Item) -> None:

@@ -10,14 +10,17 @@ from telegram.error import TelegramError
 
 from bot.base import WartaContext, answer_button, answers_errors, log, reply
 from bot.download import download
-from bot.i18n import Safe, t
 from bot.prompts import answer_for, ask
 from bot.render import draft_summary, duration, fit_lines, keyboard, state_label
+from workflow.actions import NewMedia
+from workflow.catalogue.formats import day_month
+from workflow.catalogue.lookup import Safe, t
 from workflow.errors import InvalidValue
-from workflow.media import MediaRejected
+from workflow.media.refusals import MediaRejected
 from workflow.models import Item, MediaKind, Role
 from workflow.people import known_sections
-from workflow.service import NewMedia, items_of_officer, stage_started_at
+from workflow.queries import items_of_officer, stage_started_at
+from workflow.transitions import Action
 
 ALBUM_JOB = "album-{chat}-{group}"
 SECTION_BUTTONS = 12
@@ -67,7 +70,7 @@ async def on_media(update: Update, context: WartaContext) -> None:
     if message is None or (found := _attachment(message)) is None:
         return
     if not context.me.has_role(Role.PETUGAS):
-        await reply(update, t(context.lang, "officer.only_officers"))
+        await reply(update, t("officer.only_officers", context.lang))
         return
     kind, file_id, unique_id, declared, name = found
     warta = context.warta
@@ -76,7 +79,7 @@ async def on_media(update: Update, context: WartaContext) -> None:
         temp = warta.media.new_temp_path()
         try:
             telegram_file = await context.bot.get_file(file_id)
-            limit = warta.media.limits.max_bytes(kind.value)
+            limit = warta.media.limits.max_bytes(kind)
             await download(context.http, telegram_file, temp, limit,
                            local_mode=warta.settings.telegram.local_mode)
         except BaseException:
@@ -89,7 +92,7 @@ async def on_media(update: Update, context: WartaContext) -> None:
     with warta.sessions() as session:
         draft_id = warta.workflow.current_draft_id(session, context.me, warta.now())
         warta.workflow.add_media(session, context.me, draft_id, warta.now(), NewMedia(
-            kind=MediaKind(stored.kind), sha256=stored.sha256, stored_path=stored.relative_path,
+            kind=stored.kind, sha256=stored.sha256, stored_path=stored.relative_path,
             mime=stored.mime, size=stored.size, width=stored.width, height=stored.height,
             thumbnail_path=stored.thumbnail_path or "", original_name=stored.display_name or "",
             telegram_file_unique_id=unique_id,
@@ -123,7 +126,7 @@ def _answer_album_later(update: Update, context: WartaContext, draft_id: int, gr
 def media_refusal(refusal: MediaRejected, lang: str) -> str:
     details = refusal.details
     limit = details.get("limit_mb", "")
-    return t(lang, f"media.{refusal.reason_code}", limit=limit,
+    return t(f"media.{refusal.reason_code}", lang, limit=limit,
              detected=str(details.get("detected", "")))
 
 
@@ -134,7 +137,7 @@ async def on_text(update: Update, context: WartaContext) -> None:
     if message is None or not message.text:
         return
     if not context.me.has_role(Role.PETUGAS):
-        await reply(update, t(context.lang, "hint.use_commands"))
+        await reply(update, t("hint.use_commands", context.lang))
         return
     warta = context.warta
     with warta.sessions() as session:
@@ -167,7 +170,7 @@ async def on_section(update: Update, context: WartaContext) -> None:
     """/bidang NAMA: the section (bidang) the current draft belongs to."""
     name = " ".join(context.args or [])
     if not name:
-        await reply(update, t(context.lang, "usage.bidang"))
+        await reply(update, t("usage.bidang", context.lang))
         return
     warta = context.warta
     with warta.sessions() as session:
@@ -181,7 +184,7 @@ async def on_date(update: Update, context: WartaContext) -> None:
     """/tanggal YYYY-MM-DD (or DD/MM/YYYY): the activity date of the current draft."""
     day = parse_day(" ".join(context.args or []))
     if day is None:
-        await reply(update, t(context.lang, "usage.tanggal"))
+        await reply(update, t("usage.tanggal", context.lang))
         return
     warta = context.warta
     with warta.sessions() as session:
@@ -205,7 +208,7 @@ async def on_submit(update: Update, context: WartaContext, item_id: int) -> None
     warta = context.warta
     with warta.sessions() as session:
         item = warta.workflow.submit(session, context.me, item_id, warta.now())
-    await _close_buttons(update, context, t(context.lang, "officer.submitted", id=item.id))
+    await _close_buttons(update, context, t("officer.submitted", context.lang, id=item.id))
 
 
 @answers_errors
@@ -213,14 +216,14 @@ async def on_cancel(update: Update, context: WartaContext, item_id: int) -> None
     warta = context.warta
     with warta.sessions() as session:
         warta.workflow.cancel(session, context.me, item_id, warta.now())
-    await _close_buttons(update, context, t(context.lang, "officer.cancelled", id=item_id))
+    await _close_buttons(update, context, t("officer.cancelled", context.lang, id=item_id))
 
 
 @answers_errors
 async def on_add_note(update: Update, context: WartaContext, item_id: int) -> None:
     warta = context.warta
     with warta.sessions() as session:
-        warta.workflow.ensure_allowed(session, context.me, item_id, "update_draft")
+        warta.workflow.ensure_allowed(session, context.me, item_id, Action.UPDATE_DRAFT)
     await answer_button(update)
     await ask(update, context, "note", item_id)
 
@@ -232,13 +235,14 @@ async def on_pick_date(update: Update, context: WartaContext, item_id: int) -> N
     await answer_button(update)
     today = context.warta.local(context.warta.now()).date()
     days = [today - timedelta(days=n) for n in range(4)]
-    rows = [[InlineKeyboardButton(day.strftime("%d/%m"), callback_data=f"setdate:{item_id}:"
-                                  f"{day.isoformat()}") for day in days]]
+    rows = [[InlineKeyboardButton(day_month(day, context.lang),
+                                  callback_data=f"setdate:{item_id}:{day.isoformat()}")
+             for day in days]]
     with context.warta.sessions() as session:
         sections = known_sections(session)
     rows += [[InlineKeyboardButton(name[:60], callback_data=f"setsec:{item_id}:{index}")]
              for index, name in enumerate(sections[:SECTION_BUTTONS])]
-    await reply(update, t(context.lang, "officer.pick_date", id=item_id),
+    await reply(update, t("officer.pick_date", context.lang, id=item_id),
                 InlineKeyboardMarkup(rows))
 
 
@@ -278,12 +282,12 @@ async def on_status(update: Update, context: WartaContext) -> None:
         lines = []
         for item in items:
             waited = (warta.now() - stage_started_at(session, item)).total_seconds() / 60
-            lines.append(t(lang, "status.line", id=item.id,
+            lines.append(t("status.line", lang, id=item.id,
                            title=item.title or item.description[:40] or "-",
                            state=Safe(state_label(item.status, lang)),
                            waited=Safe(duration(waited, lang))))
-    await reply(update, fit_lines([t(lang, "status.header"), *lines], lang) if lines
-                else t(lang, "status.empty"))
+    await reply(update, fit_lines([t("status.header", lang), *lines], lang) if lines
+                else t("status.empty", lang))
 
 
 async def _close_buttons(update: Update, context: WartaContext, text: str) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.base import WartaContext, answer_button, answers_errors, confirm, reply
-from bot.i18n import t
-from bot.prompts import answer_for, ask
+from bot.base import WartaContext, answers_errors, confirm, reply
+from bot.prompts import answer_for
+from workflow.catalogue.lookup import t
+from workflow.transitions import Action
 
 
 @answers_errors
@@ -14,42 +15,22 @@ async def on_approve(update: Update, context: WartaContext, item_id: int) -> Non
     warta = context.warta
     with warta.sessions() as session:
         warta.workflow.approve(session, context.me, item_id, warta.now())
-    await confirm(update, t(context.lang, "official.approved", id=item_id))
+    await confirm(update, t("official.approved", context.lang, id=item_id))
 
 
-@answers_errors
-async def on_reject(update: Update, context: WartaContext, item_id: int) -> None:
-    await _ask_reason(update, context, item_id, "reject")
-
-
-@answers_errors
-async def on_revise(update: Update, context: WartaContext, item_id: int) -> None:
-    await _ask_reason(update, context, item_id, "revise")
-
-
-async def _ask_reason(update: Update, context: WartaContext, item_id: int, purpose: str) -> None:
-    """Checks the item is still open for a decision before asking why (no wasted typing)."""
-    warta = context.warta
-    action = "reject" if purpose == "reject" else "request_revision"
-    with warta.sessions() as session:
-        warta.workflow.ensure_allowed(session, context.me, item_id, action)
-    await answer_button(update)
-    await ask(update, context, purpose, item_id)
-
-
-@answer_for("reject")
+@answer_for(Action.REJECT)
 async def reject_with_reason(update: Update, context: WartaContext, item_id: int,
                              reason: str) -> None:
     warta = context.warta
     with warta.sessions() as session:
         warta.workflow.reject(session, context.me, item_id, warta.now(), reason)
-    await reply(update, t(context.lang, "official.rejected", id=item_id))
+    await reply(update, t("official.rejected", context.lang, id=item_id))
 
 
-@answer_for("revise")
+@answer_for(Action.REQUEST_REVISION)
 async def revise_with_note(update: Update, context: WartaContext, item_id: int,
                            note: str) -> None:
     warta = context.warta
     with warta.sessions() as session:
         warta.workflow.request_revision(session, context.me, item_id, warta.now(), note)
-    await reply(update, t(context.lang, "official.revision_asked", id=item_id))
+    await reply(update, t("official.revision_asked", context.lang, id=item_id))

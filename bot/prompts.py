@@ -14,11 +14,13 @@ from sqlalchemy import select
 from telegram import ForceReply, Update
 from telegram.constants import ParseMode
 
-from bot.base import WartaContext, answers_errors
-from bot.i18n import MESSAGES, t
+from bot.base import WartaContext, answer_button, answers_errors
+from bot.render import EARLIER_NAMES
+from workflow.catalogue.lookup import MESSAGES, t
 from workflow.errors import MissingNote
 from workflow.models import MessageCopy
-from workflow.service import transaction
+from workflow.transaction import transaction
+from workflow.transitions import Action
 
 Answer = Callable[[Update, WartaContext, int, str], Awaitable[None]]
 ANSWERS: dict[str, Answer] = {}
@@ -42,17 +44,29 @@ async def ask(update: Update, context: WartaContext, purpose: str, item_id: int,
     chat = update.effective_chat
     if chat is None:
         return
-    text = t(context.lang, f"ask.{purpose}", id=item_id)
+    text = t(f"ask.{purpose}", context.lang, id=item_id)
     question = await chat.send_message(
         f"{because}\n{text}" if because else text, parse_mode=ParseMode.HTML,
-        reply_markup=ForceReply(selective=True, input_field_placeholder=t(context.lang,
-                                                                         "ask.placeholder")),
+        reply_markup=ForceReply(selective=True, input_field_placeholder=t("ask.placeholder",
+                                                                         context.lang)),
     )
     with context.warta.sessions() as session, transaction(session):
         session.add(MessageCopy(item_id=item_id, purpose=f"ask:{purpose}", chat_id=chat.id,
                                 message_id=question.message_id, created_at=context.warta.now()))
     if context.user_data is not None:
         context.user_data[AWAITING] = (purpose, item_id)
+
+
+@answers_errors
+async def ask_reason(update: Update, context: WartaContext, item_id: int,
+                     action: Action) -> None:
+    """Asks why, for an action the table says needs a reason: only once the action is
+    still possible (nobody types why they reject an item a colleague just approved)."""
+    warta = context.warta
+    with warta.sessions() as session:
+        warta.workflow.ensure_allowed(session, context.me, item_id, action)
+    await answer_button(update)
+    await ask(update, context, action, item_id)
 
 
 def _question_patterns() -> list[tuple[re.Pattern[str], str]]:
@@ -87,7 +101,8 @@ def pending_question(update: Update, context: WartaContext) -> tuple[str, int] |
                 MessageCopy.message_id == replied.message_id,
             )).first()
         if copy is not None and copy.purpose.startswith("ask:"):
-            return copy.purpose.removeprefix("ask:"), copy.item_id
+            purpose = copy.purpose.removeprefix("ask:")
+            return EARLIER_NAMES.get(purpose, purpose), copy.item_id
         # A reply names its question. One we have no record of (sent just before a crash
         # cut the recording short) is read from its own text, if the bot wrote it; it is
         # never taken for whatever was asked last.
@@ -98,7 +113,7 @@ def pending_question(update: Update, context: WartaContext) -> tuple[str, int] |
     private = update.effective_chat is not None and update.effective_chat.type == "private"
     if private and context.user_data is not None and AWAITING in context.user_data:
         purpose, item_id = context.user_data[AWAITING]
-        return str(purpose), int(item_id)
+        return EARLIER_NAMES.get(str(purpose), str(purpose)), int(item_id)
     return None
 
 
@@ -118,7 +133,7 @@ async def on_answer(update: Update, context: WartaContext) -> None:
             raise MissingNote("empty answer")
         await ANSWERS[purpose](update, context, item_id, text)
     except MissingNote:
-        await ask(update, context, purpose, item_id, t(context.lang, "error.missing_note"))
+        await ask(update, context, purpose, item_id, t("error.missing_note", context.lang))
 
 
 def has_question(update: Update, context: WartaContext) -> bool:

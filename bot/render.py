@@ -1,7 +1,7 @@
 """Turning items, errors and events into Telegram messages (HTML parse mode).
 
 Every piece of text from people (captions, titles, names, reasons) passes through
-`bot.i18n.t`, which escapes it, so nothing a user types can change the formatting.
+`workflow.catalogue.lookup.t`, which escapes it, so nothing a user types can change the formatting.
 Telegram counts a message's length as its text once the HTML is parsed, in UTF-16 code
 units (an emoji outside the BMP counts twice) and refuses more than 4,096: `clip` and the
 card measure that way, so a card near the limit is cut short, never refused.
@@ -9,15 +9,16 @@ card measure that way, so a card near the limit is cut short, never refused.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import markupsafe
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.i18n import Safe, t
+from workflow.catalogue.formats import day_month_time, number, numeric_date
+from workflow.catalogue.lookup import Safe, t
 from workflow.errors import (
     Conflict,
     Incomplete,
@@ -30,7 +31,7 @@ from workflow.errors import (
     WrongState,
 )
 from workflow.models import Item, MediaKind, Person, Status
-from workflow.transitions import allowed_actions
+from workflow.transitions import Action, allowed_actions, open_actions
 
 TELEGRAM_TEXT_LIMIT = 4096  # UTF-16 code units of the text as shown
 CARD_RESERVE = 500  # room left in a card for lines callers append (the documents list)
@@ -42,35 +43,38 @@ SUMMARY_TEXT_LIMIT = 1500
 SUMMARY_FIELD_LIMIT = 200
 CONFLICT_NAME_LIMIT = 60  # answers to buttons hold 200 characters
 _TAG = re.compile(r"<[^<>]*>")
-# Button verb in callback data -> (workflow action that must be allowed, label key).
-BUTTONS: dict[str, tuple[str, str]] = {
-    "submit": ("submit", "btn.submit"),
-    "note": ("update_draft", "btn.add_note"),
-    "date": ("update_draft", "btn.pick_date"),
-    "cancel": ("cancel", "btn.cancel"),
-    "claim": ("claim", "btn.claim"),
-    "preview": ("edit", "btn.preview"),
-    "forward": ("forward", "btn.forward"),
-    "return": ("return_to_officer", "btn.return"),
-    "approve": ("approve", "btn.approve"),
-    "reject": ("reject", "btn.reject"),
-    "revise": ("request_revision", "btn.revise"),
-    "retry": ("retry_publish", "btn.retry"),
+# Buttons that open a view or a question instead of taking a step: each is shown while
+# the action named is allowed. Every other button is a step, named by its `Action` (its
+# callback data is "<action>:<item id>" and its label "btn.<action>").
+VIEW_BUTTONS: dict[str, tuple[Action, str]] = {
+    "note": (Action.UPDATE_DRAFT, "btn.add_note"),
+    "date": (Action.UPDATE_DRAFT, "btn.pick_date"),
+    "preview": (Action.EDIT, "btn.preview"),
 }
-# Which buttons each kind of card carries (shown only while the action is possible).
+# Which buttons each kind of card carries, in order (shown only while possible).
 CARD_BUTTONS: dict[str, tuple[str, ...]] = {
-    "draft": ("submit", "note", "date", "cancel"),
-    "claim": ("claim",),
-    "editing": ("preview", "forward", "return"),
-    "decision": ("approve", "reject", "revise"),
-    "failed": ("retry",),
+    "draft": (Action.SUBMIT, "note", "date", Action.CANCEL),
+    "claim": (Action.CLAIM,),
+    "editing": ("preview", Action.FORWARD, Action.RETURN_TO_OFFICER),
+    "decision": (Action.APPROVE, Action.REJECT, Action.REQUEST_REVISION),
+    "failed": (Action.RETRY_PUBLISH,),
 }
-# For cards in shared chats, what must be true of the item for the button to show.
-CARD_STATES: dict[str, frozenset[Status]] = {
-    "claim": frozenset({Status.SUBMITTED}),
-    "decision": frozenset({Status.AWAITING_APPROVAL}),
-    "failed": frozenset({Status.PUBLISH_FAILED}),
+# Names that cards and questions already in chats carry from before each step had one
+# name; a press or an answer made with them still finds its step.
+EARLIER_NAMES: dict[str, Action] = {
+    "return": Action.RETURN_TO_OFFICER,
+    "revise": Action.REQUEST_REVISION,
+    "retry": Action.RETRY_PUBLISH,
 }
+
+
+def button_action(verb: str) -> Action:
+    """The action a button stands for, and must be allowed for it to show."""
+    return VIEW_BUTTONS[verb][0] if verb in VIEW_BUTTONS else Action(verb)
+
+
+def button_label(verb: str) -> str:
+    return VIEW_BUTTONS[verb][1] if verb in VIEW_BUTTONS else f"btn.{verb}"
 
 
 def keyboard(
@@ -78,44 +82,38 @@ def keyboard(
 ) -> InlineKeyboardMarkup | None:
     """Buttons for `card`: for a person, what they may do now; for a shared chat, what
     the item's state allows (the press is checked again, against the presser's roles)."""
-    if person is not None:
-        allowed = set(allowed_actions(item, person))
-        verbs = [v for v in CARD_BUTTONS[card] if BUTTONS[v][0] in allowed]
-    elif item.status in CARD_STATES.get(card, frozenset()):
-        verbs = list(CARD_BUTTONS[card])
-    else:
-        verbs = []
+    allowed = set(allowed_actions(item, person) if person is not None else open_actions(item))
+    verbs = [verb for verb in CARD_BUTTONS[card] if button_action(verb) in allowed]
     if not verbs:
         return None
-    buttons = [InlineKeyboardButton(t(lang, BUTTONS[v][1]), callback_data=f"{v}:{item.id}")
-               for v in verbs]
+    buttons = [InlineKeyboardButton(t(button_label(verb), lang),
+                                    callback_data=f"{verb}:{item.id}")
+               for verb in verbs]
     rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
     return InlineKeyboardMarkup(rows)
 
 
-def when(moment: datetime | None, zone: ZoneInfo) -> str:
-    if moment is None:
-        return "-"
-    return moment.astimezone(zone).strftime("%d/%m %H:%M")
+def when(moment: datetime | None, zone: ZoneInfo, lang: str) -> str:
+    return "-" if moment is None else day_month_time(moment, zone, lang)
 
 
 def duration(minutes: float, lang: str) -> str:
     minutes = max(0, int(minutes))
     if minutes < 60:
-        return t(lang, "time.minutes", n=minutes)
+        return t("time.minutes", lang, n=number(minutes, lang))
     hours, rest = divmod(minutes, 60)
     if hours < 48:
-        return t(lang, "time.hours", h=hours, m=rest)
-    return t(lang, "time.days", d=hours // 24, h=hours % 24)
+        return t("time.hours", lang, h=number(hours, lang), m=number(rest, lang))
+    return t("time.days", lang, d=number(hours // 24, lang), h=number(hours % 24, lang))
 
 
 def state_label(state: Status | str, lang: str) -> str:
-    return t(lang, f"state.{Status(state).value}")
+    return t(f"state.{Status(state).value}", lang)
 
 
 def media_counts(item: Item, lang: str) -> str:
     kinds = [m.kind for m in item.media]
-    return t(lang, "item.media_counts", photos=kinds.count(MediaKind.PHOTO),
+    return t("item.media_counts", lang, photos=kinds.count(MediaKind.PHOTO),
              documents=kinds.count(MediaKind.DOCUMENT), videos=kinds.count(MediaKind.VIDEO))
 
 
@@ -125,7 +123,7 @@ def utf16_length(text: str) -> int:
 
 def shown_length(markup: str) -> int:
     """How long Telegram counts an HTML message: its text without tags, in UTF-16 units."""
-    return utf16_length(html.unescape(_TAG.sub("", markup)))
+    return utf16_length(markupsafe.Markup(_TAG.sub("", markup)).unescape())
 
 
 def clip(text: str, limit: int) -> str:
@@ -158,19 +156,19 @@ def fit_lines(lines: Sequence[str], lang: str, *, hidden: int = 0, more: str = "
         used += size
     left_out = len(lines) - len(shown) + hidden
     if left_out:
-        shown.append(t(lang, more, n=left_out))
+        shown.append(t(more, lang, n=left_out))
     return Safe("\n".join(shown))
 
 
 def draft_summary(item: Item, lang: str, zone: ZoneInfo) -> str:
     """What the officer sees after each thing they send."""
     return t(
-        lang, "draft.summary", id=item.id, state=Safe(state_label(item.status, lang)),
+        "draft.summary", lang, id=item.id, state=Safe(state_label(item.status, lang)),
         media=Safe(media_counts(item, lang)),
         description=clip(item.description, SUMMARY_TEXT_LIMIT)
-        or t(lang, "draft.no_description"),
+        or t("draft.no_description", lang),
         section=clip(item.section, SUMMARY_FIELD_LIMIT) or "-",
-        date=item.activity_date.strftime("%d/%m/%Y") if item.activity_date else "-",
+        date=numeric_date(item.activity_date, lang) if item.activity_date else "-",
     )
 
 
@@ -191,23 +189,23 @@ def _card(item: Item, lang: str, zone: ZoneInfo, body: str, short: bool | None) 
     def fit(text: str, limit: int = CARD_FIELD_LIMIT) -> str:
         return clip(text, limit) if short else text
 
-    title = item.title or t(lang, "item.untitled")
+    title = item.title or t("item.untitled", lang)
     tags = ", ".join(item.tags)
     text: str = t(
-        lang, "item.card", id=item.id, title=fit(title), body=body,
+        "item.card", lang, id=item.id, title=fit(title), body=body,
         officer=fit(item.officer.name), section=fit(item.section) or "-",
         editor=fit(item.editor.name) if item.editor else "-",
         category=fit(item.category) or "-", tags=fit(tags) or "-",
         media=Safe(media_counts(item, lang)), state=Safe(state_label(item.status, lang)),
-        date=item.activity_date.strftime("%d/%m/%Y") if item.activity_date else "-",
+        date=numeric_date(item.activity_date, lang) if item.activity_date else "-",
     )
     if item.status is Status.PUBLISHED and item.remote_url:
-        text += "\n" + t(lang, "item.published_at", url=item.remote_url)
+        text += "\n" + t("item.published_at", lang, url=item.remote_url)
     elif item.status in (Status.REJECTED, Status.RETURNED_TO_OFFICER) and item.last_note:
-        text += "\n" + t(lang, "item.last_note", note=fit(item.last_note, CARD_NOTE_LIMIT))
+        text += "\n" + t("item.last_note", lang, note=fit(item.last_note, CARD_NOTE_LIMIT))
     if item.decided_by is not None and item.decided_at is not None:
-        text += "\n" + t(lang, "item.decided", by=fit(item.decided_by.name),
-                         at=when(item.decided_at, zone))
+        text += "\n" + t("item.decided", lang, by=fit(item.decided_by.name),
+                         at=when(item.decided_at, zone, lang))
     return text
 
 
@@ -215,23 +213,23 @@ def error_text(error: WorkflowError, lang: str, zone: ZoneInfo) -> str:
     """One short sentence in the person's language for every refusal of the workflow."""
     facts = error.facts
     if isinstance(error, Conflict):
-        return t(lang, "error.conflict", action=Safe(t(lang, f"passive.{error.action}")),
-                 by=clip(error.by, CONFLICT_NAME_LIMIT) or t(lang, "system"),
-                 at=when(error.at, zone))
+        return t("error.conflict", lang, action=Safe(t(f"passive.{error.action}", lang)),
+                 by=clip(error.by, CONFLICT_NAME_LIMIT) or t("system", lang),
+                 at=when(error.at, zone, lang))
     if isinstance(error, WrongState):
-        return t(lang, "error.wrong_state",
+        return t("error.wrong_state", lang,
                  state=Safe(state_label(str(facts.get("state", "draft")), lang)))
     if isinstance(error, NotAllowed):
         key = "error.not_yours" if facts.get("reason") == "owner" else "error.not_allowed"
-        return t(lang, key)
+        return t(key, lang)
     if isinstance(error, MissingNote):
-        return t(lang, "error.missing_note")
+        return t("error.missing_note", lang)
     if isinstance(error, Incomplete):
-        return t(lang, f"error.incomplete.{facts.get('missing', 'content')}")
+        return t(f"error.incomplete.{facts.get('missing', 'content')}", lang)
     if isinstance(error, NotFound):
-        return t(lang, "error.not_found")
+        return t("error.not_found", lang)
     if isinstance(error, NotRegistered):
-        return t(lang, "error.not_registered")
+        return t("error.not_registered", lang)
     if isinstance(error, InvalidValue):
-        return t(lang, f"error.invalid.{facts.get('field', 'value')}")
-    return t(lang, "error.generic")
+        return t(f"error.invalid.{facts.get('field', 'value')}", lang)
+    return t("error.generic", lang)

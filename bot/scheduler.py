@@ -10,16 +10,15 @@ from typing import NamedTuple
 from telegram import Update
 
 from bot.base import WartaContext, answers_errors, log, reply
-from bot.i18n import t
 from bot.render import clip
+from workflow.catalogue.lookup import t
 from workflow.context import Context
-from workflow.errors import InvalidValue, NotAllowed
-from workflow.models import Role
-from workflow.report_export import export
-from workflow.reports import Report, build_report, format_text, period_for
-from workflow.sweeper import queue_digest, sweep
-
-REPORT_ROLES = frozenset({Role.ADMIN, Role.KEPALA, Role.EDITOR})
+from workflow.digest import queue_digest
+from workflow.errors import InvalidValue
+from workflow.reports.export import export
+from workflow.reports.statistics import Report, build_report, period_for
+from workflow.reports.text import format_text
+from workflow.sweeper import sweep
 
 
 class SweepCounts(NamedTuple):
@@ -57,9 +56,6 @@ async def sweep_job(context: WartaContext) -> None:
 @answers_errors
 async def on_report(update: Update, context: WartaContext) -> None:
     """/laporan [minggu|bulan|minggu-lalu|bulan-lalu|YYYY-MM] [xlsx|csv]."""
-    if not context.me.roles & REPORT_ROLES:
-        raise NotAllowed("reports are for admins, the head of office and editors",
-                         reason="role")
     args = [a.lower() for a in context.args or []]
     fmt = next((a for a in args if a in ("xlsx", "csv")), None)
     words = [a for a in args if a not in ("xlsx", "csv")]
@@ -69,14 +65,14 @@ async def on_report(update: Update, context: WartaContext) -> None:
     except ValueError:
         raise InvalidValue("unknown period", field="period") from None
     report = await asyncio.to_thread(_build, warta, start, end)
-    await reply(update, t(lang, "report.text", text=clip(format_text(report, lang), 3800)))
+    await reply(update, t("report.text", lang, text=clip(format_text(report, lang), 3800)))
     chat = update.effective_chat
     if chat is None:
         return
     chart = Path(await asyncio.to_thread(export, report, "png", None, lang))
     try:
         photo = await asyncio.to_thread(chart.read_bytes)
-        await chat.send_photo(photo, caption=t(lang, "report.chart"))
+        await chat.send_photo(photo, caption=t("report.chart", lang))
     finally:
         await asyncio.to_thread(chart.unlink, True)
     if fmt is not None:

@@ -10,10 +10,10 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application
 
-from bot.i18n import t
 from workflow import outbox, people
+from workflow.catalogue.lookup import t
 from workflow.context import Context
-from workflow.service import transaction
+from workflow.transaction import transaction
 
 log = logging.getLogger("warta.inbox")
 
@@ -63,7 +63,7 @@ async def tell_about_unreadable(application: Application[Any, Any, Any, Any, Any
     if chat_id is None:
         return
     try:
-        await application.bot.send_message(chat_id, t(language, "inbox.unreadable"),
+        await application.bot.send_message(chat_id, t("inbox.unreadable", language),
                                            parse_mode=ParseMode.HTML)
     except TelegramError as error:  # best effort: the update is closed either way
         log.info("inbox: could not tell %s about an unreadable update: %s", chat_id, error)

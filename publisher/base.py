@@ -32,11 +32,12 @@ from typing import Final, Literal, Protocol, runtime_checkable
 
 import requests
 
+from workflow.models import MediaKind
+
 __all__ = [
     "STATUSES",
     "Adapter",
     "MediaFile",
-    "MediaKind",
     "PublishError",
     "PublishRequest",
     "PublishResult",
@@ -47,10 +48,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MediaKind = Literal["photo", "document", "video"]
 PublishStatus = Literal["publish", "future", "pending", "draft"]
 STATUSES: Final[frozenset[str]] = frozenset({"publish", "future", "pending", "draft"})
-KINDS: Final[frozenset[str]] = frozenset({"photo", "document", "video"})
 
 
 @dataclass(frozen=True)
@@ -66,8 +65,7 @@ class MediaFile:
     caption: str = ""
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown media kind {self.kind!r}")
+        MediaKind(self.kind)  # a string that names no kind is a ValueError
         if len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):
             raise ValueError("sha256 must be 64 lowercase hex digits")
 
@@ -104,7 +102,7 @@ class PublishRequest:
         if not self.idempotency_key.strip():
             raise ValueError("idempotency_key must not be empty")
         if self.cover_sha256 is not None and not any(
-            m.sha256 == self.cover_sha256 and m.kind == "photo" for m in self.media
+            m.sha256 == self.cover_sha256 and m.kind == MediaKind.PHOTO for m in self.media
         ):
             raise ValueError("cover_sha256 must name one of the request's photos")
 

@@ -20,6 +20,7 @@ from publisher.webhook import SIGNATURE_HEADER, verify_signature
 class Receiver:
     secret: str
     host: str = "127.0.0.1"
+    # Each post's "payload" is what json.loads made of the request body, hence Any.
     posts: dict[str, dict[str, Any]] = field(default_factory=dict)
     url: str = ""
     _runner: web.AppRunner | None = None
@@ -32,7 +33,7 @@ class Receiver:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = int(self._runner.addresses[0][1])  # (host, port) of the site just started
         self.url = f"http://{self.host}:{port}"
         return self
 

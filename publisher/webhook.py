@@ -77,9 +77,9 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import requests
 
@@ -149,12 +149,12 @@ def _base64_file(file: MediaFile) -> Iterator[bytes]:
     yield base64.b64encode(leftover)
 
 
-def _json_object_open(fields: dict[str, Any]) -> bytes:
+def _json_object_open(fields: dict[str, object]) -> bytes:
     """``fields`` as a JSON object without its closing brace, so more members can follow."""
     return json.dumps(fields, ensure_ascii=False).encode()[:-1]
 
 
-def _media_meta(file: MediaFile) -> dict[str, Any]:
+def _media_meta(file: MediaFile) -> dict[str, object]:
     return {
         "filename": file.filename,
         "mime": file.mime,
@@ -175,7 +175,7 @@ def delivery_key(request: PublishRequest, event: str) -> str:
 
 
 def _payload_fields(request: PublishRequest, event: str, remote_id: str | None
-                    ) -> dict[str, Any]:
+                    ) -> dict[str, object]:
     return {
         "schema": SCHEMA,
         "event": event,
@@ -197,7 +197,7 @@ def _payload_fields(request: PublishRequest, event: str, remote_id: str | None
     }
 
 
-def _body_chunks(request: PublishRequest, metas: list[dict[str, Any]], event: str,
+def _body_chunks(request: PublishRequest, metas: list[dict[str, object]], event: str,
                  remote_id: str | None) -> Iterator[bytes]:
     yield _json_object_open(_payload_fields(request, event, remote_id)) + b', "media": ['
     for index, (file, meta) in enumerate(zip(request.media, metas, strict=True)):
@@ -290,14 +290,23 @@ class WebhookAdapter:
         headers = {SIGNATURE_HEADER: sign(self._secret, key.encode())}
         return self._send("GET", params={"key": key}, headers=headers)
 
-    def _send(self, method: str, **kwargs: Any) -> requests.Response:
+    def _send(
+        self,
+        method: str,
+        *,
+        headers: Mapping[str, str],
+        data: _SizedStream | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> requests.Response:
         try:
             return self._session.request(
                 method,
                 self._url,
+                params=params,
+                data=data,
+                headers=headers,
                 timeout=(min(10.0, self._timeout), self._timeout),
                 allow_redirects=False,
-                **kwargs,
             )
         except requests.RequestException as exc:
             raise error_from_exception(exc, f"{method} webhook") from exc

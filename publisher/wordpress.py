@@ -40,7 +40,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 from urllib.parse import urlencode
 
 import requests
@@ -53,13 +53,17 @@ from publisher.base import (
     error_from_exception,
     error_from_status,
 )
+from workflow.models import MediaKind
 from workflow.post_html import Embedded, escape_text, post_html
 
 __all__ = ["WordPressAdapter", "media_slug", "post_slug"]
 
 log = logging.getLogger(__name__)
 
+# A decoded WordPress answer: requests' Response.json() and json.loads are typed Any, and the
+# answers' nested fields are read with .get and checked where their type matters.
 JSON = dict[str, Any]
+Query = Mapping[str, str | int]
 
 # Every status a post of ours can have, except "trash" (a webmaster threw it away on purpose).
 _FIND_STATUSES: Final = "publish,future,draft,pending,private"
@@ -127,7 +131,7 @@ def _error_detail(response: requests.Response) -> tuple[str, str]:
     return "", ""
 
 
-def _parse_json(response: requests.Response, what: str) -> Any:
+def _parse_json(response: requests.Response, what: str) -> Any:  # Any: decoded JSON
     try:
         return response.json()
     except ValueError:
@@ -313,7 +317,7 @@ class WordPressAdapter:
         shown = [
             _embedded(u)
             for u in uploaded
-            if self._gallery_includes_cover or u is not cover or u.file.kind != "photo"
+            if self._gallery_includes_cover or u is not cover or u.file.kind != MediaKind.PHOTO
         ]
         status = self._post_status or request.status
         payload: JSON = {
@@ -478,7 +482,7 @@ class WordPressAdapter:
         refused = response.status_code in _FILE_REFUSED_STATUS or code in _FILE_REFUSED_CODES
         if not refused:
             raise error_from_status(response.status_code, what, f"{code} {message}".strip())
-        if file.kind == "video":
+        if file.kind == MediaKind.VIDEO:
             warnings.append(
                 f"video {file.filename!r} not published: site refused {file.mime} "
                 f"(HTTP {response.status_code} {code}: {message})"
@@ -505,7 +509,7 @@ class WordPressAdapter:
 
     # --- HTTP ----------------------------------------------------------------------------------
 
-    def _get_json(self, route: str, params: Mapping[str, Any]) -> Any:
+    def _get_json(self, route: str, params: Query) -> Any:  # Any: decoded JSON
         return _parse_json(self._call("GET", route, params=params), f"GET {route}")
 
     def _post_json(self, route: str, payload: JSON) -> JSON:
@@ -521,14 +525,18 @@ class WordPressAdapter:
         method: str,
         route: str,
         *,
-        params: Mapping[str, Any] | None = None,
+        params: Query | None = None,
         accept: frozenset[int] | set[int] = frozenset(),
         timeout: float | None = None,
-        **kwargs: Any,
+        json: JSON | None = None,
+        data: BinaryIO | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """One request; answers other than 2xx and ``accept`` become PublishError."""
         query_form = self._api_form()
-        response = self._send(method, route, query_form, params, timeout, **kwargs)
+        response = self._send(
+            method, route, query_form, params, timeout, json=json, data=data, headers=headers
+        )
         if response.status_code in accept or 200 <= response.status_code < 300:
             return response
         raise self._error(response, f"{method} {route}")
@@ -538,9 +546,12 @@ class WordPressAdapter:
         method: str,
         route: str,
         query_form: bool,
-        params: Mapping[str, Any] | None,
+        params: Query | None,
         timeout: float | None,
-        **kwargs: Any,
+        *,
+        json: JSON | None = None,
+        data: BinaryIO | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
         if query_form:
             url, all_params = f"{self._root}/", {"rest_route": route, **(params or {})}
@@ -555,7 +566,9 @@ class WordPressAdapter:
                 auth=self._auth,
                 allow_redirects=False,
                 timeout=(min(10.0, read_timeout), read_timeout),
-                **kwargs,
+                json=json,
+                data=data,
+                headers=headers,
             )
         except requests.RequestException as exc:
             raise error_from_exception(exc, f"{method} {route}") from exc
@@ -637,7 +650,7 @@ def _stem(filename: str) -> str:
 def _media_texts(file: MediaFile) -> dict[str, str]:
     """The alt text (photos) and caption a file should have on the site."""
     texts = {"caption": escape_text(file.caption)}
-    if file.kind == "photo":
+    if file.kind == MediaKind.PHOTO:
         texts["alt_text"] = file.alt  # WordPress escapes alt attributes itself
     return texts
 
@@ -652,7 +665,7 @@ def _media_text_params(file: MediaFile) -> dict[str, str]:
     return params
 
 
-def _raw(field: Any) -> str:
+def _raw(field: object) -> str:
     """A text field from an edit-context answer: {"raw": ..., "rendered": ...} or a string."""
     return str(field.get("raw", "")) if isinstance(field, dict) else str(field or "")
 

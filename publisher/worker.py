@@ -56,7 +56,7 @@ import random
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path, PurePosixPath
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -72,17 +72,18 @@ from publisher.base import (
     PublishResult,
     PublishStatus,
 )
-from publisher.base import MediaKind as AdapterMediaKind
 from publisher.factory import make_adapter
 from workflow import outbox
+from workflow.actions import Workflow
+from workflow.clock import Clock, utc_now
 from workflow.config import OfficeSettings, PublisherSettings
 from workflow.context import Context
 from workflow.errors import WrongState
 from workflow.logs import bind
-from workflow.media import InvalidMediaPath, MediaStore
+from workflow.media.storage import InvalidMediaPath, MediaStore
 from workflow.models import Item, Media, MediaKind, OutboxKind, OutboxMessage, Status
 from workflow.post_html import photo_alt, photo_caption
-from workflow.service import Workflow, transaction
+from workflow.transaction import transaction
 
 __all__ = [
     "CONFIG_PROBLEM_TEMPLATE",
@@ -113,13 +114,6 @@ _OFFICE_STATUSES: dict[str, PublishStatus] = {
     "pending": "pending",
     "draft": "draft",
 }
-
-Clock = Callable[[], datetime]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
 
 class Outcome(enum.Enum):
     PUBLISHED = "published"
@@ -181,7 +175,7 @@ class PublishWorker:
         adapter: Adapter,
         media_root: Path | str,
         publisher_settings: PublisherSettings,
-        clock: Clock = _utc_now,
+        clock: Clock = utc_now,
         rng: random.Random | None = None,
         *,
         post_status: str = "publish",
@@ -334,7 +328,9 @@ class PublishWorker:
         return Outcome.CONFIG_PROBLEM
 
     def _config_alert(self, reason: str, now: datetime) -> dict[str, Any]:
-        """The webmaster's alert: one per distinct reason and office day, by its key."""
+        """The webmaster's alert: one per distinct reason and office day, by its key.
+
+        Any: the row's values, as SQLAlchemy's Core insert takes them (outbox's type)."""
         day = now.astimezone(self._zone).date().isoformat()
         digest = hashlib.sha1(reason.encode(), usedforsecurity=False).hexdigest()
         return outbox.notification_values(
@@ -477,26 +473,19 @@ def _media_file(item: Item, media: Media, index: int, store: MediaStore) -> Medi
     # side by the row's sha256 (media slugs): the two must agree.
     if PurePosixPath(media.stored_path).name.split(".")[0] != media.sha256:
         raise _MediaProblem(f"media {media.id}: stored path does not match its sha256")
-    kind = _adapter_kind(media.kind)
+    try:
+        kind = MediaKind(media.kind)
+    except ValueError:
+        raise _MediaProblem(f"unknown media kind {media.kind!r}") from None
     return MediaFile(
         path=path,
         mime=media.mime,
         kind=kind,
         filename=_filename(item, media, index),
         sha256=media.sha256,
-        alt=photo_alt(item, media) if kind == "photo" else "",
-        caption=photo_caption(item) if kind == "photo" else "",
+        alt=photo_alt(item, media) if kind == MediaKind.PHOTO else "",
+        caption=photo_caption(item) if kind == MediaKind.PHOTO else "",
     )
-
-
-def _adapter_kind(kind: str) -> AdapterMediaKind:
-    if kind == MediaKind.PHOTO:
-        return "photo"
-    if kind == MediaKind.DOCUMENT:
-        return "document"
-    if kind == MediaKind.VIDEO:
-        return "video"
-    raise _MediaProblem(f"unknown media kind {kind!r}")
 
 
 def _filename(item: Item, media: Media, index: int) -> str:
@@ -540,7 +529,7 @@ def _shorten(text: str) -> str:
 # --- running it --------------------------------------------------------------------------------
 
 
-def make_worker(context: Context, *, clock: Clock = _utc_now) -> PublishWorker | None:
+def make_worker(context: Context, *, clock: Clock = utc_now) -> PublishWorker | None:
     """The worker for the configured website, or None when ``website.adapter`` is "none"."""
     adapter = make_adapter(context.settings)
     if adapter is None:
@@ -564,12 +553,14 @@ def publish_once(context: Context) -> WorkerResult:
     return worker.run_once() if worker is not None else WorkerResult()
 
 
-def job_callback(worker: PublishWorker) -> Callable[[Any], Coroutine[Any, Any, None]]:
+def job_callback(worker: PublishWorker) -> Callable[[object], Coroutine[Any, Any, None]]:
     """A python-telegram-bot job callback running ``worker.run_once`` in a thread:
     ``job_queue.run_repeating(job_callback(worker), interval=publisher.interval_seconds)``.
-    Errors are logged, and the next run tries again (leases keep every row safe)."""
+    Errors are logged, and the next run tries again (leases keep every row safe).
+    The job's context is not used, so the publisher needs no PTB type; Coroutine[Any, Any, ...]
+    is what every ``async def`` returns."""
 
-    async def publish_job(_context: Any) -> None:
+    async def publish_job(_context: object) -> None:
         try:
             result = await asyncio.to_thread(worker.run_once)
         except Exception:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from bot.inbox import serve
 from telesim import BotApiDouble, SimChat, SimUser, StoredMessage
 from warta.wiring import build_application
+from workflow.actions import Edit
 from workflow.config import (
     DatabaseSettings,
     MediaSettings,
@@ -25,7 +26,6 @@ from workflow.config import (
 from workflow.context import Context
 from workflow.models import Item, OutboxMessage, Role
 from workflow.people import add_person, find_by_telegram_id
-from workflow.service import Edit
 
 IT_CHAT = -1001
 ALERT_CHAT = -1002

@@ -19,11 +19,11 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow import db
+from workflow.actions import Workflow
 from workflow.config import Settings, working_calendar
 from workflow.deadlines import StageDeadlines
 from workflow.models import Base, Person, Role
 from workflow.people import add_person, set_active
-from workflow.service import Workflow
 
 pytest_plugins = ["tests.botkit"]
 

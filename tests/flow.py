@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from workflow.actions import Edit, NewMedia, Workflow
 from workflow.models import Item, MediaKind, Person, Status
-from workflow.service import Edit, NewMedia, Workflow
 
 PHOTO = NewMedia(kind=MediaKind.PHOTO, sha256="a" * 64, stored_path="aa/a.jpg",
                  mime="image/jpeg", size=1000, width=800, height=600)

@@ -30,7 +30,7 @@ from tests.test_bot_flow import editor_prepares, officer_sends_material
 from workflow.config import DatabaseSettings, TelegramSettings, derived_secret
 from workflow.context import Context
 from workflow.models import OutboxMessage, Status
-from workflow.service import transaction
+from workflow.transaction import transaction
 
 SECRET = "rahasia-kantor_123"
 HOOK = WebhookOptions(secret=SECRET)

@@ -48,8 +48,8 @@ def test_people_lifecycle(config: Path, capsys: pytest.CaptureFixture[str]) -> N
     capsys.readouterr()
     assert run(config, "user", "list") == 0
     listing = capsys.readouterr().out
-    assert "Sari [Bidang Sosial]  roles=pejabat,petugas  active" in listing
-    assert "Eko  roles=admin,editor  inactive" in listing
+    assert "Sari [Bidang Sosial]  roles=pejabat,petugas  aktif" in listing
+    assert "Eko  roles=admin,editor  nonaktif" in listing
 
 
 def test_item_list_and_show(config: Path, capsys: pytest.CaptureFixture[str],
@@ -74,7 +74,19 @@ def test_console_script_runs(config: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "warta.cli", "--config", str(config), "db",
                            "upgrade"], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
-    assert "database is at revision 0" in done.stdout
+    assert "basis data pada revisi 0" in done.stdout
+
+
+def test_the_command_line_speaks_the_office_language(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f'[office]\nname = "Kantor Uji"\nlanguage = "en"\n'
+                    f'[database]\nurl = "sqlite:///{tmp_path}/w.db"\n')
+    assert run(path, "db", "upgrade") == 0
+    assert run(path, "user", "list") == 0
+    revision, empty = capsys.readouterr().out.splitlines()
+    assert revision.startswith("database is at revision 0")
+    assert empty == "no people registered yet: warta user add --telegram-id N --name ... --role ..."
 
 
 def test_demo_plays_an_office_day(capsys: pytest.CaptureFixture[str]) -> None:

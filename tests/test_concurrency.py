@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.flow import item_in
+from workflow.actions import Workflow
 from workflow.errors import Conflict
 from workflow.models import AuditEvent, OutboxMessage, Status
-from workflow.service import Workflow
 
 ROUNDS = 200
 

@@ -38,12 +38,13 @@ from telesim import SEND_METHODS, SimUser, StoredMessage, render_html
 from tests.botkit import Office, office_settings, start_office
 from tests.flow import item_in
 from tests.test_media import jpeg_bytes, pdf_bytes
+from workflow.actions import Edit
 from workflow.config import PublisherSettings, WebsiteSettings
-from workflow.errors import WorkflowError
+from workflow.errors import InvalidValue
 from workflow.models import Item, Person, Role, Status
-from workflow.people import add_person
+from workflow.actions import Edit
+from workflow.people import add_person, find_by_telegram_id
 from workflow.post_html import Embedded, body_html, escape_text, post_html
-from workflow.service import Edit
 
 # --------------------------------------------------------------------------------------
 # The hostile corpus
@@ -536,17 +537,26 @@ def test_long_section_category_and_name_are_not_a_database_error(
     a DataError on PostgreSQL. Now refused, or kept: never a database error."""
 
     now = office.now
+    longest = hostile(200)
     draft = item_in(workflow, session, office, Status.DRAFT, now)
-    try:
-        workflow.update_draft(session, office.officer, draft.id, now, section=hostile(201))
-    except WorkflowError:
-        session.rollback()
+    workflow.update_draft(session, office.officer, draft.id, now, section=longest)
     editing = item_in(workflow, session, office, Status.IN_EDITING, now)
-    try:
+    workflow.edit(session, office.editor, editing.id, now, Edit(category=longest))
+    kept = add_person(session, None, now, telegram_id=8887, name=longest, roles=[Role.PETUGAS])
+
+    # One character more is refused with what the bot needs to say why ...
+    with pytest.raises(InvalidValue) as section_refused:
+        workflow.update_draft(session, office.officer, draft.id, now, section=hostile(201))
+    assert section_refused.value.facts == {"field": "section", "limit": 200}
+    with pytest.raises(InvalidValue) as category_refused:
         workflow.edit(session, office.editor, editing.id, now, Edit(category=hostile(201)))
-    except WorkflowError:
-        session.rollback()
-    try:
+    assert category_refused.value.facts == {"field": "category", "limit": 200}
+    with pytest.raises(InvalidValue) as name_refused:
         add_person(session, None, now, telegram_id=8888, name=hostile(201), roles=[Role.PETUGAS])
-    except WorkflowError:
-        session.rollback()
+    assert name_refused.value.facts == {"field": "name"}
+
+    # ... and what was kept before is still there, character for character.
+    assert session.get(Item, draft.id).section == longest
+    assert session.get(Item, editing.id).category == longest
+    assert session.get(Person, kept.id).name == longest
+    assert find_by_telegram_id(session, 8888) is None

@@ -1,4 +1,4 @@
-"""Tests for workflow.media: the whole corpus is built here, no binary fixtures."""
+"""Tests for the workflow.media package: the whole corpus is built here, no binary fixtures."""
 
 from __future__ import annotations
 
@@ -13,17 +13,11 @@ from pathlib import Path
 import pytest
 from PIL import ExifTags, Image, ImageCms
 
-from workflow import media
-from workflow.media import (
-    MB,
-    InvalidMediaPath,
-    MediaLimits,
-    MediaRejected,
-    MediaStore,
-    StoredMedia,
-    check_declared_size,
-    sanitize_display_name,
-)
+from workflow.media import mime_types, storage
+from workflow.media.limits import MB, MediaLimits, check_declared_size
+from workflow.media.names import sanitize_display_name
+from workflow.media.refusals import REASON_CODES, MediaRejected
+from workflow.media.storage import InvalidMediaPath, MediaStore, StoredMedia
 
 # ------------------------------------------------------------------------------ corpus
 
@@ -137,7 +131,7 @@ def ooxml_bytes(kind: str = "docx", *, macro: bool = False) -> bytes:
     return out.getvalue()
 
 
-def odf_bytes(mimetype: str = media.ODT) -> bytes:
+def odf_bytes(mimetype: str = mime_types.ODT) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as zf:
         zf.writestr("mimetype", mimetype, compress_type=zipfile.ZIP_STORED)
@@ -479,7 +473,8 @@ def test_truncated_pdf_refused(store: MediaStore) -> None:
 def test_ooxml_accepted(store: MediaStore, kind: str, ext: str) -> None:
     result = store.store(put(store, ooxml_bytes(kind)), "document", f"a.{ext}")
     assert result.kind == "document" and result.relative_path.endswith("." + ext)
-    assert result.mime == {"docx": media.DOCX, "xlsx": media.XLSX, "pptx": media.PPTX}[kind]
+    expected = {"docx": mime_types.DOCX, "xlsx": mime_types.XLSX, "pptx": mime_types.PPTX}
+    assert result.mime == expected[kind]
 
 
 def test_macro_enabled_ooxml_refused(store: MediaStore) -> None:
@@ -489,7 +484,7 @@ def test_macro_enabled_ooxml_refused(store: MediaStore) -> None:
 
 
 def test_odf_accepted_and_epub_refused(store: MediaStore) -> None:
-    for mime, ext in ((media.ODT, "odt"), (media.ODS, "ods")):
+    for mime, ext in ((mime_types.ODT, "odt"), (mime_types.ODS, "ods")):
         result = store.store(put(store, odf_bytes(mime)), "document", None)
         assert result.mime == mime and result.relative_path.endswith("." + ext)
     err = reject(store, odf_bytes("application/epub+zip"))
@@ -710,7 +705,8 @@ def test_hostile_names_never_become_paths(tmp_path: Path, name: str) -> None:
     assert len(files) == 3  # photo, its thumbnail, the pdf
     for p in files:
         assert p.resolve().is_relative_to(root.resolve())
-        assert p.parent.parent == root and media._REL_PATH.fullmatch(p.relative_to(root).as_posix())
+        relative = p.relative_to(root).as_posix()
+        assert p.parent.parent == root and storage._REL_PATH.fullmatch(relative)
 
 
 def test_duplicates_reused_not_rewritten(store: MediaStore) -> None:
@@ -750,7 +746,7 @@ def test_crash_during_rename_leaves_no_partial_file(
     def boom(src: object, dst: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(media.os, "replace", boom)
+    monkeypatch.setattr(storage.os, "replace", boom)
     for data, kind in ((pdf_bytes(), "document"), (jpeg_bytes(), "photo")):
         path = put(store, data)
         with pytest.raises(OSError, match="disk full"):
@@ -836,4 +832,4 @@ def test_media_rejected_codes() -> None:
         "broken_file",
         "broken_image",
         "image_too_big",
-    } == media.REASON_CODES
+    } == REASON_CODES

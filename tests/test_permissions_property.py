@@ -55,6 +55,7 @@ from tests.botkit import ALERT_CHAT, IT_CHAT, PEOPLE, Office, office_settings
 from tests.conftest import START, truncate_all
 from warta.wiring import build_application
 from workflow import db, people
+from workflow.actions import Edit, NewMedia, Workflow
 from workflow.config import Settings, working_calendar
 from workflow.context import Context
 from workflow.deadlines import StageDeadlines
@@ -70,7 +71,6 @@ from workflow.models import (
     Role,
     Status,
 )
-from workflow.service import Edit, NewMedia, Workflow
 
 S = Status
 P, E, J, ADM, K = Role.PETUGAS, Role.EDITOR, Role.PEJABAT, Role.ADMIN, Role.KEPALA

@@ -42,10 +42,10 @@ from tests.wordpress_site import (  # noqa: F401  (fixtures)
     wordpress_server,
     wordpress_site,
 )
+from workflow.actions import Workflow, publish_key
 from workflow.config import Settings, WebsiteSettings
-from workflow.media import MediaStore
+from workflow.media.storage import MediaStore
 from workflow.models import Item, Media, Status
-from workflow.service import Workflow, publish_key
 
 pytestmark = pytest.mark.wordpress
 

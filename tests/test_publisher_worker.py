@@ -44,6 +44,7 @@ from publisher.worker import (
 from tests.conftest import TEST_TOKEN, Clock, Office
 from warta.demo import report_pdf
 from workflow import outbox
+from workflow.actions import Edit, NewMedia, Workflow, publish_key
 from workflow.config import (
     ConfigError,
     DatabaseSettings,
@@ -53,9 +54,8 @@ from workflow.config import (
     WebsiteSettings,
 )
 from workflow.context import Context
-from workflow.media import MediaStore
+from workflow.media.storage import MediaStore
 from workflow.models import Item, MediaKind, OutboxKind, OutboxMessage, Status
-from workflow.service import Edit, NewMedia, Workflow, publish_key
 
 SECRET = "rahasia-webhook-uji"
 SETTINGS = PublisherSettings(
@@ -886,7 +886,7 @@ from publisher.worker import PublishWorker
 from workflow import db
 from workflow.config import PublisherSettings, Settings, working_calendar
 from workflow.deadlines import StageDeadlines
-from workflow.service import Workflow
+from workflow.actions import Workflow
 
 url, media, hook, secret, now = sys.argv[1:]
 settings = Settings()

@@ -20,10 +20,11 @@ from PIL import Image
 from sqlalchemy.orm import Session
 
 from tests.flow import PHOTO, perform
+from workflow.actions import Workflow
 from workflow.config import DeadlineSettings, Settings, working_calendar
-from workflow.report_export import export, to_csv, to_png, to_xlsx
-from workflow.reports import Report, build_report, format_text, percentile, period_for
-from workflow.service import Workflow
+from workflow.reports.export import export, to_csv, to_png, to_xlsx
+from workflow.reports.statistics import Report, build_report, percentile, period_for
+from workflow.reports.text import format_text
 
 WIB = ZoneInfo("Asia/Jakarta")
 CALENDAR = working_calendar(Settings())
@@ -194,16 +195,17 @@ def test_text_in_indonesian_and_english(report: Report) -> None:
     text = format_text(report)
     assert "Laporan SOP publikasi website" in text
     assert "Periode: 23 Nov 2026 s.d. 29 Nov 2026" in text
-    assert ("- Menunggu klaim: 6 kali, median 75 mnt, P90 4 j 10 mnt, batas SOP 3 jam kerja, "
+    assert ("- Menunggu editor: 6 kali, median 75 mnt, P90 4 j 10 mnt, batas SOP 3 jam kerja, "
             "tepat waktu 4/6 (67%)") in text
     assert "- Draf: 4 kali" in text and "masih berjalan 1 (terlambat 1)" in text
     assert "- Bidang PMD: tepat waktu 14/17 (82%), item baru 2, terbit 2" in text
     assert "Tidak layak tayang" in text and "Pak Joko Pejabat" in text
     english = format_text(report, language="en")
     assert "Website publishing SOP report" in english
-    assert "- Waiting for claim: 6 times, median 75 min" in english
+    assert "- Waiting for an editor: 6 times, median 75 min" in english
     assert "SOP allowance" not in text
-    assert "- Publish failed: 1 time, median 55 min, P90 55 min, SOP allowance 1 hour," in english
+    assert ("- Publishing failed: 1 time, median 55 min, P90 55 min, SOP allowance 1 hour,"
+            in english)
     assert "- Draft: 4 times" in english and "SOP allowance 1 working day," in english
 
 
@@ -234,7 +236,7 @@ def test_xlsx_reopens_with_headers_and_numbers(report: Report, tmp_path: Path) -
                           "Batas SOP (menit)", "Batas SOP"]
     assert "% tepat waktu" in header
     rows = {r[0]: r for r in stages.iter_rows(min_row=2, values_only=True)}
-    claim = rows["Menunggu klaim"]
+    claim = rows["Menunggu editor"]
     assert claim[1:8] == (6, 75, 250, 180, "3 jam kerja", 4, 2)
     assert claim[8] == pytest.approx(4 / 6)
     assert stages.cell(row=2, column=9).number_format == "0%"

@@ -19,17 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.flow import PHOTO, item_in, perform
 from workflow import db, outbox
+from workflow.actions import Workflow
 from workflow.config import AlertSettings, Settings, working_calendar
+from workflow.digest import DigestEntry, daily_digest, queue_digest
 from workflow.models import OutboxKind, OutboxMessage, StageDeadline, Status
-from workflow.service import Workflow
-from workflow.sweeper import (
-    DigestEntry,
-    SweepResult,
-    daily_digest,
-    queue_digest,
-    sweep,
-    threshold,
-)
+from workflow.sweeper import SweepResult, sweep, threshold
 
 WIB = ZoneInfo("Asia/Jakarta")
 CALENDAR = working_calendar(Settings())

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.flow import item_in, perform
+from workflow.actions import Workflow
 from workflow.errors import WorkflowError
 from workflow.models import AuditEvent, Item, OutboxMessage, StageDeadline, Status
-from workflow.service import Workflow
 from workflow.transitions import TRANSITIONS, allowed_actions
 
 S = Status
@@ -41,6 +41,18 @@ EXPECTED: dict[str, dict[Status, tuple[Status, set[str]]]] = {
 
 
 SYSTEM_ONLY = {"mark_published", "mark_publish_failed"}
+# The claiming editor is nobody until an editor claims the item (SPEC section 3).
+UNCLAIMED = {S.DRAFT, S.SUBMITTED, S.CANCELLED}
+CLAIMING_EDITOR_ONLY = {"edit", "forward", "return_to_officer"}
+
+
+def refusal_code(action: str, state: Status, persona: str) -> str:
+    """What a refusal says: who may act is checked before the state; a right person late
+    is told somebody already moved the item, unless it is still a draft."""
+    entitled = set().union(*(people for _, people in EXPECTED[action].values()))
+    if persona not in entitled or (action in CLAIMING_EDITOR_ONLY and state in UNCLAIMED):
+        return "not_allowed"
+    return "wrong_state" if state is S.DRAFT else "conflict"
 
 
 def test_expectations_cover_the_whole_table() -> None:
@@ -91,7 +103,8 @@ def test_every_person_in_every_state(
             assert events[-1].to_state == allowed_here[0]
             item = item_in(workflow, session, office, state, now)
         else:
-            with pytest.raises(WorkflowError):
+            with pytest.raises(WorkflowError) as refused:
                 perform(workflow, session, action, actor, item.id, now)
+            assert refused.value.code == refusal_code(action, state, persona), persona
             session.rollback()
             assert snapshot(session, item.id) == before, f"{persona} changed the item"

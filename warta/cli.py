@@ -3,6 +3,7 @@
 `warta [--config FILE] SUB-COMMAND ...`; the file defaults to $WARTA_CONFIG, then to
 config.toml in the working directory, then to built-in defaults (SQLite in warta.db).
 Exit codes: 0 done, 1 refused (the message says why), 2 bad configuration or usage.
+What it prints comes from the catalogue (`cli.*`), in the office's language.
 """
 
 from __future__ import annotations
@@ -12,16 +13,19 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import TextIO
 
 from warta.render import describe_change, describe_person, format_item
 from workflow import people
+from workflow.catalogue.formats import DEFAULT_LANGUAGE
+from workflow.catalogue.lookup import t_text
 from workflow.config import ConfigError, load_settings
 from workflow.context import Context
 from workflow.errors import WorkflowError
-from workflow.models import Status
-from workflow.service import get_item_unchecked, list_items
+from workflow.models import Person, Status
+from workflow.queries import get_item_unchecked, list_items
 
 Handler = Callable[[Context, argparse.Namespace], int]
 
@@ -32,20 +36,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(config_path(args.config))
     except ConfigError as error:
-        print(f"warta: configuration error: {error}", file=sys.stderr)
+        say(DEFAULT_LANGUAGE, "configuration_error", error=error, to=sys.stderr)
         return 2
     handler: Handler = args.handler
     context = Context(settings)
+    language = settings.office.language
     try:
         return handler(context, args)
     except ConfigError as error:
-        print(f"warta: configuration error: {error}", file=sys.stderr)
+        say(language, "configuration_error", error=error, to=sys.stderr)
         return 2
     except WorkflowError as error:
-        print(f"warta: {error}", file=sys.stderr)
+        say(language, "refused", error=error, to=sys.stderr)
         return 1
     finally:
         context.close()
+
+
+def say(language: str, key: str, *, to: TextIO | None = None, **values: object) -> None:
+    """Prints the catalogue's `cli.<key>` in `language` (to stdout unless `to`)."""
+    print(t_text(f"cli.{key}", language, **values), file=to or sys.stdout)
 
 
 def config_path(given: str | None) -> Path | None:
@@ -141,10 +151,6 @@ def _command(group: argparse._SubParsersAction[argparse.ArgumentParser], name: s
     return command
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 # --- handlers ---------------------------------------------------------------------------
 
 
@@ -180,18 +186,18 @@ def cmd_publish(context: Context, _args: argparse.Namespace) -> int:
     from publisher.worker import publish_once
 
     result = publish_once(context)
-    print(f"publish: {result}")
+    say(context.settings.office.language, "published", result=result)
     return 0
 
 
 def cmd_report(context: Context, args: argparse.Namespace) -> int:
-    from workflow.report_export import export
-    from workflow.reports import build_report, period_for
+    from workflow.reports.export import export
+    from workflow.reports.statistics import build_report, period_for
 
-    zone = context.zone
+    zone, language = context.zone, context.settings.office.language
     if args.start or args.end:
         if not (args.start and args.end) or args.end < args.start:
-            print("warta: give --from and --to (from <= to), or --period", file=sys.stderr)
+            say(language, "report_range", to=sys.stderr)
             return 2
         start = datetime.combine(args.start, time(), zone)
         end = datetime.combine(args.end + timedelta(days=1), time(), zone)
@@ -199,17 +205,19 @@ def cmd_report(context: Context, args: argparse.Namespace) -> int:
         try:
             start, end = period_for(args.period or "minggu", context.now(), zone)
         except ValueError as error:
-            print(f"warta: {error}", file=sys.stderr)
+            say(language, "refused", error=error, to=sys.stderr)
             return 2
     if args.format in ("xlsx", "png") and not args.output:
-        print(f"warta: --output FILE is needed for --format {args.format}", file=sys.stderr)
+        say(language, "report_needs_output", format=args.format, to=sys.stderr)
         return 2
     with context.session() as session:
         report = build_report(session, start, end, context.calendar, context.settings.deadlines,
                               now=min(end, context.now()))
-    result = export(report, args.format, args.output,
-                    args.language or context.settings.office.language)
-    print(result if args.output is None else f"written {result}")
+    result = export(report, args.format, args.output, args.language or language)
+    if args.output is None:
+        print(result)
+    else:
+        say(language, "written", path=result)
     return 0
 
 
@@ -220,7 +228,7 @@ def cmd_demo(_context: Context, _args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(context: Context, _args: argparse.Namespace) -> int:
-    from warta.ops import doctor
+    from warta.doctor import doctor
     from workflow.logs import remove_logging, setup_logging
 
     handler = setup_logging(context.settings, level=logging.WARNING)
@@ -235,28 +243,29 @@ def cmd_doctor(context: Context, _args: argparse.Namespace) -> int:
 
 
 def cmd_backup(context: Context, args: argparse.Namespace) -> int:
-    from warta.ops import backup
+    from warta.backup import backup
 
-    print(f"backup: {args.directory.resolve()}")
+    say(context.settings.office.language, "backup", directory=args.directory.resolve())
     backup(context.settings, args.directory, progress=lambda line: print(f"  {line}"))
     return 0
 
 
 def cmd_restore(context: Context, args: argparse.Namespace) -> int:
-    from warta.ops import restore, verify_backup
+    from warta.backup import restore, verify_backup
 
+    language = context.settings.office.language
     if args.verify_only:
         manifest, problems = verify_backup(args.directory)
         for problem in problems:
-            print(f"FAIL {problem}")
+            say(language, "verify_failed", problem=problem)
         if problems:
             return 1
-        print(f"OK   {args.directory.resolve()}: {manifest.database_kind} at revision "
-              f"{manifest.alembic_revision}, {manifest.file_count} media files, "
-              f"{manifest.total_bytes} bytes, made {manifest.created_at}")
+        say(language, "verified", directory=args.directory.resolve(),
+            database=manifest.database_kind, revision=manifest.alembic_revision,
+            files=manifest.file_count, size=manifest.total_bytes, made=manifest.created_at)
         return 0
     context.close()  # the restore uses connections of its own
-    print(f"restore: {args.directory.resolve()}")
+    say(language, "restore", directory=args.directory.resolve())
     restore(context.settings, args.directory, force=args.force,
             progress=lambda line: print(f"  {line}"))
     return 0
@@ -264,52 +273,59 @@ def cmd_restore(context: Context, args: argparse.Namespace) -> int:
 
 def cmd_db_upgrade(context: Context, _args: argparse.Namespace) -> int:
     context.upgrade()
-    print(f"database is at revision {context.revision()}")
+    say(context.settings.office.language, "database_revision", revision=context.revision())
     return 0
 
 
 def cmd_user_add(context: Context, args: argparse.Namespace) -> int:
+    language = context.settings.office.language
     with context.session() as session:
         person = people.add_person(
-            session, None, now(), telegram_id=args.telegram_id, name=args.name,
+            session, None, context.now(), telegram_id=args.telegram_id, name=args.name,
             roles=people.parse_roles(args.role), section=args.section,
-            language=args.language or context.settings.office.language,
-            language_chosen=args.language is not None,
+            language=args.language or language, language_chosen=args.language is not None,
         )
-        print(f"added {describe_person(person)}")
+        say(language, "person_added", person=describe_person(person, language))
     return 0
 
 
 def cmd_user_list(context: Context, _args: argparse.Namespace) -> int:
+    language = context.settings.office.language
     with context.session() as session:
         rows = people.list_people(session)
         if not rows:
-            print("no people registered yet: warta user add --telegram-id N --name ... --role ...")
+            say(language, "no_people")
         for person in rows:
-            print(describe_person(person))
+            print(describe_person(person, language))
     return 0
 
 
 def cmd_user_set_role(context: Context, args: argparse.Namespace) -> int:
     with context.session() as session:
-        change = people.change_roles(session, None, now(), args.telegram_id,
+        change = people.change_roles(session, None, context.now(), args.telegram_id,
                                      exactly=people.parse_roles(args.role))
-        print(f"updated {describe_person(change.person)}{describe_change(change)}")
+        _updated(context, change.person, describe_change(change))
     return 0
 
 
 def cmd_user_active(context: Context, args: argparse.Namespace) -> int:
     with context.session() as session:
-        person = people.set_active(session, None, now(), args.telegram_id, args.active)
-        print(f"updated {describe_person(person)}")
+        person = people.set_active(session, None, context.now(), args.telegram_id,
+                                   args.active)
+        _updated(context, person)
     return 0
+
+
+def _updated(context: Context, person: Person, change: str = "") -> None:
+    language = context.settings.office.language
+    say(language, "person_updated", person=describe_person(person, language) + change)
 
 
 def cmd_item_list(context: Context, args: argparse.Namespace) -> int:
     with context.session() as session:
         items = list_items(session, [Status(s) for s in args.state or []])
         if not items:
-            print("no items")
+            say(context.settings.office.language, "no_items")
         for item in items:
             title = item.title or item.description.split("\n", 1)[0][:60]
             print(f"#{item.id:<5} {item.state:<20} {item.officer.name:<24} {title}")
@@ -319,7 +335,7 @@ def cmd_item_list(context: Context, args: argparse.Namespace) -> int:
 def cmd_item_show(context: Context, args: argparse.Namespace) -> int:
     with context.session() as session:
         item = get_item_unchecked(session, args.item_id)
-        print(format_item(session, item.id))
+        print(format_item(session, item.id, context.settings.office.language))
     return 0
 
 

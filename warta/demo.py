@@ -13,7 +13,6 @@ import asyncio
 import dataclasses
 import secrets
 import tempfile
-from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 
@@ -24,11 +23,12 @@ from publisher.receiver import Receiver
 from telesim import BotApiDouble, SimChat, SimUser, StoredMessage
 from warta.render import format_item
 from warta.wiring import build_application
+from workflow.clock import utc_now
 from workflow.config import Settings
 from workflow.context import Context
 from workflow.models import Role
 from workflow.people import add_person
-from workflow.service import list_items
+from workflow.queries import list_items
 
 IT_CHAT = -100200
 ALERT_CHAT = -100300
@@ -112,7 +112,7 @@ async def play(workdir: Path) -> int:
                                         webhook_url=website.hook_url, webhook_secret=secret),
             publisher=dataclasses.replace(settings.publisher, interval_seconds=0.5),
         )
-        warta = Context(settings, lambda: datetime.now(UTC))
+        warta = Context(settings, utc_now)
         warta.upgrade()
         people = {}
         for key, telegram_id, name, roles in CAST:
@@ -133,7 +133,7 @@ async def play(workdir: Path) -> int:
         print("\n=== Jejak audit (audit trail) ===")
         with warta.sessions() as session:
             for item in list_items(session):
-                print(format_item(session, item.id))
+                print(format_item(session, item.id, settings.office.language))
         print(f"\nDi situs uji: {len(website.posts)} berita terbit "
               f"({', '.join(p['url'] for p in website.posts.values())})")
         warta.close()

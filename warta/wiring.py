@@ -18,7 +18,8 @@ from workflow.context import Context
 
 def build_application(warta: Context, builder: Any | None = None) -> WartaApp:
     """The bot for `warta`'s settings, publishing approved items to the configured website
-    from the same process; `builder` lets tests point PTB at the double."""
+    from the same process; `builder` lets tests point PTB at the double (Any, as in
+    bot.app: PTB's ApplicationBuilder has six type parameters its chained calls change)."""
     worker = make_worker(warta, clock=warta.clock)
     jobs = [] if worker is None else [
         RepeatingJob("publisher", warta.settings.publisher.interval_seconds,

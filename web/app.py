@@ -35,7 +35,8 @@ from workflow.context import Context
 from workflow.errors import Conflict, NotAllowed, NotFound, WorkflowError
 from workflow.models import Person, Role
 from workflow.people import find_by_telegram_id
-from workflow.service import Edit, get_item
+from workflow.actions import Edit
+from workflow.queries import get_item
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,8 @@ from workflow.models import (
     Status,
 )
 from workflow.post_html import post_html_for_preview
-from workflow.service import Edit, get_item, history, list_items
+from workflow.actions import Edit
+from workflow.queries import get_item, history, list_items
 from workflow.transitions import allowed_actions, can_view
 
 if TYPE_CHECKING:

@@ -137,6 +137,17 @@ class DeadlineSettings:
     returned_to_officer: str = "1d"
     publish_failed: str = "1h clock"
 
+    def allowances(self) -> dict[str, Deadline]:
+        """Stage name → its parsed allowance; a value that is no duration is refused
+        naming its key."""
+        parsed = {}
+        for item in dataclasses.fields(self):
+            try:
+                parsed[item.name] = Deadline.parse(getattr(self, item.name))
+            except ValueError as error:
+                raise ConfigError(f"deadlines.{item.name}", str(error)) from None
+        return parsed
+
 
 @dataclass(frozen=True)
 class AlertSettings:
@@ -332,11 +343,7 @@ def _check_values(settings: Settings) -> None:
             raise ConfigError(f"checklist.{name}", "must be 0 (not checked) or more")
     if not 1 <= settings.media.jpeg_quality <= 95:
         raise ConfigError("media.jpeg_quality", "must be between 1 and 95")
-    for item in dataclasses.fields(DeadlineSettings):
-        try:
-            Deadline.parse(getattr(settings.deadlines, item.name))
-        except ValueError as error:
-            raise ConfigError(f"deadlines.{item.name}", str(error)) from None
+    settings.deadlines.allowances()
     try:
         working_calendar(settings)
     except ValueError as error:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,24 +11,22 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow import db
+from workflow.actions import Workflow
 from workflow.calendar import WorkingCalendar
+from workflow.clock import Clock, utc_now
 from workflow.config import Settings, working_calendar
 from workflow.deadlines import StageDeadlines
 from workflow.errors import WorkflowError
-from workflow.media import MB, MediaLimits, MediaStore
-from workflow.service import Workflow
+from workflow.media.limits import MB, MediaLimits
+from workflow.media.storage import MediaStore
 
 
 class DatabaseNotReady(WorkflowError):
     code = "database_not_ready"
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Context:
-    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, settings: Settings, clock: Clock = utc_now) -> None:
         self.settings = settings
         self.clock = clock
         self.zone = ZoneInfo(settings.office.timezone)

@@ -26,12 +26,37 @@ class StageDeadlines:
 
     @classmethod
     def from_settings(cls, settings: DeadlineSettings, calendar: WorkingCalendar) -> StageDeadlines:
-        allowances = {
-            Status(item.name): Deadline.parse(getattr(settings, item.name))
-            for item in dataclasses.fields(settings)
-        }
+        allowances = {Status(name): d for name, d in allowances_from(settings).items()}
         return cls(allowances, calendar)
 
     def due(self, stage: Status, started_at: datetime) -> datetime | None:
         allowance = self.allowances.get(stage)
         return None if allowance is None else self.calendar.due(started_at, allowance)
+
+
+def allowances_from(
+    deadlines: DeadlineSettings | Mapping[str, Deadline] | None,
+) -> dict[str, Deadline]:
+    """Stage name → parsed allowance, from settings (None: the SOP defaults) or from
+    allowances already parsed."""
+    if isinstance(deadlines, Mapping):
+        return {str(stage): deadline for stage, deadline in deadlines.items()}
+    return (deadlines or DeadlineSettings()).allowances()
+
+
+def allowance_texts(
+    deadlines: DeadlineSettings | Mapping[str, Deadline] | None,
+) -> dict[str, str]:
+    """Stage name → its allowance as configured ("3h", "1h clock"), for reports."""
+    if isinstance(deadlines, Mapping):
+        return {str(stage): _deadline_text(d) for stage, d in deadlines.items()}
+    settings = deadlines or DeadlineSettings()
+    return {name: str(value) for name, value in dataclasses.asdict(settings).items()}
+
+
+def _deadline_text(deadline: Deadline) -> str:
+    minutes = deadline.amount.total_seconds() / 60
+    if deadline.mode == "working_days":
+        return f"{deadline.amount.days}d"
+    text = f"{minutes / 60:g}h" if minutes % 60 == 0 else f"{minutes:g}m"
+    return f"{text} clock" if deadline.mode == "clock" else text

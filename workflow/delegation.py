@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from workflow.errors import DelegationRefused, NotAllowed, NotFound
 from workflow.models import WITH_ROLES, Delegation, Person, Role
 from workflow.people import record_office_event
-from workflow.service import transaction
+from workflow.transaction import transaction
 
 MAX_LENGTH = timedelta(days=366)
 

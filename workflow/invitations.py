@@ -28,7 +28,8 @@ from workflow.people import (
     require_admin,
     telegram_language,
 )
-from workflow.service import MAX_NAME, transaction
+from workflow.actions import MAX_NAME
+from workflow.transaction import transaction
 
 DEFAULT_VALIDITY = timedelta(days=7)
 MAX_VALIDITY = timedelta(days=90)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from workflow.errors import NotRegistered
 from workflow.models import WITH_ROLES, Person, WebLogin, WebSession
 from workflow.people import record_office_event
-from workflow.service import transaction
+from workflow.transaction import transaction
 
 LINK_VALIDITY = timedelta(minutes=10)
 SESSION_IDLE = timedelta(hours=8)

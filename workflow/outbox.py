@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from workflow.models import OutboxKind, OutboxMessage
-from workflow.service import transaction
+from workflow.transaction import transaction
 
 DEFAULT_LEASE = timedelta(minutes=2)
 

@@ -10,10 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from workflow.actions import MAX_NAME
 from workflow.config import LANGUAGES
 from workflow.errors import InvalidValue, NotAllowed, NotFound, NotRegistered
 from workflow.models import WITH_ROLES, AuditEvent, Person, PersonRole, Role
-from workflow.service import MAX_NAME, transaction
+from workflow.transaction import transaction
 
 
 def parse_roles(names: Iterable[str]) -> frozenset[Role]:

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from workflow.models import MediaKind
+
 if TYPE_CHECKING:
     from workflow.models import Item, Media
 
@@ -44,7 +46,7 @@ _URL_TRAILING: Final = ".,;:!?)"
 class Embedded:
     """A media file as the website has it."""
 
-    kind: str  # "photo" | "document" | "video"
+    kind: MediaKind
     url: str  # public URL of the file
     remote_id: int | None  # the site's id for it, if any
     name: str  # human file name (link text for documents)
@@ -151,12 +153,12 @@ def post_html(body: str, media: Iterable[Embedded], corrections: Sequence[str] =
     """Post content: the body, then a gallery of the photos, the videos, the documents,
     and last any correction notes."""
     items = list(media)
-    photos = [m for m in items if m.kind == "photo"]
+    photos = [m for m in items if m.kind == MediaKind.PHOTO]
     parts = [body_html(body)] if body.strip() else []
     if photos:
         parts.append(_gallery(photos))
-    parts += [_video(m) for m in items if m.kind == "video"]
-    parts += [_file(m) for m in items if m.kind == "document"]
+    parts += [_video(m) for m in items if m.kind == MediaKind.VIDEO]
+    parts += [_file(m) for m in items if m.kind == MediaKind.DOCUMENT]
     if corrections:
         parts.append(corrections_html(corrections))
     return "\n\n".join(parts)

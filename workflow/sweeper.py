@@ -1,10 +1,8 @@
-"""The deadline sweeper and the daily digest: who must hear that a stage is late.
+"""The deadline sweeper: who must hear that a stage is late, told once per level.
 
 No Telegram here: the sweeper writes notification rows to the outbox (see
 `workflow.outbox`) and the bot delivers them. Time is always a parameter.
 
-Sweeper
--------
 For each *open* stage deadline (``closed_at IS NULL``) whose ``due_at`` has passed, three
 messages may go out, each exactly once:
 
@@ -15,11 +13,8 @@ messages may go out, each exactly once:
 * **escalation** at allowance × ``escalation_factor`` (3): ``deadline.escalation``, to every
   active ``kepala`` (person) and the webmaster.
 
-*Responsible* per stage: the officer (person) for ``draft`` / ``returned_to_officer``; the
-IT team chat (target "it_team") for ``submitted``; the claiming editor (person) for
-``in_editing`` (the IT team if, unexpectedly, nobody claimed it); every active pejabat
-(person) for ``awaiting_approval``; nobody but the webmaster ("alert") for ``approved``,
-``publish_failed`` and ``rejected`` (the webmaster runs the publisher and the bot).
+Who is *responsible* for each stage is `workflow.audience.RESPONSIBLE` (the webmaster
+runs the publisher and the bot, so the stages nobody else answers for are theirs alone).
 
 Thresholds are measured **in the deadline's own terms**, from ``started_at``:
 
@@ -52,14 +47,6 @@ items. Reminder and escalation thresholds are computed in Python for those rows 
 them. The sweeper closes an overdue one itself when the rejection's notifications to the
 officer and the editor are delivered (their outbox rows are done; ``closed_at`` = the last
 delivery), and otherwise alerts the webmaster as for any late stage.
-
-Digest
-------
-``daily_digest`` lists what waits on whom, oldest first: each active editor gets the
-submitted items (anyone may claim) and the in_editing items they claimed; each active
-pejabat the awaiting_approval items; the webmaster ("alert") every open item. People with
-nothing waiting get no entry. ``queue_digest`` writes one ``digest.daily`` row per
-recipient per local date, only on working days.
 """
 
 from __future__ import annotations
@@ -67,26 +54,26 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final, Protocol, cast
 
-from sqlalchemy import Executable, Table, and_, insert, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Executable, Table, insert, select, update
+from sqlalchemy.orm import Session
 
+from workflow.audience import Staff, told_of_lateness
 from workflow.calendar import Deadline, WorkingCalendar
 from workflow.config import DeadlineSettings
+from workflow.deadlines import allowances_from
 from workflow.models import (
-    FINAL_STATES,
     AuditEvent,
     Item,
     OutboxMessage,
-    Person,
-    Role,
     StageDeadline,
     Status,
 )
-from workflow.outbox import insert_once, notification_values
-from workflow.service import active_people_with, transaction
+from workflow.outbox import notification_values
+from workflow.queries import headline
+from workflow.transaction import transaction
 
 TEMPLATES: Final[Mapping[str, str]] = {
     "alert": "deadline.overdue",
@@ -94,8 +81,6 @@ TEMPLATES: Final[Mapping[str, str]] = {
     "escalation": "deadline.escalation",
 }
 LEVELS: Final = ("alert", "reminder", "escalation")
-DIGEST_TEMPLATE: Final = "digest.daily"
-DIGEST_MAX_LINES: Final = 100
 DEFAULT_BATCH: Final = 100
 
 _MARKERS: Final[Mapping[str, Any]] = {
@@ -141,20 +126,6 @@ class _Candidate:
     alerted_at: datetime | None
     reminded_at: datetime | None
     escalated_at: datetime | None
-
-
-def allowances_from(
-    deadlines: DeadlineSettings | Mapping[str, Deadline] | None,
-) -> dict[str, Deadline]:
-    """Stage name → parsed allowance, from settings (None: the SOP defaults)."""
-    if deadlines is None:
-        deadlines = DeadlineSettings()
-    if isinstance(deadlines, DeadlineSettings):
-        return {
-            field.name: Deadline.parse(getattr(deadlines, field.name))
-            for field in dataclasses.fields(deadlines)
-        }
-    return {str(stage): deadline for stage, deadline in deadlines.items()}
 
 
 def threshold(
@@ -207,10 +178,10 @@ def sweep(
     plan = _Plan(now, settings, calendar, allowances_from(deadlines))
     to_do = [row for row in _overdue(session, now) if plan.levels_due(row)]
     result = SweepResult()
-    audience = _Audience(session)
+    staff = Staff(session)
     for start in range(0, len(to_do), batch_size):
         ids = [row.id for row in to_do[start:start + batch_size]]
-        result += _sweep_batch(session, plan, audience, ids)
+        result += _sweep_batch(session, plan, staff, ids)
     return result
 
 
@@ -276,12 +247,13 @@ class _ItemFacts:
     state: str
     officer_id: int
     editor_id: int | None
+    decided_by_id: int | None
     section: str
     title: str
 
 
 def _sweep_batch(
-    session: Session, plan: _Plan, audience: _Audience, ids: Sequence[int]
+    session: Session, plan: _Plan, staff: Staff, ids: Sequence[int]
 ) -> SweepResult:
     """One transaction: lock the batch, set each due marker once, write its messages."""
     counts = dict.fromkeys(LEVELS, 0)
@@ -333,7 +305,8 @@ def _sweep_batch(
                 item = items[row.item_id]
                 payload = deadline_payload(row, item, level, plan.now, plan.calendar,
                                            plan.allowances.get(row.stage))
-                for target, recipient_id in audience.for_level(level, row.stage, item):
+                for target, recipient_id in told_of_lateness(
+                        row.stage, item, staff, escalated=level == "escalation"):
                     messages.append(notification_values(
                         item_id=item.id, target=target, recipient_id=recipient_id,
                         template=TEMPLATES[level], payload=payload, now=plan.now,
@@ -347,52 +320,16 @@ def _sweep_batch(
 
 def _item_facts(session: Session, item_ids: Iterable[int]) -> dict[int, _ItemFacts]:
     rows = session.execute(
-        select(Item.id, Item.state, Item.officer_id, Item.editor_id, Item.section,
-               Item.title, Item.description)
+        select(Item.id, Item.state, Item.officer_id, Item.editor_id, Item.decided_by_id,
+               Item.section, Item.title, Item.description)
         .where(Item.id.in_(sorted(item_ids)))
     )
     return {
-        row.id: _ItemFacts(row.id, row.state, row.officer_id, row.editor_id, row.section,
-                           row.title or _snippet(row.description))
+        row.id: _ItemFacts(row.id, row.state, row.officer_id, row.editor_id,
+                           row.decided_by_id, row.section,
+                           headline(row.title, row.description))
         for row in rows
     }
-
-
-def _snippet(text: str, limit: int = 80) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
-
-
-class _Audience:
-    """Recipients per stage, with the office's pejabat and kepala looked up once."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self._cache: dict[Role, list[int]] = {}
-
-    def people(self, role: Role) -> list[int]:
-        if role not in self._cache:
-            self._cache[role] = [p.id for p in active_people_with(self.session, role)]
-        return self._cache[role]
-
-    def responsible(self, stage: str, item: _ItemFacts) -> list[tuple[str, int | None]]:
-        if stage in (Status.DRAFT, Status.RETURNED_TO_OFFICER):
-            return [("person", item.officer_id)]
-        if stage == Status.SUBMITTED:
-            return [("it_team", None)]
-        if stage == Status.IN_EDITING:
-            return [("person", item.editor_id)] if item.editor_id else [("it_team", None)]
-        if stage == Status.AWAITING_APPROVAL:
-            return [("person", pid) for pid in self.people(Role.PEJABAT)]
-        return []  # approved, publish_failed, rejected: the webmaster only
-
-    def for_level(self, level: str, stage: str, item: _ItemFacts) -> list[tuple[str, int | None]]:
-        targets: list[tuple[str, int | None]]
-        if level == "escalation":
-            targets = [("person", pid) for pid in self.people(Role.KEPALA)]
-        else:
-            targets = self.responsible(stage, item)
-        return [*targets, ("alert", None)]
 
 
 def deadline_payload(
@@ -451,140 +388,3 @@ def _close_if_notified(session: Session, row: _Candidate, item: _ItemFacts) -> b
         .values(closed_at=delivered)
     )
     return True
-
-
-# --------------------------------------------------------------------------- digest
-
-
-@dataclass(frozen=True)
-class DigestLine:
-    """One item waiting on the recipient."""
-
-    item_id: int
-    state: str
-    title: str
-    section: str
-    officer: str
-    editor: str
-    waiting_since: datetime
-    due_at: datetime | None
-    overdue: bool
-    waiting_minutes: int  # working time since waiting_since
-
-    def as_payload(self, tz: Any) -> dict[str, Any]:
-        return {
-            "item_id": self.item_id,
-            "state": self.state,
-            "title": self.title,
-            "section": self.section,
-            "officer": self.officer,
-            "editor": self.editor,
-            "waiting_since": self.waiting_since.astimezone(tz).isoformat(),
-            "due_at": self.due_at.astimezone(tz).isoformat() if self.due_at else None,
-            "overdue": self.overdue,
-            "waiting_minutes": self.waiting_minutes,
-        }
-
-
-@dataclass(frozen=True)
-class DigestEntry:
-    """Everything waiting on one recipient, oldest first."""
-
-    target: str  # "person" or "alert" (the webmaster)
-    recipient_id: int | None
-    lines: tuple[DigestLine, ...]
-
-
-OPEN_STATES: Final = tuple(s for s in Status if s not in FINAL_STATES)
-
-
-def daily_digest(session: Session, now: datetime, calendar: WorkingCalendar) -> list[DigestEntry]:
-    """What waits on whom at `now`: one entry per recipient with something waiting."""
-    officer, editor = aliased(Person), aliased(Person)
-    open_deadline = and_(StageDeadline.item_id == Item.id, StageDeadline.closed_at.is_(None))
-    rows = session.execute(
-        select(Item.id, Item.state, Item.title, Item.description, Item.section,
-               Item.editor_id, Item.updated_at, officer.name, editor.name,
-               StageDeadline.started_at, StageDeadline.due_at)
-        .join(officer, officer.id == Item.officer_id)
-        .outerjoin(editor, editor.id == Item.editor_id)
-        .outerjoin(StageDeadline, open_deadline)
-        .where(Item.state.in_([s.value for s in OPEN_STATES]))
-    ).all()
-    lines: list[tuple[DigestLine, int | None]] = []
-    seen: set[int] = set()
-    for row in rows:
-        if row.id in seen:  # two open deadlines would be a bug elsewhere; list once
-            continue
-        seen.add(row.id)
-        since = row.started_at or row.updated_at
-        lines.append((DigestLine(
-            item_id=row.id, state=row.state, title=row.title or _snippet(row.description),
-            section=row.section, officer=row[7], editor=row[8] or "",
-            waiting_since=since, due_at=row.due_at,
-            overdue=row.due_at is not None and row.due_at <= now,
-            waiting_minutes=int(calendar.working_time_between(since, now).total_seconds() // 60),
-        ), row.editor_id))
-    lines.sort(key=lambda pair: (pair[0].waiting_since, pair[0].item_id))
-    entries: list[DigestEntry] = []
-    editor_ids = {p.id for p in active_people_with(session, Role.EDITOR)}
-    officials = {p.id for p in active_people_with(session, Role.PEJABAT)}
-    for person_id in sorted(editor_ids | officials):
-        mine = tuple(
-            line for line, claimed_by in lines
-            if (person_id in editor_ids and (
-                line.state == Status.SUBMITTED
-                or (line.state == Status.IN_EDITING and claimed_by == person_id)))
-            or (person_id in officials and line.state == Status.AWAITING_APPROVAL)
-        )
-        if mine:
-            entries.append(DigestEntry("person", person_id, mine))
-    if lines:
-        entries.append(DigestEntry("alert", None, tuple(line for line, _ in lines)))
-    return entries
-
-
-def queue_digest(
-    session: Session,
-    now: datetime,
-    calendar: WorkingCalendar,
-    *,
-    not_before: time | None = None,
-) -> int:
-    """Writes today's `digest.daily` rows (one per recipient per local date); returns how
-    many were new. Nothing on a closed day (weekend, holiday) or before `not_before`
-    (local time); running it again the same day writes nothing more."""
-    local = now.astimezone(calendar.tz)
-    if not calendar.is_working_day(local.date()):
-        return 0
-    if not_before is not None and local.time() < not_before:
-        return 0
-    with transaction(session):
-        entries = daily_digest(session, now, calendar)
-        rows = [
-            _digest_row(entry, local.date(), now, calendar) for entry in entries
-        ]
-        if not rows:
-            return 0
-        return insert_once(session, rows)
-
-
-def digest_key(day: date, target: str, recipient_id: int | None) -> str:
-    return f"digest:{day.isoformat()}:{target}:{recipient_id or ''}"
-
-
-def _digest_row(
-    entry: DigestEntry, day: date, now: datetime, calendar: WorkingCalendar
-) -> dict[str, Any]:
-    shown = entry.lines[:DIGEST_MAX_LINES]
-    return notification_values(
-        target=entry.target, recipient_id=entry.recipient_id, template=DIGEST_TEMPLATE,
-        payload={
-            "date": day.isoformat(),
-            "count": len(entry.lines),
-            "overdue": sum(1 for line in entry.lines if line.overdue),
-            "more": len(entry.lines) - len(shown),
-            "lines": [line.as_payload(calendar.tz) for line in shown],
-        },
-        key=digest_key(day, entry.target, entry.recipient_id), now=now,
-    )

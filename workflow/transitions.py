@@ -1,6 +1,6 @@
 """The SOP as one table: every action, where it may start, where it leads, who may take it.
 
-The bot builds its buttons from `allowed_actions`, and every operation in `service` checks
+The bot builds its buttons from `allowed_actions`, and every operation in `actions` checks
 the same table through `check`, so what is offered and what is accepted cannot drift apart.
 """
 
@@ -10,10 +10,38 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from workflow.audience import Audience
 from workflow.errors import NotAllowed, WrongState
 from workflow.models import Item, Person, Role, Status
 
 S = Status
+
+
+class Action(enum.StrEnum):
+    """Every step of the SOP, by the one name the table, the buttons' callback data, the
+    audit rows (``workflow.<value>``) and the outbox templates (``item.<value>``) use."""
+
+    UPDATE_DRAFT = "update_draft"
+    SUBMIT = "submit"
+    CANCEL = "cancel"
+    CLAIM = "claim"
+    EDIT = "edit"
+    FORWARD = "forward"
+    RETURN_TO_OFFICER = "return_to_officer"
+    APPROVE = "approve"
+    REJECT = "reject"
+    REQUEST_REVISION = "request_revision"
+    MARK_PUBLISHED = "mark_published"
+    MARK_PUBLISH_FAILED = "mark_publish_failed"
+    RETRY_PUBLISH = "retry_publish"
+
+    @property
+    def audit_verb(self) -> str:
+        return f"workflow.{self.value}"
+
+    @property
+    def notice_template(self) -> str:
+        return f"item.{self.value}"
 
 
 class Owner(enum.Enum):
@@ -24,21 +52,9 @@ class Owner(enum.Enum):
     EDITOR = "editor"  # the editor who claimed it
 
 
-class Audience(enum.Enum):
-    """Who is told about an action (expanded to outbox rows in the same transaction)."""
-
-    OFFICER = "officer"
-    EDITOR = "editor"
-    DECIDER = "decider"  # the official who approved
-    OFFICIALS = "officials"  # every active pejabat
-    IT_TEAM = "it_team"  # the IT team chat (or each editor when no chat is set)
-    ALERT = "alert"  # the webmaster's alert chat
-    CARDS = "cards"  # every copy of the item's card, edited to show what happened
-
-
 @dataclass(frozen=True)
 class Transition:
-    action: str
+    action: Action
     sources: frozenset[Status]
     target: Status | None  # None: the item stays where it is (an edit)
     roles: frozenset[Role]  # empty: only the system (the publisher) takes it
@@ -49,7 +65,7 @@ class Transition:
 
 
 def _t(
-    action: str,
+    action: Action,
     sources: Iterable[Status],
     target: Status | None,
     roles: Iterable[Role],
@@ -69,29 +85,29 @@ A = Audience
 P, E, J, ADM = Role.PETUGAS, Role.EDITOR, Role.PEJABAT, Role.ADMIN
 OFFICER_WORK = (S.DRAFT, S.RETURNED_TO_OFFICER)
 
-TRANSITIONS: dict[str, Transition] = {
+TRANSITIONS: dict[Action, Transition] = {
     t.action: t
     for t in (
-        _t("update_draft", OFFICER_WORK, None, [P], Owner.OFFICER),
-        _t("submit", OFFICER_WORK, S.SUBMITTED, [P], Owner.OFFICER, notify=(A.IT_TEAM,)),
-        _t("cancel", [S.DRAFT], S.CANCELLED, [P], Owner.OFFICER),
-        _t("claim", [S.SUBMITTED], S.IN_EDITING, [E], notify=(A.OFFICER, A.CARDS)),
-        _t("edit", [S.IN_EDITING], None, [E], Owner.EDITOR),
-        _t("forward", [S.IN_EDITING], S.AWAITING_APPROVAL, [E], Owner.EDITOR,
+        _t(Action.UPDATE_DRAFT, OFFICER_WORK, None, [P], Owner.OFFICER),
+        _t(Action.SUBMIT, OFFICER_WORK, S.SUBMITTED, [P], Owner.OFFICER, notify=(A.IT_TEAM,)),
+        _t(Action.CANCEL, [S.DRAFT], S.CANCELLED, [P], Owner.OFFICER),
+        _t(Action.CLAIM, [S.SUBMITTED], S.IN_EDITING, [E], notify=(A.OFFICER, A.CARDS)),
+        _t(Action.EDIT, [S.IN_EDITING], None, [E], Owner.EDITOR),
+        _t(Action.FORWARD, [S.IN_EDITING], S.AWAITING_APPROVAL, [E], Owner.EDITOR,
            notify=(A.OFFICIALS, A.CARDS)),
-        _t("return_to_officer", [S.IN_EDITING], S.RETURNED_TO_OFFICER, [E], Owner.EDITOR,
+        _t(Action.RETURN_TO_OFFICER, [S.IN_EDITING], S.RETURNED_TO_OFFICER, [E], Owner.EDITOR,
            needs_note=True, notify=(A.OFFICER, A.CARDS)),
-        _t("approve", [S.AWAITING_APPROVAL], S.APPROVED, [J],
+        _t(Action.APPROVE, [S.AWAITING_APPROVAL], S.APPROVED, [J],
            notify=(A.OFFICER, A.EDITOR, A.CARDS), queues_publish=True),
-        _t("reject", [S.AWAITING_APPROVAL], S.REJECTED, [J], needs_note=True,
+        _t(Action.REJECT, [S.AWAITING_APPROVAL], S.REJECTED, [J], needs_note=True,
            notify=(A.OFFICER, A.EDITOR, A.CARDS)),
-        _t("request_revision", [S.AWAITING_APPROVAL], S.IN_EDITING, [J], needs_note=True,
+        _t(Action.REQUEST_REVISION, [S.AWAITING_APPROVAL], S.IN_EDITING, [J], needs_note=True,
            notify=(A.EDITOR, A.CARDS)),
-        _t("mark_published", [S.APPROVED], S.PUBLISHED, [],
+        _t(Action.MARK_PUBLISHED, [S.APPROVED], S.PUBLISHED, [],
            notify=(A.OFFICER, A.EDITOR, A.DECIDER, A.CARDS)),
-        _t("mark_publish_failed", [S.APPROVED], S.PUBLISH_FAILED, [],
+        _t(Action.MARK_PUBLISH_FAILED, [S.APPROVED], S.PUBLISH_FAILED, [],
            notify=(A.ALERT, A.EDITOR)),
-        _t("retry_publish", [S.PUBLISH_FAILED], S.APPROVED, [E, ADM], queues_publish=True),
+        _t(Action.RETRY_PUBLISH, [S.PUBLISH_FAILED], S.APPROVED, [E, ADM], queues_publish=True),
     )
 }
 
@@ -118,7 +134,7 @@ def _check_actor(transition: Transition, item: Item, actor: Person | None) -> No
         raise NotAllowed("claimed by another editor", action=transition.action, reason="owner")
 
 
-def allowed_actions(item: Item, actor: Person | None) -> list[str]:
+def allowed_actions(item: Item, actor: Person | None) -> list[Action]:
     """The actions `actor` may take on `item` right now, in table order (for buttons)."""
     allowed = []
     for transition in TRANSITIONS.values():
@@ -128,6 +144,13 @@ def allowed_actions(item: Item, actor: Person | None) -> list[str]:
             continue
         allowed.append(transition.action)
     return allowed
+
+
+def open_actions(item: Item) -> list[Action]:
+    """The actions people may take on `item` in its state, whoever they are (for buttons in
+    shared chats: a press is checked again, against the presser)."""
+    return [transition.action for transition in TRANSITIONS.values()
+            if transition.roles and item.status in transition.sources]
 
 
 def can_view(item: Item, person: Person) -> bool:

@@ -1,7 +1,6 @@
-"""Operating Warta: `warta doctor`, `warta backup` / `warta restore`, structured logs.
+"""`warta backup` / `warta restore`: consistent copies while the bot writes, careful restores.
 
-Doctor runs against the Telegram Bot API double (a subprocess, `python -m telesim`),
-backups against SQLite while a writer keeps writing, and against PostgreSQL in private
+Backups run against SQLite while a writer keeps writing, and against PostgreSQL in private
 databases made for the test.
 """
 
@@ -9,18 +8,14 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import os
-import re
 import shutil
-import sqlite3
-import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -28,307 +23,16 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from telesim import DEFAULT_TOKEN
 from tests.conftest import REQUIRE_SERVERS, START, Office, postgres_url_or_skip
 from tests.flow import item_in
-from tests.wordpress_site import (  # noqa: F401  (fixtures)
-    WordPressSite,
-    _loopback_without_proxy,
-    wordpress_server,
-    wordpress_site,
-)
-from warta.cli import main
-from warta.ops import MANIFEST
-from workflow import db, logs
-from workflow.config import Settings, TelegramSettings, WebsiteSettings, load_settings
+from tests.warta_cli import HEAD, run, write_config
+from warta.backup import MANIFEST
+from workflow import db
+from workflow.actions import NewMedia
+from workflow.config import Settings, load_settings
 from workflow.context import Context
-from workflow.media import MediaStore
+from workflow.media.storage import MediaStore
 from workflow.models import Status
-from workflow.service import NewMedia
-
-HEAD = db.head_revision(db.make_engine("sqlite://"))
-WEBSITE_PASSWORD = "abcd EFGH ijkl MNOP qrst UVWX"  # WordPress Application Password shape
-
-
-# --------------------------------------------------------------------------- fixtures
-
-
-class Double(NamedTuple):
-    url: str
-    token: str
-
-
-@pytest.fixture(scope="module")
-def double() -> Iterator[Double]:
-    """The Bot API double as its own process (doctor runs its own event loop)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "telesim", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        match = re.search(r"listening on (http://\S+)", line)
-        assert match, f"the double did not start: {line!r}"
-        yield Double(match.group(1), DEFAULT_TOKEN)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def write_config(path: Path, *, database: str, media: Path, double: Double | None = None,
-                 timezone: str = "Asia/Jakarta", adapter: str = "none") -> Path:
-    api = double.url if double else "http://127.0.0.1:9"
-    path.write_text(
-        "[office]\n"
-        'name = "Kantor Uji"\n'
-        f'timezone = "{timezone}"\n'
-        "[telegram]\n"
-        f'api_base_url = "{api}/bot"\n'
-        f'api_file_url = "{api}/file/bot"\n'
-        "[database]\n"
-        f'url = "{database}"\n'
-        "[media]\n"
-        f'dir = "{media}"\n'
-        "[website]\n"
-        f'adapter = "{adapter}"\n'
-    )
-    return path
-
-
-def run(config: Path, *args: str) -> int:
-    return main(["--config", str(config), *args])
-
-
-@pytest.fixture
-def token_env(monkeypatch: pytest.MonkeyPatch, double: Double) -> str:
-    monkeypatch.setenv("WARTA_TELEGRAM_TOKEN", double.token)
-    monkeypatch.setenv("WARTA_WEBSITE_PASSWORD", WEBSITE_PASSWORD)
-    return double.token
-
-
-# --------------------------------------------------------------------------- doctor
-
-
-def test_doctor_all_ok(tmp_path: Path, double: Double, token_env: str,
-                       capsys: pytest.CaptureFixture[str]) -> None:
-    config = write_config(tmp_path / "config.toml", database=f"sqlite:///{tmp_path}/w.db",
-                          media=tmp_path / "media", double=double)
-    assert run(config, "db", "upgrade") == 0
-    capsys.readouterr()
-    assert run(config, "doctor") == 0
-    out = capsys.readouterr().out
-    lines = out.splitlines()
-    assert [line.split(":")[0] for line in lines] == [
-        "OK   config", "OK   database", "OK   media", "OK   telegram",
-        "OK   telegram mode", "SKIP website", "OK   calendar",
-    ]
-    assert f"OK   config: {config}" in out
-    assert f"OK   database: sqlite:///{tmp_path}/w.db at revision {HEAD} (head)" in out
-    assert f"OK   media: {tmp_path}/media does not exist yet" in out
-    assert f"OK   telegram: @warta_test_bot (id 123456789) via {double.url}/bot" in out
-    assert "OK   calendar: Asia/Jakarta, now " in out
-    assert re.search(r"next holiday \d{4}-\d\d-\d\d \S", out)
-    assert "cuti bersama 2026: " in out  # the machine's clock; the data covers 2026-2027
-    assert token_env not in out and token_env.split(":")[1] not in out
-    print(out, file=sys.stderr)  # the sample in the test log
-
-
-def test_doctor_failures_each_with_a_fix(tmp_path: Path, double: Double,
-                                         monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
-    wrong = "123456789:WRONG-token-that-the-double-refuses"
-    monkeypatch.setenv("WARTA_TELEGRAM_TOKEN", wrong)
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a directory")
-    sqlite3.connect(tmp_path / "w.db").close()  # exists, never migrated
-    config = write_config(tmp_path / "config.toml", database=f"sqlite:///{tmp_path}/w.db",
-                          media=blocker / "media", double=double)
-    assert run(config, "doctor") == 1
-    out = capsys.readouterr().out
-    print(out, file=sys.stderr)
-    assert (f"FAIL database: sqlite:///{tmp_path}/w.db at revision none, expected {HEAD} "
-            "— run `warta db upgrade`") in out
-    assert (f"FAIL media: {blocker}/media cannot be created: {blocker} is not a directory "
-            "— create") in out
-    assert ("FAIL telegram: getMe refused the token — set WARTA_TELEGRAM_TOKEN or "
-            "[telegram] token") in out
-    assert wrong not in out and wrong.split(":")[1] not in out
-    assert all(" — " in line for line in out.splitlines() if line.startswith("FAIL"))
-
-    monkeypatch.setenv("WARTA_TELEGRAM_TOKEN", "")
-    (tmp_path / "w.db").unlink()
-    assert run(config, "doctor") == 1
-    out = capsys.readouterr().out
-    assert ("FAIL telegram: no bot token — set WARTA_TELEGRAM_TOKEN or [telegram] token"
-            in out)
-    assert "FAIL database: " in out and "no database file" in out
-
-
-def test_doctor_unknown_time_zone_is_a_config_error(tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    config = write_config(tmp_path / "config.toml", database=f"sqlite:///{tmp_path}/w.db",
-                          media=tmp_path / "media", timezone="Asia/Atlantis")
-    assert run(config, "doctor") == 2
-    assert "office.timezone: unknown time zone 'Asia/Atlantis'" in capsys.readouterr().err
-
-
-def test_doctor_masks_the_database_password_and_website_secrets(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    secret = "hunter2-database-secret"
-    monkeypatch.setenv("WARTA_TELEGRAM_TOKEN", "")
-    monkeypatch.setenv("WARTA_WEBSITE_PASSWORD", WEBSITE_PASSWORD)
-    # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
-    config = write_config(tmp_path / "config.toml",
-                          database=f"postgresql+psycopg://warta:{secret}@127.0.0.1:9/warta",
-                          media=tmp_path / "media", adapter="wordpress")
-    assert run(config, "doctor") == 1
-    out = capsys.readouterr().out
-    print(out, file=sys.stderr)
-    assert ("FAIL database: cannot connect to postgresql+psycopg://warta:***@127.0.0.1:9/warta"
-            in out)
-    assert "FAIL website: website.username: required for the wordpress adapter" in out
-    assert secret not in out and WEBSITE_PASSWORD not in out
-
-
-def test_doctor_warns_about_secrets_in_a_world_readable_file(
-    tmp_path: Path, double: Double, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.delenv("WARTA_TELEGRAM_TOKEN", raising=False)
-    config = write_config(tmp_path / "config.toml", database=f"sqlite:///{tmp_path}/w.db",
-                          media=tmp_path / "media", double=double)
-    config.write_text(config.read_text().replace(
-        "[telegram]\n", f'[telegram]\ntoken = "{double.token}"\n'))
-    config.chmod(0o644)
-    assert run(config, "db", "upgrade") == 0
-    capsys.readouterr()
-    assert run(config, "doctor") == 0  # a warning is not a failure
-    out = capsys.readouterr().out
-    assert (f"WARN config: {config} (office 'Kantor Uji'); it holds telegram.token and anyone "
-            f"on this machine can read it — chmod o-r {config}") in out
-    assert "OK   telegram: @warta_test_bot" in out
-    assert double.token not in out
-
-
-def test_doctor_describes_webhook_mode(tmp_path: Path, double: Double, token_env: str,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
-    config = write_config(tmp_path / "config.toml", database=f"sqlite:///{tmp_path}/w.db",
-                          media=tmp_path / "media", double=double)
-    text = config.read_text()
-    config.write_text(text.replace(
-        "[telegram]\n", '[telegram]\nwebhook_url = "https://warta.example.go.id/telegram"\n'))
-    assert run(config, "db", "upgrade") == 0
-    capsys.readouterr()
-    assert run(config, "doctor") == 0
-    assert ("OK   telegram mode: webhook https://warta.example.go.id/telegram, served on "
-            "http://127.0.0.1:8443/telegram (health check on /healthz), secret derived from "
-            "the token") in capsys.readouterr().out
-    config.write_text(text.replace(
-        "[telegram]\n", '[telegram]\nwebhook_url = "http://warta.example.go.id/telegram"\n'))
-    assert run(config, "doctor") == 1
-    assert "— Telegram only calls https:// webhooks" in capsys.readouterr().out
-
-
-# --------------------------------------------------------------------------- logs
-
-
-def log_settings() -> Settings:
-    return Settings(
-        telegram=TelegramSettings(token=DEFAULT_TOKEN, webhook_secret="hook-secret-123"),
-        website=WebsiteSettings(username="editor", password=WEBSITE_PASSWORD),
-    )
-
-
-@pytest.fixture
-def log_stream() -> Iterator[Callable[..., io.StringIO]]:
-    handlers: list[logging.Handler] = []
-
-    def install(**options: Any) -> io.StringIO:
-        stream = io.StringIO()
-        handlers.append(logs.setup_logging(log_settings(), stream=stream, **options))
-        return stream
-
-    yield install
-    for handler in handlers:
-        logs.remove_logging(handler)
-
-
-def test_logs_never_show_secrets(log_stream: Callable[..., io.StringIO]) -> None:
-    from telegram.error import InvalidToken
-
-    stream = log_stream(json_lines=False)
-    token, secret_part = DEFAULT_TOKEN, DEFAULT_TOKEN.split(":")[1]
-    log = logging.getLogger("warta.bot")
-    url = f"http://127.0.0.1:1/bot{token}/getUpdates"
-    logging.getLogger("httpx").info('HTTP Request: POST %s "HTTP/1.1 200 OK"', url)
-    try:
-        try:
-            raise ConnectionError(f"cannot reach {url}")
-        except ConnectionError as error:
-            # What PTB's Bot.initialize raises: the token inside the message.
-            raise InvalidToken(f"The token `{token}` was rejected by the server.") from error
-    except InvalidToken:
-        log.exception("update failed for %s", secret_part, extra={"item": 12, "actor": 1001})
-    log.warning("wordpress answered for %s", WEBSITE_PASSWORD.replace(" ", ""))
-    log.info("webhook secret %s", "hook-secret-123", extra={"header": f"Bearer {token}"})
-    with logs.bind(item=7, actor=2001):
-        log.info("approved")
-    out = stream.getvalue()
-    print(out, file=sys.stderr)
-    lines = out.splitlines()
-    assert len(lines) == 4  # one line per event (httpx INFO is not written at all)
-    for secret in (token, secret_part, WEBSITE_PASSWORD, WEBSITE_PASSWORD.replace(" ", ""),
-                   "hook-secret-123"):
-        assert secret not in out
-    first = lines[0]
-    assert first.startswith("ts=") and " level=error logger=warta.bot item=12 actor=1001 " in first
-    assert 'msg="update failed for ***"' in first
-    assert "The token `***` was rejected" in first
-    assert "cannot reach http://127.0.0.1:1/bot***/getUpdates" in first
-    assert "Traceback" in first and "\\n" in first
-    assert 'header="Bearer ***"' in lines[2]
-    assert " item=7 actor=2001 msg=approved" in lines[3]
-
-
-def test_the_derived_webhook_secret_is_redacted_too() -> None:
-    from workflow.config import derived_secret
-
-    settings = Settings(telegram=TelegramSettings(token=DEFAULT_TOKEN))
-    redactor = logs.RedactSecrets(logs.secrets_of(settings))
-    assert redactor.redact(f"X-Telegram-Bot-Api-Secret-Token: {derived_secret(DEFAULT_TOKEN)}") \
-        == "X-Telegram-Bot-Api-Secret-Token: ***"
-
-
-def test_logs_as_json_lines(log_stream: Callable[..., io.StringIO]) -> None:
-    stream = log_stream(json_lines=True)
-    with logs.bind(actor=1001):
-        logging.getLogger("publisher.worker").error(
-            "publish %s failed: %s", "warta-3", f"401 for {WEBSITE_PASSWORD}", extra={"item_id": 3})
-    event = json.loads(stream.getvalue())
-    assert event["level"] == "error" and event["logger"] == "publisher.worker"
-    assert event["item"] == 3 and event["actor"] == 1001
-    assert event["msg"] == "publish warta-3 failed: 401 for ***"
-
-
-def test_run_sets_up_structured_logging(tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
-    config = write_config(tmp_path / "config.toml", database=f"sqlite:///{tmp_path}/w.db",
-                          media=tmp_path / "media")
-    root = logging.getLogger()
-    before = list(root.handlers)
-    try:
-        assert run(config, "run") == 1  # not migrated: refused before the bot starts
-        ours = [h for h in root.handlers if h not in before]
-        assert len(ours) == 1 and isinstance(ours[0].formatter, logs.StructuredFormatter)
-        assert any(isinstance(f, logs.RedactSecrets) for f in ours[0].filters)
-        assert logging.getLogger("httpx").level == logging.WARNING
-    finally:
-        for handler in [h for h in root.handlers if h not in before]:
-            logs.remove_logging(handler)
-    assert "warta db upgrade" in capsys.readouterr().err
-
 
 # --------------------------------------------------------------------------- backup/restore
 
@@ -582,7 +286,7 @@ def test_restore_leaves_an_older_backup_at_its_revision(tmp_path: Path,
     assert "at revision 0001; rows as in the backup" in out
     assert f"run `warta db upgrade` to bring it from 0001 to {HEAD}" in out
     assert run(new, "db", "upgrade") == 0
-    assert f"database is at revision {HEAD}" in capsys.readouterr().out
+    assert f"basis data pada revisi {HEAD}" in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------- PostgreSQL
@@ -677,39 +381,6 @@ def test_pg_dump_missing_is_refused_clearly(tmp_path: Path, monkeypatch: pytest.
     assert "pg_dump is not installed: install postgresql-client" in err
     assert not (tmp_path / "bk").exists()
     assert os.environ["PATH"] == str(tmp_path / "empty-bin")
-
-
-# --------------------------------------------------------------------------- website
-
-
-@pytest.mark.wordpress
-def test_doctor_checks_the_website_credentials(
-    tmp_path: Path, double: Double, token_env: str, monkeypatch: pytest.MonkeyPatch,
-    wordpress_site: WordPressSite,  # noqa: F811
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    url, user, password = wordpress_site
-    config = write_config(tmp_path / "config.toml", database=f"sqlite:///{tmp_path}/w.db",
-                          media=tmp_path / "media", double=double, adapter="wordpress")
-    config.write_text(config.read_text() + f'base_url = "{url}"\nusername = "{user}"\n')
-    assert run(config, "db", "upgrade") == 0
-    monkeypatch.setenv("WARTA_WEBSITE_PASSWORD", password)
-    capsys.readouterr()
-    assert run(config, "doctor") == 0
-    out = capsys.readouterr().out
-    assert f"OK   website: wordpress {url} as {user!r}: authenticated GET answered" in out
-    assert password not in out and password.replace(" ", "") not in out
-
-    wrong = "wxyz WXYZ wxyz WXYZ wxyz WXYZ"
-    monkeypatch.setenv("WARTA_WEBSITE_PASSWORD", wrong)
-    assert run(config, "doctor") == 1
-    out = capsys.readouterr().out
-    print(out, file=sys.stderr)
-    line = next(line for line in out.splitlines() if line.startswith("FAIL website"))
-    assert line.startswith(f"FAIL website: wordpress {url}: ")
-    assert line.endswith("— check [website] username and the Application Password "
-                         "(WARTA_WEBSITE_PASSWORD)")
-    assert wrong not in out and wrong.replace(" ", "") not in out
 
 
 def test_an_unreachable_database_is_a_clear_refusal(tmp_path: Path,

@@ -1,6 +1,7 @@
-"""SOP reports: how long each stage took against the SOP, per stage, section and person.
+"""The SOP report's figures: time in each stage against the SOP, per stage, section, person.
 
-No Telegram here; `workflow.report_export` turns a `Report` into CSV, XLSX and PNG.
+`workflow.reports.text` renders a `Report` as text, `workflow.reports.export` as CSV,
+XLSX and PNG.
 
 Definitions
 -----------
@@ -37,7 +38,6 @@ in the period or open now.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from collections import defaultdict
@@ -51,9 +51,9 @@ from sqlalchemy.orm import Session
 
 from workflow.calendar import Deadline, WorkingCalendar
 from workflow.config import DeadlineSettings
+from workflow.deadlines import allowance_texts, allowances_from
 from workflow.models import FINAL_STATES, AuditEvent, Item, Person, Status
-from workflow.service import transaction
-from workflow.sweeper import allowances_from
+from workflow.transaction import transaction
 
 STAGES: Final = (
     Status.DRAFT,
@@ -68,146 +68,6 @@ STATE_ORDER: Final = (*STAGES[:5], Status.PUBLISHED, Status.REJECTED, *STAGES[5:
                       Status.CANCELLED)
 SYSTEM: Final = "Sistem"
 _CHUNK = 500
-
-STATE_LABELS: Final[Mapping[str, Mapping[str, str]]] = {
-    "id": {
-        "draft": "Draf",
-        "submitted": "Menunggu klaim",
-        "in_editing": "Penyuntingan",
-        "awaiting_approval": "Menunggu persetujuan",
-        "approved": "Menunggu terbit",
-        "published": "Terbit",
-        "rejected": "Ditolak",
-        "returned_to_officer": "Dikembalikan ke petugas",
-        "publish_failed": "Gagal terbit",
-        "cancelled": "Dibatalkan",
-    },
-    "en": {
-        "draft": "Draft",
-        "submitted": "Waiting for claim",
-        "in_editing": "Editing",
-        "awaiting_approval": "Awaiting approval",
-        "approved": "Waiting to publish",
-        "published": "Published",
-        "rejected": "Rejected",
-        "returned_to_officer": "Returned to officer",
-        "publish_failed": "Publish failed",
-        "cancelled": "Cancelled",
-    },
-}
-
-LABELS: Final[Mapping[str, Mapping[str, str]]] = {
-    "id": {
-        "title": "Laporan SOP publikasi website",
-        "period": "Periode",
-        "until": "s.d.",
-        "as_of": "keadaan per",
-        "created": "Item baru",
-        "created_by_state": "Status item baru (saat ini)",
-        "current_by_state": "Status semua item saat ini",
-        "published": "Terbit",
-        "rejected": "Ditolak",
-        "returned": "Dikembalikan ke petugas",
-        "revisions": "Diminta revisi",
-        "publish_failures": "Gagal terbit",
-        "stages": "Waktu per tahap (median / P90 terhadap batas SOP)",
-        "stage": "Tahap",
-        "visits": "Jumlah",
-        "median": "Median",
-        "p90": "P90",
-        "allowance": "Batas SOP",
-        "allowance_inline": "batas SOP",
-        "on_time": "Tepat waktu",
-        "late": "Terlambat",
-        "on_time_rate": "% tepat waktu",
-        "open": "Masih berjalan",
-        "open_overdue": "Berjalan & terlambat",
-        "sections": "Per bidang",
-        "section": "Bidang",
-        "people": "Per orang",
-        "person": "Nama",
-        "stages_of_person": "Tahap",
-        "notes": "Alasan penolakan",
-        "other_notes": "Catatan pengembalian dan revisi",
-        "item": "Item",
-        "at": "Waktu",
-        "by": "Oleh",
-        "reason": "Alasan",
-        "kind": "Jenis",
-        "none": "tidak ada",
-        "no_section": "(tanpa bidang)",
-        "times": "kali",
-        "overall": "Ketepatan waktu keseluruhan",
-        "minutes": "mnt",
-        "hours": "j",
-        "working_day": "hari kerja",
-        "working_hours": "jam kerja",
-        "clock_hours": "jam",
-        "minutes_long": "menit kerja",
-        "clock_minutes": "menit",
-        "reject": "Ditolak",
-        "return_to_officer": "Dikembalikan",
-        "request_revision": "Revisi",
-    },
-    "en": {
-        "title": "Website publishing SOP report",
-        "period": "Period",
-        "until": "to",
-        "as_of": "as of",
-        "created": "New items",
-        "created_by_state": "New items by current state",
-        "current_by_state": "All items by current state",
-        "published": "Published",
-        "rejected": "Rejected",
-        "returned": "Returned to officer",
-        "revisions": "Revisions asked",
-        "publish_failures": "Publish failures",
-        "stages": "Time per stage (median / P90 against the SOP allowance)",
-        "stage": "Stage",
-        "visits": "Count",
-        "median": "Median",
-        "p90": "P90",
-        "allowance": "SOP allowance",
-        "allowance_inline": "SOP allowance",
-        "on_time": "On time",
-        "late": "Late",
-        "on_time_rate": "% on time",
-        "open": "Still open",
-        "open_overdue": "Open & overdue",
-        "sections": "Per section",
-        "section": "Section",
-        "people": "Per person",
-        "person": "Name",
-        "stages_of_person": "Stages",
-        "notes": "Rejection reasons",
-        "other_notes": "Return and revision notes",
-        "item": "Item",
-        "at": "At",
-        "by": "By",
-        "reason": "Reason",
-        "kind": "Kind",
-        "none": "none",
-        "no_section": "(no section)",
-        "times": "times",
-        "overall": "Overall on-time rate",
-        "minutes": "min",
-        "hours": "h",
-        "working_day": "working days",
-        "working_hours": "working hours",
-        "clock_hours": "hours",
-        "minutes_long": "working minutes",
-        "clock_minutes": "minutes",
-        "reject": "Rejected",
-        "return_to_officer": "Returned",
-        "request_revision": "Revision",
-    },
-}
-
-_MONTHS_ID: Final = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt",
-                     "Nov", "Des")
-_MONTHS_EN: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
-                     "Nov", "Dec")
-
 
 # ------------------------------------------------------------------------ results
 
@@ -395,7 +255,7 @@ def build_report(
         raise ValueError("the period must end after it starts")
     as_of = min(end, now) if now is not None else end
     allowances = allowances_from(deadlines)
-    texts = _allowance_texts(deadlines)
+    texts = allowance_texts(deadlines)
     with transaction(session):
         in_period = _events_in_period(session, start, end)
         open_ids = set(session.scalars(
@@ -457,23 +317,6 @@ def build_report(
         notes=notes,
         visits=tuple(visits),
     )
-
-
-def _allowance_texts(
-    deadlines: DeadlineSettings | Mapping[str, Deadline] | None,
-) -> dict[str, str]:
-    if isinstance(deadlines, Mapping):
-        return {str(stage): _deadline_text(d) for stage, d in deadlines.items()}
-    settings = deadlines or DeadlineSettings()
-    return {name: str(value) for name, value in dataclasses.asdict(settings).items()}
-
-
-def _deadline_text(deadline: Deadline) -> str:
-    minutes = deadline.amount.total_seconds() / 60
-    if deadline.mode == "working_days":
-        return f"{deadline.amount.days}d"
-    text = f"{minutes / 60:g}h" if minutes % 60 == 0 else f"{minutes:g}m"
-    return f"{text} clock" if deadline.mode == "clock" else text
 
 
 def _stage_names(allowances: Mapping[str, Deadline], visits: Sequence[Visit]) -> list[str]:
@@ -688,136 +531,3 @@ def _ordered_counts(counts: Mapping[str, int]) -> tuple[tuple[str, int], ...]:
     known = [(state, counts[state]) for state in order if counts.get(state)]
     other = sorted((s, n) for s, n in counts.items() if s not in order and n)
     return tuple(known + other)
-
-
-# ------------------------------------------------------------------------ text
-
-
-def state_label(state: str, language: str = "id") -> str:
-    return STATE_LABELS.get(language, STATE_LABELS["id"]).get(state, state)
-
-
-def format_minutes(minutes: float | None, language: str = "id") -> str:
-    """45 → "45 mnt"; 135 → "2 j 15 mnt"; None → "–"."""
-    if minutes is None:
-        return "–"
-    labels = LABELS.get(language, LABELS["id"])
-    whole = round(minutes)
-    if whole < 120:
-        return f"{whole} {labels['minutes']}"
-    hours, rest = divmod(whole, 60)
-    return f"{hours} {labels['hours']} {rest} {labels['minutes']}" if rest else (
-        f"{hours} {labels['hours']}")
-
-
-def format_allowance(stage: StageStats, language: str = "id") -> str:
-    """ "3h" → "3 jam kerja", "1d" → "1 hari kerja", "1h clock" → "1 jam"."""
-    if not stage.allowance:
-        return "–"
-    labels = LABELS.get(language, LABELS["id"])
-    deadline = Deadline.parse(stage.allowance)
-    if deadline.mode == "working_days":
-        number: float = deadline.amount.days
-        key = "working_day"
-    else:
-        minutes = deadline.amount.total_seconds() / 60
-        clock = deadline.mode == "clock"
-        if minutes % 60 == 0:
-            number, key = minutes / 60, "clock_hours" if clock else "working_hours"
-        else:
-            number, key = minutes, "clock_minutes" if clock else "minutes_long"
-    text = f"{number:g} {labels[key]}"
-    if language == "en" and number == 1:
-        text = text.removesuffix("s")
-    return text
-
-
-def format_rate(rate: float | None) -> str:
-    return "–" if rate is None else f"{rate * 100:.0f}%"
-
-
-def format_date(moment: datetime, tz: tzinfo, language: str = "id") -> str:
-    local = moment.astimezone(tz)
-    months = _MONTHS_ID if language == "id" else _MONTHS_EN
-    return f"{local.day} {months[local.month - 1]} {local.year}"
-
-
-def period_text(report: Report, language: str = "id") -> str:
-    from zoneinfo import ZoneInfo
-
-    tz = ZoneInfo(report.timezone)
-    labels = LABELS.get(language, LABELS["id"])
-    last = report.end - timedelta(microseconds=1)
-    text = (f"{format_date(report.start, tz, language)} {labels['until']} "
-            f"{format_date(last, tz, language)}")
-    if report.as_of < report.end:
-        moment = report.as_of.astimezone(tz)
-        text += f" ({labels['as_of']} {format_date(moment, tz, language)} {moment:%H:%M})"
-    return text
-
-
-def format_text(report: Report, language: str = "id") -> str:
-    """The report as plain text for a chat message or the terminal."""
-    from zoneinfo import ZoneInfo
-
-    tz = ZoneInfo(report.timezone)
-    language = language if language in LABELS else "id"
-    t = LABELS[language]
-
-    def counts(pairs: Sequence[tuple[str, int]]) -> str:
-        return ", ".join(f"{state_label(s, language)} {n}" for s, n in pairs) or t["none"]
-
-    lines = [
-        t["title"],
-        f"{t['period']}: {period_text(report, language)}",
-        "",
-        f"{t['created']}: {report.created}",
-        f"{t['created_by_state']}: {counts(report.created_by_state)}",
-        f"{t['current_by_state']}: {counts(report.current_by_state)}",
-        f"{t['published']}: {report.published} · {t['rejected']}: {report.rejected} · "
-        f"{t['returned']}: {report.returned} · {t['revisions']}: {report.revisions} · "
-        f"{t['publish_failures']}: {report.publish_failures}",
-        f"{t['overall']}: {format_rate(report.on_time_rate)} "
-        f"({report.on_time}/{report.visit_count})",
-        "",
-        f"{t['stages']}:",
-    ]
-    for stage in report.stages:
-        times = t["times"] if stage.visits != 1 or language != "en" else "time"
-        line = (f"- {state_label(stage.stage, language)}: {stage.visits} {times}, "
-                f"{t['median'].lower()} {format_minutes(stage.median_minutes, language)}, "
-                f"P90 {format_minutes(stage.p90_minutes, language)}, "
-                f"{t['allowance_inline']} {format_allowance(stage, language)}, "
-                f"{t['on_time'].lower()} {stage.on_time}/{stage.visits} "
-                f"({format_rate(stage.on_time_rate)})")
-        if stage.open:
-            line += f"; {t['open'].lower()} {stage.open} ({t['late'].lower()} {stage.open_overdue})"
-        lines.append(line)
-    lines += ["", f"{t['sections']}:"]
-    for group in report.sections or ():
-        lines.append(f"- {group.name or t['no_section']}: {t['on_time'].lower()} "
-                     f"{group.on_time}/{group.visits} ({format_rate(group.on_time_rate)}), "
-                     f"{t['created'].lower()} {group.created}, "
-                     f"{t['published'].lower()} {group.published}")
-    if not report.sections:
-        lines.append(f"- {t['none']}")
-    lines += ["", f"{t['people']}:"]
-    for group in report.people:
-        stages = ", ".join(state_label(s, language) for s in group.stages)
-        lines.append(f"- {group.name} ({stages}): {t['on_time'].lower()} "
-                     f"{group.on_time}/{group.visits} ({format_rate(group.on_time_rate)})")
-    if not report.people:
-        lines.append(f"- {t['none']}")
-    lines += ["", f"{t['notes']}:"]
-    for note in report.rejections:
-        moment = note.at.astimezone(tz)
-        lines.append(f"- #{note.item_id} ({format_date(moment, tz, language)} "
-                     f"{moment:%H:%M}, {note.by}): {note.note}")
-    if not report.rejections:
-        lines.append(f"- {t['none']}")
-    others = [note for note in report.notes if note.kind != "reject"]
-    if others:
-        lines += ["", f"{t['other_notes']}:"]
-        for note in others:
-            lines.append(f"- #{note.item_id} {t[note.kind]} ({note.by}): {note.note}")
-    return "\n".join(lines)

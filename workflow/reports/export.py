@@ -2,7 +2,7 @@
 
 `export(report, fmt, path)` is the one entry point for the command line and the bot:
 
-* ``text``: the plain-text report (`workflow.reports.format_text`);
+* ``text``: the plain-text report (`workflow.reports.text.format_text`);
 * ``csv``: one tidy table, one row per figure (`to_csv`); semicolon-free, UTF-8;
 * ``xlsx``: a workbook with the sheets Ringkasan, Tahap, Bidang, Orang, Catatan and
   Rincian (every stage visit), Indonesian headers, widths set, header row frozen;
@@ -19,21 +19,20 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from workflow.reports import (
-    LABELS,
-    GroupStats,
-    Report,
-    StageStats,
+from workflow.reports.statistics import GroupStats, Report, StageStats
+from workflow.reports.text import (
     format_allowance,
     format_minutes,
     format_rate,
     format_text,
+    label,
     period_text,
-    state_label,
+    stage_label,
 )
 
 FORMATS: Final = ("text", "csv", "xlsx", "png")
@@ -130,7 +129,7 @@ def to_xlsx(report: Report, path: str | Path, language: str = "id") -> Path:
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    t = LABELS.get(language, LABELS["id"])
+    word = partial(label, language=language)
     tz = ZoneInfo(report.timezone)
     workbook = Workbook()
     header_font = Font(bold=True, color="FFFFFF")
@@ -160,42 +159,43 @@ def to_xlsx(report: Report, path: str | Path, language: str = "id") -> Path:
         return ws
 
     summary: list[list[Any]] = [
-        [t["period"], period_text(report, language)],
-        [t["created"], report.created],
-        [t["published"], report.published],
-        [t["rejected"], report.rejected],
-        [t["returned"], report.returned],
-        [t["revisions"], report.revisions],
-        [t["publish_failures"], report.publish_failures],
-        [t["overall"], report.on_time_rate if report.on_time_rate is not None else ""],
+        [word("period"), period_text(report, language)],
+        [word("created"), report.created],
+        [word("published"), report.published],
+        [word("rejected"), report.rejected],
+        [word("returned"), report.returned],
+        [word("revisions"), report.revisions],
+        [word("publish_failures"), report.publish_failures],
+        [word("overall"), report.on_time_rate if report.on_time_rate is not None else ""],
     ]
-    summary += [[f"{t['created_by_state']}: {state_label(s, language)}", n]
+    summary += [[f"{word('created_by_state')}: {stage_label(s, language)}", n]
                 for s, n in report.created_by_state]
-    summary += [[f"{t['current_by_state']}: {state_label(s, language)}", n]
+    summary += [[f"{word('current_by_state')}: {stage_label(s, language)}", n]
                 for s, n in report.current_by_state]
-    ws = sheet("Ringkasan", [t["title"], ""], summary, widths={1: 48, 2: 40}, first=True)
+    ws = sheet("Ringkasan", [word("title"), ""], summary, widths={1: 48, 2: 40}, first=True)
     ws.cell(row=9, column=2).number_format = "0%"
 
-    sheet("Tahap", [t["stage"], t["visits"], f"{t['median']} (menit)", "P90 (menit)",
-                    f"{t['allowance']} (menit)", t["allowance"], t["on_time"], t["late"],
-                    t["on_time_rate"], t["open"], t["open_overdue"]],
+    sheet("Tahap", [word("stage"), word("visits"), f"{word('median')} (menit)", "P90 (menit)",
+                    f"{word('allowance')} (menit)", word("allowance"), word("on_time"),
+                    word("late"), word("on_time_rate"), word("open"), word("open_overdue")],
           [_stage_row(stage, language) for stage in report.stages], percent_columns=(9,))
-    sheet("Bidang", [t["section"], t["visits"], t["on_time"], t["late"], t["on_time_rate"],
-                     t["created"], t["published"]],
-          [[*_group_row(g, t["no_section"]), g.created, g.published] for g in report.sections],
+    sheet("Bidang", [word("section"), word("visits"), word("on_time"), word("late"),
+                     word("on_time_rate"), word("created"), word("published")],
+          [[*_group_row(g, word("no_section")), g.created, g.published] for g in report.sections],
           percent_columns=(5,))
-    sheet("Orang", [t["person"], t["visits"], t["on_time"], t["late"], t["on_time_rate"],
-                    t["stages_of_person"]],
-          [[*_group_row(g, ""), ", ".join(state_label(s, language) for s in g.stages)]
+    sheet("Orang", [word("person"), word("visits"), word("on_time"), word("late"),
+                    word("on_time_rate"), word("stages_of_person")],
+          [[*_group_row(g, ""), ", ".join(stage_label(s, language) for s in g.stages)]
            for g in report.people], percent_columns=(5,))
-    sheet("Catatan", [t["item"], t["at"], t["kind"], t["by"], t["section"], t["reason"]],
-          [[n.item_id, n.at.astimezone(tz).replace(tzinfo=None), t[n.kind], n.by,
+    sheet("Catatan", [word("item"), word("at"), word("kind"), word("by"), word("section"),
+                      word("reason")],
+          [[n.item_id, n.at.astimezone(tz).replace(tzinfo=None), word(f"note.{n.kind}"), n.by,
             n.section, n.note] for n in report.notes], widths={2: 18, 6: 60})
     for (cell,) in workbook["Catatan"].iter_rows(min_row=2, min_col=2, max_col=2):
         cell.number_format = "yyyy-mm-dd hh:mm"
-    sheet("Rincian", [t["item"], t["stage"], t["section"], t["person"], "Mulai", "Selesai",
-                      "Menit", "Batas waktu", t["on_time"]],
-          [[v.item_id, state_label(v.stage, language), v.section, v.person,
+    sheet("Rincian", [word("item"), word("stage"), word("section"), word("person"), "Mulai",
+                      "Selesai", "Menit", "Batas waktu", word("on_time")],
+          [[v.item_id, stage_label(v.stage, language), v.section, v.person,
             v.started_at.astimezone(tz).replace(tzinfo=None),
             v.ended_at.astimezone(tz).replace(tzinfo=None) if v.ended_at else "",
             round(v.minutes, 1),
@@ -211,7 +211,7 @@ def to_xlsx(report: Report, path: str | Path, language: str = "id") -> Path:
 
 
 def _stage_row(stage: StageStats, language: str) -> list[Any]:
-    return [state_label(stage.stage, language), stage.visits,
+    return [stage_label(stage.stage, language), stage.visits,
             _round(stage.median_minutes), _round(stage.p90_minutes),
             _round(stage.allowance_minutes), format_allowance(stage, language),
             stage.on_time, stage.late,
@@ -232,12 +232,12 @@ def to_png(report: Report, path: str | Path, language: str = "id") -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    t = LABELS.get(language, LABELS["id"])
+    word = partial(label, language=language)
     width, height = PNG_SIZE
     figure = Figure(figsize=(width / _DPI, height / _DPI), dpi=_DPI)
     FigureCanvasAgg(figure)
     stages = list(report.stages)
-    names = [state_label(s.stage, language).replace(" ", "\n", 1) for s in stages]
+    names = [stage_label(s.stage, language).replace(" ", "\n", 1) for s in stages]
     positions = list(range(len(stages)))
     hours = [(s.median_minutes or 0) / 60 for s in stages]
     p90 = [(s.p90_minutes or 0) / 60 for s in stages]
@@ -245,9 +245,9 @@ def to_png(report: Report, path: str | Path, language: str = "id") -> Path:
 
     top, bottom = figure.subplots(2, 1, gridspec_kw={"height_ratios": [3, 2]})
     bar = 0.27
-    top.bar([p - bar for p in positions], hours, bar, label=t["median"], color="#305496")
+    top.bar([p - bar for p in positions], hours, bar, label=word("median"), color="#305496")
     top.bar(positions, p90, bar, label="P90", color="#8EA9DB")
-    top.bar([p + bar for p in positions], allowance, bar, label=t["allowance"],
+    top.bar([p + bar for p in positions], allowance, bar, label=word("allowance"),
             color="#A9A9A9")
     for p, stage, value in zip(positions, stages, hours, strict=True):
         if stage.visits:
@@ -256,10 +256,8 @@ def to_png(report: Report, path: str | Path, language: str = "id") -> Path:
         else:
             top.annotate("–", (p - bar, 0), ha="center", va="bottom", fontsize=8)
     top.set_xticks(positions, names, fontsize=9)
-    unit = "jam (waktu kerja; terbit: jam biasa)" if language == "id" else (
-        "hours (working time; publishing: clock hours)")
-    top.set_ylabel(unit)
-    top.set_title(f"{t['stages']}\n{period_text(report, language)}", fontsize=12)
+    top.set_ylabel(word("chart_unit"))
+    top.set_title(f"{word('stages')}\n{period_text(report, language)}", fontsize=12)
     top.legend(loc="upper right")
     top.grid(axis="y", alpha=0.3)
 
@@ -269,12 +267,12 @@ def to_png(report: Report, path: str | Path, language: str = "id") -> Path:
         else "#BF8F00") for s in stages]
     bottom.bar(positions, rates, 0.6, color=colors)
     for p, stage, rate in zip(positions, stages, rates, strict=True):
-        label = f"{rate:.0f}% ({stage.on_time}/{stage.visits})" if stage.visits else "–"
-        bottom.annotate(label, (p, rate), ha="center", va="bottom", fontsize=8)
+        caption = f"{rate:.0f}% ({stage.on_time}/{stage.visits})" if stage.visits else "–"
+        bottom.annotate(caption, (p, rate), ha="center", va="bottom", fontsize=8)
     bottom.set_xticks(positions, names, fontsize=9)
     bottom.set_ylim(0, 115)
-    bottom.set_ylabel(t["on_time_rate"])
-    bottom.set_title(f"{t['on_time']} ({t['overall'].lower()}: "
+    bottom.set_ylabel(word("on_time_rate"))
+    bottom.set_title(f"{word('on_time')} ({word('overall').lower()}: "
                      f"{format_rate(report.on_time_rate)})", fontsize=11)
     bottom.axhline(100, color="#7F7F7F", linewidth=0.8, linestyle="--")
     bottom.grid(axis="y", alpha=0.3)

@@ -1,10 +1,4 @@
-"""What an administrator runs: `warta doctor`, `warta backup DIR`, `warta restore DIR`.
-
-Doctor
-------
-One line per check, ``OK``, ``WARN``, ``SKIP`` or ``FAIL``, and for each problem the fix
-after a dash. Secrets are never printed: database URLs are shown with the password masked,
-and every line goes through the same redaction as the logs (`workflow.logs`).
+"""`warta backup DIR` and `warta restore DIR`: a consistent copy of the database and media.
 
 Backup
 ------
@@ -34,7 +28,6 @@ older one to the current schema. Stop the bot before restoring.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
@@ -45,35 +38,32 @@ import sqlite3
 import stat
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, MetaData, create_engine, func, inspect, select, table
 from sqlalchemy import text as sql_text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from warta.database import database_kind, known_revision, shown_url, sqlite_path
 from workflow import db
-from workflow.config import SECRET_ENVIRONMENT, ConfigError, Settings, working_calendar
+from workflow.config import Settings
 from workflow.errors import WorkflowError
 from workflow.logs import RedactSecrets, secrets_of
-from workflow.media import sha256_of
+from workflow.media.storage import sha256_of
 from workflow.models import Base
 
 __all__ = [
-    "Check",
+    "BackupRefused",
     "Manifest",
-    "OpsRefused",
     "backup",
-    "doctor",
     "restore",
     "verify_backup",
 ]
@@ -83,353 +73,16 @@ SQLITE_FILE = "warta.db"
 PG_FILE = "warta.pgdump"
 MEDIA = "media"
 FORMAT = 1
-TELEGRAM_TIMEOUT = 15.0
-PG_CONNECT_TIMEOUT = 10
-LOW_DISK_BYTES = 1 << 30
 _CHUNK = 1 << 20
 # Tables a freshly migrated database already fills; they do not make it "in use".
 _SEEDED_TABLES = frozenset({"alembic_version", "installation"})
 _CONTENT_NAME = re.compile(r"[0-9a-f]{2}/([0-9a-f]{64})\.[a-z0-9]{1,5}")
 
 
-class OpsRefused(WorkflowError):
+class BackupRefused(WorkflowError):
     """A backup or restore that would lose or mix data; the message says why and what to do."""
 
     code = "refused"
-
-
-# --------------------------------------------------------------------------- doctor
-
-
-@dataclass(frozen=True)
-class Check:
-    status: str  # OK, WARN, SKIP or FAIL
-    name: str
-    detail: str
-    fix: str = ""
-
-    @property
-    def failed(self) -> bool:
-        return self.status == "FAIL"
-
-    def line(self) -> str:
-        fix = f" — {self.fix}" if self.fix else ""
-        return f"{self.status:<4} {self.name}: {self.detail}{fix}"
-
-
-def doctor(settings: Settings, now: datetime | None = None,
-           environ: Mapping[str, str] | None = None) -> Iterator[Check]:
-    """Runs every check in turn; each yields one line, redacted."""
-    environ = os.environ if environ is None else environ
-    moment = now or datetime.now(UTC)
-    redactor = RedactSecrets(secrets_of(settings))
-    checks: list[tuple[str, Callable[[], Check]]] = [
-        ("config", lambda: check_config(settings, environ)),
-        ("database", lambda: check_database(settings)),
-        ("media", lambda: check_media(settings)),
-        ("telegram", lambda: check_telegram(settings)),
-        ("telegram mode", lambda: check_telegram_mode(settings)),
-        ("website", lambda: check_website(settings)),
-        ("calendar", lambda: check_calendar(settings, moment)),
-    ]
-    if _kind(settings.database.url) == "postgresql":
-        checks.append(("backup tools", lambda: check_backup_tools(settings)))
-    for name, run in checks:
-        try:
-            result = run()
-        except Exception as error:  # a check must never stop the others
-            result = Check("FAIL", name, f"unexpected {type(error).__name__}: {error}",
-                           "report this with the output of `warta doctor`")
-        yield Check(result.status, result.name, redactor.redact(result.detail),
-                    redactor.redact(result.fix))
-
-
-def check_config(settings: Settings, environ: Mapping[str, str]) -> Check:
-    if not settings.source:
-        return Check("WARN", "config", "no configuration file: built-in defaults",
-                     "copy config.example.toml to config.toml or pass --config FILE")
-    path = Path(settings.source).resolve()
-    detail = f"{path} (office {settings.office.name!r})"
-    in_file = [f"{section}.{key}" for variable, (section, key) in SECRET_ENVIRONMENT.items()
-               if section != "database" and not environ.get(variable)
-               and getattr(getattr(settings, section), key)]
-    if in_file and path.stat().st_mode & stat.S_IROTH:
-        return Check("WARN", "config", f"{detail}; it holds {', '.join(in_file)} and anyone "
-                     "on this machine can read it",
-                     f"chmod o-r {path}, or move the secrets to the environment file")
-    return Check("OK", "config", detail)
-
-
-def _kind(url: str) -> str:
-    return make_url(url).get_backend_name()
-
-
-def _shown(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def _sqlite_path(url: str | URL) -> Path | None:
-    parsed = make_url(url) if isinstance(url, str) else url
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return Path(str(parsed.database)).resolve()
-
-
-def _engine_for_check(url: str) -> Engine:
-    if _kind(url) == "postgresql":
-        return db.make_engine(url, poolclass=NullPool,
-                              connect_args={"connect_timeout": PG_CONNECT_TIMEOUT})
-    return db.make_engine(url, poolclass=NullPool)
-
-
-def check_database(settings: Settings) -> Check:
-    url = settings.database.url
-    shown = _shown(url)
-    fix_url = "check [database] url (or WARTA_DATABASE_URL) and that the server runs"
-    path = _sqlite_path(url)
-    if path is not None and not path.exists():
-        return Check("FAIL", "database", f"{shown}: no database file {path}",
-                     "run `warta db upgrade` to create it (or fix [database] url)")
-    engine = _engine_for_check(url)
-    try:
-        try:
-            current = db.current_revision(engine)
-        except SQLAlchemyError as error:
-            reason = str(getattr(error, "orig", None) or error)
-            return Check("FAIL", "database", f"cannot connect to {shown}: "
-                         f"{reason.strip().splitlines()[0] if reason.strip() else error}", fix_url)
-        head = db.head_revision(engine)
-        if not db.is_up_to_date(engine):
-            if current is not None and not _known_revision(engine, current):
-                return Check("FAIL", "database", f"{shown} is at revision {current}, which "
-                             f"this Warta does not know (it expects {head})",
-                             "install the Warta version that made this database")
-            return Check("FAIL", "database", f"{shown} at revision {current or 'none'}, "
-                         f"expected {head}", "run `warta db upgrade`")
-    finally:
-        engine.dispose()
-    if path is not None and not _writable_dir(path.parent):
-        return Check("FAIL", "database", f"{shown} at revision {current}, but its folder "
-                     f"{path.parent} is not writable (SQLite writes its journal there)",
-                     f"let the service user write {path.parent}")
-    return Check("OK", "database", f"{shown} at revision {current} (head)")
-
-
-def _known_revision(engine: Engine, revision: str) -> bool:
-    try:
-        return ScriptDirectory.from_config(db.alembic_config(engine)).get_revision(
-            revision) is not None
-    except CommandError:
-        return False
-
-
-def _writable_dir(path: Path) -> bool:
-    """True when a file can really be created in `path` (os.access is always true for root)."""
-    try:
-        fd, name = tempfile.mkstemp(prefix=".warta-doctor-", dir=path)
-    except OSError:
-        return False
-    os.close(fd)
-    os.unlink(name)
-    return True
-
-
-def _existing_ancestor(path: Path) -> Path:
-    current = path
-    while not current.exists() and current != current.parent:
-        current = current.parent
-    return current
-
-
-def check_media(settings: Settings) -> Check:
-    root = Path(settings.media.dir).resolve()
-    fix = f"create {root} and let the service user write it, or set [media] dir"
-    if root.exists():
-        if not root.is_dir():
-            return Check("FAIL", "media", f"{root} is not a directory", fix)
-        for folder in (root, root / "tmp"):
-            if folder.exists() and not folder.is_dir():
-                return Check("FAIL", "media", f"{folder} is not a directory",
-                             f"remove {folder}; Warta makes it")
-            if folder.exists() and not _writable_dir(folder):
-                return Check("FAIL", "media", f"{folder} is not writable", fix)
-        state, base = "writable (and tmp/)", root
-    else:
-        base = _existing_ancestor(root)
-        if not base.is_dir():
-            return Check("FAIL", "media", f"{root} cannot be created: {base} is not a "
-                         "directory", fix)
-        if not _writable_dir(base):
-            return Check("FAIL", "media", f"{root} cannot be created: {base} is not "
-                         "writable", fix)
-        state = "does not exist yet; will be created at start"
-    free = shutil.disk_usage(base).free
-    detail = f"{root} {state}; {free / 1e9:.1f} GB free"
-    if free < LOW_DISK_BYTES:
-        return Check("WARN", "media", detail, "free disk space: photos and videos need it")
-    return Check("OK", "media", detail)
-
-
-def check_telegram(settings: Settings) -> Check:
-    telegram = settings.telegram
-    fix = "set WARTA_TELEGRAM_TOKEN or [telegram] token (the token from @BotFather)"
-    if not telegram.token.strip():
-        return Check("FAIL", "telegram", "no bot token", fix)
-    from telegram.error import InvalidToken, NetworkError, TelegramError
-
-    try:
-        me = asyncio.run(_get_me(settings))
-    except InvalidToken:
-        return Check("FAIL", "telegram", "getMe refused the token", fix)
-    except NetworkError as error:
-        return Check("FAIL", "telegram", f"cannot reach {telegram.api_base_url} "
-                     f"({type(error).__name__}: {error})",
-                     "check the network or proxy (HTTPS_PROXY), or [telegram] api_base_url")
-    except TelegramError as error:
-        return Check("FAIL", "telegram", f"getMe failed: {type(error).__name__}: {error}",
-                     "check [telegram] api_base_url and the token")
-    return Check("OK", "telegram", f"@{me.username} (id {me.id}) via {telegram.api_base_url}")
-
-
-async def _get_me(settings: Settings) -> Any:
-    from telegram import Bot
-    from telegram.request import HTTPXRequest
-
-    telegram = settings.telegram
-    request = HTTPXRequest(connect_timeout=TELEGRAM_TIMEOUT, read_timeout=TELEGRAM_TIMEOUT)
-    # Not Bot.initialize(): its InvalidToken message quotes the token.
-    bot = Bot(telegram.token, base_url=telegram.api_base_url,
-              base_file_url=telegram.api_file_url, request=request,
-              local_mode=telegram.local_mode)
-    await request.initialize()
-    try:
-        return await bot.get_me()
-    finally:
-        await request.shutdown()
-
-
-def check_telegram_mode(settings: Settings) -> Check:
-    from bot.inbox import HEALTH_PATH, webhook_options
-
-    telegram = settings.telegram
-    options = webhook_options(telegram)
-    if options is None:
-        return Check("OK", "telegram mode", "long polling")
-    where = (f"webhook {options.url}, served on http://{options.listen}:{options.port}"
-             f"{options.path} (health check on {HEALTH_PATH})")
-    if not options.url.startswith("https://"):
-        return Check("FAIL", "telegram mode", where, "Telegram only calls https:// webhooks; "
-                     "put TLS on the reverse proxy and give its https:// URL")
-    secret = ("secret set" if telegram.webhook_secret
-              else "secret derived from the token (WARTA_WEBHOOK_SECRET sets one)")
-    return Check("OK", "telegram mode", f"{where}, {secret}")
-
-
-def check_website(settings: Settings) -> Check:
-    from publisher.base import PublishError
-    from publisher.factory import make_adapter
-
-    website = settings.website
-    if website.adapter == "none":
-        return Check("SKIP", "website", 'adapter "none": Warta does not publish')
-    try:
-        adapter = make_adapter(settings)
-    except ConfigError as error:
-        secret = error.key in ("website.password", "website.webhook_secret")
-        variable = ("WARTA_WEBSITE_PASSWORD" if error.key == "website.password"
-                    else "WARTA_WEBSITE_WEBHOOK_SECRET")
-        fix = f"set {variable} or [{error.key.replace('.', '] ')}" if secret else \
-            f"set [{error.key.replace('.', '] ')}"
-        return Check("FAIL", "website", str(error), fix)
-    assert adapter is not None
-    target = website.base_url if website.adapter == "wordpress" else website.webhook_url
-    try:
-        adapter.check()
-    except PublishError as error:
-        if error.config_problem:
-            fix = ("check [website] username and the Application Password "
-                   "(WARTA_WEBSITE_PASSWORD)" if website.adapter == "wordpress"
-                   else "check [website] webhook_url and WARTA_WEBSITE_WEBHOOK_SECRET")
-        else:
-            fix = "is the site up? check [website] " + (
-                "base_url" if website.adapter == "wordpress" else "webhook_url")
-        return Check("FAIL", "website", f"{website.adapter} {target}: {error.reason}", fix)
-    who = f" as {website.username!r}" if website.adapter == "wordpress" else ""
-    return Check("OK", "website", f"{website.adapter} {target}{who}: authenticated GET answered")
-
-
-def check_calendar(settings: Settings, now: datetime) -> Check:
-    import holidays as holiday_data
-
-    calendar = working_calendar(settings)
-    local = now.astimezone(calendar.tz)
-    today = local.date()
-    state = "open" if calendar.is_working_time(now) else "closed"
-    parts = [f"{settings.office.timezone}, now {local:%a %Y-%m-%d %H:%M %Z} (office {state})"]
-    upcoming = next(((day, name) for day in (today + timedelta(days=n) for n in range(1, 400))
-                     if (name := calendar.holiday_name(day))), None)
-    parts.append(f"next holiday {upcoming[0]} {upcoming[1]}" if upcoming
-                 else "no holiday in the next 400 days")
-    country = settings.holidays.country
-    if not country:
-        parts.append("national holidays off ([holidays] country is empty)")
-        return Check("OK", "calendar", "; ".join(parts))
-    if country != "ID" or not settings.holidays.cuti_bersama:
-        parts.append("cuti bersama not counted")
-        return Check("OK", "calendar", "; ".join(parts))
-
-    def cuti_days(year: int) -> int:
-        data = holiday_data.country_holidays("ID", years=year, categories=("government",))
-        return sum(1 for day in data if isinstance(day, date) and day.year == year)
-
-    this_year = cuti_days(today.year)
-    next_year = cuti_days(today.year + 1)
-    extra = sum(1 for day in settings.holidays.extra if day.year == today.year)
-    later = f"{next_year} days" if next_year else "not known yet"
-    parts.append(f"cuti bersama {today.year}: {this_year} days, {today.year + 1}: {later}; "
-                 f"{extra} extra closed days this year")
-    if this_year == 0:
-        return Check("WARN", "calendar", "; ".join(parts),
-                     f"the holidays package has no cuti bersama for {today.year}: upgrade it "
-                     "(pip install -U holidays) or list the days in [holidays] extra")
-    return Check("OK", "calendar", "; ".join(parts))
-
-
-def check_backup_tools(settings: Settings) -> Check:
-    found = {name: shutil.which(name) for name in ("pg_dump", "pg_restore")}
-    missing = [name for name, where in found.items() if where is None]
-    if missing:
-        return Check("WARN", "backup tools", f"{', '.join(missing)} not found",
-                     "install postgresql-client (same major version as the server or newer)"
-                     " for `warta backup`")
-    versions = {name: _tool_version(str(where)) for name, where in found.items()}
-    detail = ", ".join(f"{name} {version}" for name, version in versions.items())
-    engine = _engine_for_check(settings.database.url)
-    try:
-        with engine.connect() as connection:
-            server = str(connection.scalar(sql_text("SHOW server_version")) or "")
-    except SQLAlchemyError:
-        return Check("OK", "backup tools", detail)  # the database line says why
-    finally:
-        engine.dispose()
-    detail += f" (server {server.split()[0] if server else 'unknown'})"
-    older = [name for name, version in versions.items() if _major(version) < _major(server)]
-    if older:
-        return Check("WARN", "backup tools", detail, f"{', '.join(older)} older than the "
-                     "server refuse to work: install the server's postgresql-client version")
-    return Check("OK", "backup tools", detail)
-
-
-def _tool_version(path: str) -> str:
-    done = subprocess.run([path, "--version"], capture_output=True, text=True, check=False,
-                          timeout=30)
-    found = re.search(r"\(PostgreSQL\)\s+(\S+)", done.stdout)
-    return found.group(1) if found else "unknown"
-
-
-def _major(version: str) -> int:
-    found = re.match(r"\s*(\d+)", version)
-    return int(found.group(1)) if found else 0
 
 
 # --------------------------------------------------------------------------- manifest
@@ -458,7 +111,7 @@ class Manifest:
     def total_bytes(self) -> int:
         return sum(self.sizes.values())
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "format": self.format,
             "created_at": self.created_at,
@@ -475,7 +128,7 @@ class Manifest:
         }
 
     @classmethod
-    def from_json(cls, data: Any) -> Manifest:
+    def from_json(cls, data: Any) -> Manifest:  # Any: what json.loads read, checked here
         try:
             if data["format"] != FORMAT:
                 raise ValueError(f"format {data['format']!r}, this Warta reads {FORMAT}")
@@ -502,7 +155,7 @@ class Manifest:
                 raise ValueError(f"total_bytes {data['total_bytes']} but the files listed "
                                  f"add up to {manifest.total_bytes}")
         except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise OpsRefused(f"{MANIFEST} is not a valid Warta manifest: {error}") from None
+            raise BackupRefused(f"{MANIFEST} is not a valid Warta manifest: {error}") from None
         return manifest
 
 
@@ -554,7 +207,7 @@ def _safe_relative(path: str) -> bool:
             and parts[0] != "tmp" and "\\" not in path)
 
 
-def _write_json(path: Path, data: Any) -> None:
+def _write_json(path: Path, data: object) -> None:
     temporary = path.with_name(f".{path.name}.part")
     with temporary.open("w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=2, ensure_ascii=False)
@@ -603,16 +256,16 @@ def backup(settings: Settings, directory: Path,
     """Copies the database and the media into the new or empty `directory`."""
     directory = directory.resolve()
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-        raise OpsRefused(f"{directory} exists and is not empty: back up into a new directory "
+        raise BackupRefused(f"{directory} exists and is not empty: back up into a new directory "
                          "(for example one named after the date)")
-    if _kind(settings.database.url) == "postgresql":
+    if database_kind(settings.database.url) == "postgresql":
         _pg_tool("pg_dump")
     created = not directory.exists()
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(directory, 0o700)  # the copy holds personal data
     except OSError as error:
-        raise OpsRefused(f"cannot create {directory}: {error}") from None
+        raise BackupRefused(f"cannot create {directory}: {error}") from None
     try:
         with _plainly(settings, "backup"):
             return _backup_into(settings, directory, progress)
@@ -638,14 +291,14 @@ def _plainly(settings: Settings, what: str) -> Iterator[None]:
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()
         detail = reason[0] if reason else type(error).__name__
         redactor = RedactSecrets(secrets_of(settings))
-        raise OpsRefused(redactor.redact(f"{what} failed: {type(error).__name__}: {detail}")
+        raise BackupRefused(redactor.redact(f"{what} failed: {type(error).__name__}: {detail}")
                          ) from None
 
 
 def _backup_into(settings: Settings, directory: Path,
                  progress: Callable[[str], None]) -> Manifest:
     url = settings.database.url
-    kind = _kind(url)
+    kind = database_kind(url)
     created_at = datetime.now(UTC).isoformat(timespec="seconds")
     if kind == "sqlite":
         database_file = SQLITE_FILE
@@ -654,7 +307,7 @@ def _backup_into(settings: Settings, directory: Path,
         database_file = PG_FILE
         snapshot = _backup_postgres(settings, directory / PG_FILE)
     else:
-        raise OpsRefused(f"cannot back up a {kind} database: SQLite and PostgreSQL only")
+        raise BackupRefused(f"cannot back up a {kind} database: SQLite and PostgreSQL only")
     database_sha, database_bytes = _sha256_file(directory / database_file)
     progress(f"database  {kind} at revision {snapshot.revision}: {database_file} "
              f"({database_bytes / 1e6:.1f} MB; "
@@ -689,9 +342,9 @@ def _backup_into(settings: Settings, directory: Path,
 
 
 def _backup_sqlite(url: str, target: Path) -> _Snapshot:
-    source_path = _sqlite_path(url)
+    source_path = sqlite_path(url)
     if source_path is None or not source_path.exists():
-        raise OpsRefused(f"no SQLite database file at {_shown(url)}: nothing to back up")
+        raise BackupRefused(f"no SQLite database file at {shown_url(url)}: nothing to back up")
     source = sqlite3.connect(source_path, timeout=db.SQLITE_BUSY_TIMEOUT_MS / 1000)
     try:
         copy = sqlite3.connect(target)
@@ -707,7 +360,7 @@ def _backup_sqlite(url: str, target: Path) -> _Snapshot:
         source.close()
     os.chmod(target, 0o600)
     if not checked or checked[0] != "ok":
-        raise OpsRefused(f"the copy failed SQLite's integrity check: {checked}")
+        raise BackupRefused(f"the copy failed SQLite's integrity check: {checked}")
     engine = create_engine(f"sqlite:///{target}", poolclass=NullPool)
     try:
         with engine.connect() as connection:
@@ -739,7 +392,7 @@ def _libpq(url: str) -> tuple[str, dict[str, str], str | None]:
 def _pg_tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
-        raise OpsRefused(f"{name} is not installed: install postgresql-client (the same major "
+        raise BackupRefused(f"{name} is not installed: install postgresql-client (the same major "
                          "version as the server, or newer) and try again")
     return found
 
@@ -750,7 +403,7 @@ def _run_tool(command: list[str], environment: dict[str, str], settings: Setting
     if done.returncode != 0:
         redactor = RedactSecrets(secrets_of(settings))
         message = redactor.redact((done.stderr or done.stdout).strip())
-        raise OpsRefused(f"{Path(command[0]).name} failed ({done.returncode}): {message}")
+        raise BackupRefused(f"{Path(command[0]).name} failed ({done.returncode}): {message}")
 
 
 def _backup_postgres(settings: Settings, target: Path) -> _Snapshot:
@@ -781,12 +434,12 @@ def _backup_postgres(settings: Settings, target: Path) -> _Snapshot:
 def read_manifest(directory: Path) -> Manifest:
     path = directory / MANIFEST
     if not path.is_file():
-        raise OpsRefused(f"no {MANIFEST} in {directory}: not a Warta backup, or an "
+        raise BackupRefused(f"no {MANIFEST} in {directory}: not a Warta backup, or an "
                          "unfinished one")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise OpsRefused(f"cannot read {path}: {error}") from None
+        raise BackupRefused(f"cannot read {path}: {error}") from None
     return Manifest.from_json(data)
 
 
@@ -830,7 +483,7 @@ def verify_backup(directory: Path) -> tuple[Manifest, list[str]]:
 def _refuse_problems(directory: Path, problems: list[str]) -> None:
     if problems:
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        raise OpsRefused(f"backup {directory} failed verification: "
+        raise BackupRefused(f"backup {directory} failed verification: "
                          + "; ".join(problems[:5]) + more)
 
 
@@ -857,10 +510,10 @@ def restore(settings: Settings, directory: Path, *, force: bool = False,
     progress(f"verified  {directory}: {manifest.database_file}, {manifest.file_count} media "
              f"files, {manifest.total_bytes / 1e6:.1f} MB (made {manifest.created_at})")
     url = settings.database.url
-    kind = _kind(url)
+    kind = database_kind(url)
     if kind != manifest.database_kind:
-        raise OpsRefused(f"the backup is of a {manifest.database_kind} database but "
-                         f"[database] url is {kind} ({_shown(url)})")
+        raise BackupRefused(f"the backup is of a {manifest.database_kind} database but "
+                         f"[database] url is {kind} ({shown_url(url)})")
     if kind == "postgresql":
         _pg_tool("pg_restore")
     with _plainly(settings, "restore"):
@@ -870,24 +523,24 @@ def restore(settings: Settings, directory: Path, *, force: bool = False,
 def _restore_checked(settings: Settings, directory: Path, manifest: Manifest, force: bool,
                      progress: Callable[[str], None]) -> Manifest:
     url = settings.database.url
-    kind = _kind(url)
+    kind = database_kind(url)
     engine = db.make_engine(url, poolclass=NullPool)
     try:
         revision = manifest.alembic_revision
-        if revision is not None and not _known_revision(engine, revision):
-            raise OpsRefused(f"the backup is at revision {revision}, which this Warta does "
+        if revision is not None and not known_revision(engine, revision):
+            raise BackupRefused(f"the backup is at revision {revision}, which this Warta does "
                              "not know: install the Warta version that made it")
         media_root = Path(settings.media.dir).resolve()
-        target_path = _sqlite_path(url)
+        target_path = sqlite_path(url)
         if not force:
             in_use = ({} if target_path is not None and not target_path.exists()
                       else _rows_in_use(engine))
             if in_use:
                 listed = ", ".join(f"{name} {count}" for name, count in sorted(in_use.items()))
-                raise OpsRefused(f"the database {_shown(url)} holds data ({listed}): restore "
+                raise BackupRefused(f"the database {shown_url(url)} holds data ({listed}): restore "
                                  "into an empty one, or add --force to replace it")
             if _media_in_use(media_root):
-                raise OpsRefused(f"the media directory {media_root} is not empty: restore "
+                raise BackupRefused(f"the media directory {media_root} is not empty: restore "
                                  "into an empty one, or add --force to add the backup's files")
         _restore_media(directory / MEDIA, media_root, manifest)
         progress(f"media     {manifest.file_count} files into {media_root}")
@@ -903,15 +556,15 @@ def _restore_checked(settings: Settings, directory: Path, manifest: Manifest, fo
     finally:
         engine.dispose()
     if restored.revision != manifest.alembic_revision:
-        raise OpsRefused(f"restored database is at revision {restored.revision}, the backup "
+        raise BackupRefused(f"restored database is at revision {restored.revision}, the backup "
                          f"at {manifest.alembic_revision}")
     differing = sorted(name for name in set(manifest.rows) | set(restored.rows)
                        if manifest.rows.get(name) != restored.rows.get(name))
     if differing:
-        raise OpsRefused("restored row counts differ from the backup's: " + ", ".join(
+        raise BackupRefused("restored row counts differ from the backup's: " + ", ".join(
             f"{name} {restored.rows.get(name)} (backup {manifest.rows.get(name)})"
             for name in differing))
-    progress(f"database  {_shown(url)} at revision {restored.revision}; rows as in the backup")
+    progress(f"database  {shown_url(url)} at revision {restored.revision}; rows as in the backup")
     if restored.revision != head:
         progress(f"next      run `warta db upgrade` to bring it from {restored.revision} to "
                  f"{head}")
@@ -931,7 +584,7 @@ def _restore_media(source_root: Path, media_root: Path, manifest: Manifest) -> N
         try:
             sha, _size = _copy_hashing(source_root / relative, temporary, 0o640)
             if sha != manifest.files[relative]:  # changed since verification
-                raise OpsRefused(f"{MEDIA}/{relative} changed during the restore")
+                raise BackupRefused(f"{MEDIA}/{relative} changed during the restore")
             final.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
             os.replace(temporary, final)
         finally:
@@ -955,7 +608,7 @@ def _restore_sqlite(source: Path, target: Path) -> None:
     finally:
         reader.close()
     if not checked or checked[0] != "ok":
-        raise OpsRefused(f"the restored database failed SQLite's integrity check: {checked}")
+        raise BackupRefused(f"the restored database failed SQLite's integrity check: {checked}")
 
 
 def _restore_postgres(settings: Settings, engine: Engine, dump: Path) -> None:

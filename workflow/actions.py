@@ -1,4 +1,4 @@
-"""The operations of the SOP. Each call is one database transaction.
+"""The state-changing operations of the SOP. Each call is one database transaction.
 
 A call loads the acting person and the item afresh (roles are checked as they are in the
 database now, never as a button claims), checks the transitions table, and writes the
@@ -16,10 +16,9 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from workflow import transitions
-from workflow.db import begin_write
+from workflow.audience import Staff, told_of
 from workflow.deadlines import DeadlinePolicy
 from workflow.errors import (
     Conflict,
@@ -40,14 +39,15 @@ from workflow.models import (
     OutboxKind,
     OutboxMessage,
     Person,
-    PersonRole,
     Role,
     StageDeadline,
     Status,
 )
-from workflow.transitions import TRANSITIONS, Audience, Transition
+from workflow.transaction import transaction
+from workflow.transitions import TRANSITIONS, Action, Transition
 
 PUBLISH_TARGET = "website"
+CREATE_VERB = "workflow.create"  # a draft's making is no transition: nothing precedes it
 MAX_NOTE = 2000
 MAX_TITLE = 300
 MAX_NAME = 200  # section and category columns
@@ -136,7 +136,7 @@ class Workflow:
             )
             session.add(item)
             session.flush()
-            _audit(session, item, person, "workflow.create", None, Status.DRAFT, now,
+            _audit(session, item, person, CREATE_VERB, None, Status.DRAFT, now,
                    data={"source": source} if source is not None else None)
             self._open_deadline(session, item, Status.DRAFT, now)
             return item
@@ -161,7 +161,7 @@ class Workflow:
         self, session: Session, actor: Person, item_id: int, now: datetime, new: NewMedia
     ) -> Media:
         """Attaches a stored file; the same Telegram file sent twice is attached once."""
-        with self._acting(session, actor, item_id, "update_draft", now) as act:
+        with self._acting(session, actor, item_id, Action.UPDATE_DRAFT, now) as act:
             if new.telegram_file_unique_id:
                 already = session.scalars(
                     select(Media).where(
@@ -184,7 +184,7 @@ class Workflow:
             )
             session.add(media)
             session.flush()
-            act.record("workflow.add_media", data={"media_id": media.id, "kind": new.kind})
+            act.record(data={"media_id": media.id, "kind": new.kind}, verb="workflow.add_media")
             return media
 
     def update_draft(
@@ -204,7 +204,7 @@ class Workflow:
         `source` names the message the text came from: text from a source already applied
         to this item is not appended again (the same message handled twice, after a crash).
         """
-        with self._acting(session, actor, item_id, "update_draft", now) as act:
+        with self._acting(session, actor, item_id, Action.UPDATE_DRAFT, now) as act:
             item = act.item
             data: dict[str, Any] = {}
             text = (append_text or "").strip()
@@ -225,24 +225,24 @@ class Workflow:
             if activity_date is not None:
                 item.activity_date = activity_date
                 data["activity_date"] = activity_date.isoformat()
-            act.record("workflow.update_draft", data=data)
+            act.record(data=data)
             return item
 
     def submit(self, session: Session, actor: Person, item_id: int, now: datetime) -> Item:
-        with self._acting(session, actor, item_id, "submit", now) as act:
+        with self._acting(session, actor, item_id, Action.SUBMIT, now) as act:
             if not act.item.media and not act.item.description.strip():
                 raise Incomplete("nothing to send yet", missing="content")
             act.item.submitted_at = now
             return act.move()
 
     def cancel(self, session: Session, actor: Person, item_id: int, now: datetime) -> Item:
-        with self._acting(session, actor, item_id, "cancel", now) as act:
+        with self._acting(session, actor, item_id, Action.CANCEL, now) as act:
             return act.move()
 
     # --- editor ----------------------------------------------------------------------
 
     def claim(self, session: Session, actor: Person, item_id: int, now: datetime) -> Item:
-        with self._acting(session, actor, item_id, "claim", now) as act:
+        with self._acting(session, actor, item_id, Action.CLAIM, now) as act:
             item = act.item
             assert act.person is not None  # the table lets only editors claim
             item.editor_id = act.person.id
@@ -254,13 +254,13 @@ class Workflow:
     def edit(
         self, session: Session, actor: Person, item_id: int, now: datetime, changes: Edit
     ) -> Item:
-        with self._acting(session, actor, item_id, "edit", now) as act:
+        with self._acting(session, actor, item_id, Action.EDIT, now) as act:
             _apply_edit(session, act.item, changes, now)
-            act.record("workflow.edit", data=changes.changed_fields())
+            act.record(data=changes.changed_fields())
             return act.item
 
     def forward(self, session: Session, actor: Person, item_id: int, now: datetime) -> Item:
-        with self._acting(session, actor, item_id, "forward", now) as act:
+        with self._acting(session, actor, item_id, Action.FORWARD, now) as act:
             missing = [name for name in ("title", "body") if not getattr(act.item, name).strip()]
             if missing:
                 raise Incomplete("title and body are needed", missing=",".join(missing))
@@ -270,27 +270,27 @@ class Workflow:
     def return_to_officer(
         self, session: Session, actor: Person, item_id: int, now: datetime, note: str
     ) -> Item:
-        with self._acting(session, actor, item_id, "return_to_officer", now, note) as act:
+        with self._acting(session, actor, item_id, Action.RETURN_TO_OFFICER, now, note) as act:
             return act.move()
 
     # --- official --------------------------------------------------------------------
 
     def approve(self, session: Session, actor: Person, item_id: int, now: datetime) -> Item:
-        with self._acting(session, actor, item_id, "approve", now) as act:
+        with self._acting(session, actor, item_id, Action.APPROVE, now) as act:
             _decided(act.item, act.person, now)
             return act.move()
 
     def reject(
         self, session: Session, actor: Person, item_id: int, now: datetime, reason: str
     ) -> Item:
-        with self._acting(session, actor, item_id, "reject", now, reason) as act:
+        with self._acting(session, actor, item_id, Action.REJECT, now, reason) as act:
             _decided(act.item, act.person, now)
             return act.move()
 
     def request_revision(
         self, session: Session, actor: Person, item_id: int, now: datetime, note: str
     ) -> Item:
-        with self._acting(session, actor, item_id, "request_revision", now, note) as act:
+        with self._acting(session, actor, item_id, Action.REQUEST_REVISION, now, note) as act:
             return act.move()
 
     # --- publisher -------------------------------------------------------------------
@@ -298,7 +298,7 @@ class Workflow:
     def mark_published(
         self, session: Session, item_id: int, now: datetime, *, remote_id: str, url: str
     ) -> Item:
-        with self._acting(session, None, item_id, "mark_published", now) as act:
+        with self._acting(session, None, item_id, Action.MARK_PUBLISHED, now) as act:
             act.item.remote_id, act.item.remote_url = remote_id, url
             act.item.published_at = now
             _finish_publish_job(session, act.item.id, now, remote_id=remote_id, url=url)
@@ -307,18 +307,18 @@ class Workflow:
     def mark_publish_failed(
         self, session: Session, item_id: int, now: datetime, reason: str
     ) -> Item:
-        with self._acting(session, None, item_id, "mark_publish_failed", now, reason) as act:
+        with self._acting(session, None, item_id, Action.MARK_PUBLISH_FAILED, now, reason) as act:
             _finish_publish_job(session, act.item.id, now, error=reason)
             return act.move()
 
     def retry_publish(
         self, session: Session, actor: Person, item_id: int, now: datetime
     ) -> Item:
-        with self._acting(session, actor, item_id, "retry_publish", now) as act:
+        with self._acting(session, actor, item_id, Action.RETRY_PUBLISH, now) as act:
             return act.move()
 
     def ensure_allowed(
-        self, session: Session, actor: Person, item_id: int, action: str
+        self, session: Session, actor: Person, item_id: int, action: Action
     ) -> Item:
         """Raises the refusal `action` would meet now, changing nothing.
 
@@ -345,7 +345,7 @@ class Workflow:
         session: Session,
         actor: Person | None,
         item_id: int,
-        action: str,
+        action: Action,
         now: datetime,
         note: str | None = None,
     ) -> Iterator[_Act]:
@@ -385,10 +385,13 @@ class _Act:
     now: datetime
     note: str
 
-    def record(self, action: str, data: dict[str, Any] | None = None) -> AuditEvent:
+    def record(self, data: dict[str, Any] | None = None, verb: str = "") -> AuditEvent:
+        """Audits a change that leaves the item where it is, under the transition's verb
+        unless `verb` names a finer one."""
         state = self.item.status
         return _audit(
-            self.session, self.item, self.person, action, state, state, self.now,
+            self.session, self.item, self.person, verb or self.transition.action.audit_verb,
+            state, state, self.now,
             note=self.note, data=data,
         )
 
@@ -401,7 +404,7 @@ class _Act:
         if self.note:
             self.item.last_note = self.note
         event = _audit(
-            self.session, self.item, self.person, f"workflow.{self.transition.action}",
+            self.session, self.item, self.person, self.transition.action.audit_verb,
             source, target, self.now, note=self.note, data=data,
         )
         _close_deadlines(self.session, self.item.id, self.now)
@@ -410,25 +413,6 @@ class _Act:
         if self.transition.queues_publish:
             _queue_publish(self.session, self.item, self.now)
         return self.item
-
-
-@contextmanager
-def transaction(session: Session) -> Iterator[None]:
-    """One atomic unit of work on the caller's session."""
-    if session.in_transaction():
-        if session.new or session.dirty or session.deleted:
-            raise RuntimeError("the session has unsaved changes; a workflow call is atomic")
-        # Only reads happened since the last call (for example an expired attribute was
-        # loaded); end that read so this call gets a transaction, and locks, of its own.
-        session.commit()
-    try:
-        with session.begin():
-            begin_write(session)
-            yield
-    except StaleDataError:
-        # Only reachable if a row changed under us despite the lock; report it as the
-        # same conflict a late second tap would get.
-        raise WrongState("the item changed meanwhile; try again") from None
 
 
 def _open_draft_id(session: Session, actor: Person) -> int | None:
@@ -450,7 +434,7 @@ def _text_applied(session: Session, item_id: int, source: str) -> bool:
         select(AuditEvent.id)
         .where(
             AuditEvent.item_id == item_id,
-            AuditEvent.action.in_(("workflow.update_draft", "workflow.create")),
+            AuditEvent.action.in_((Action.UPDATE_DRAFT.audit_verb, CREATE_VERB)),
             AuditEvent.data["source"].as_string() == source,
         )
         .limit(1)
@@ -466,7 +450,7 @@ def _draft_made_by(session: Session, person: Person, source: str) -> Item | None
         .where(
             Item.officer_id == person.id,
             Item.state == Status.DRAFT,
-            AuditEvent.action == "workflow.create",
+            AuditEvent.action == CREATE_VERB,
             AuditEvent.data["source"].as_string() == source,
         )
         .limit(1)
@@ -564,49 +548,20 @@ def _close_deadlines(session: Session, item_id: int, now: datetime) -> None:
 def _queue_notifications(
     session: Session, item: Item, transition: Transition, event: AuditEvent, now: datetime
 ) -> None:
-    # A person in two capacities (an officer who is also the editor) is told once.
-    recipients = dict.fromkeys(
-        pair for audience in transition.notify for pair in _expand(session, item, audience)
-    )
-    for target, recipient_id in recipients:
+    for target, recipient_id in told_of(transition.notify, item, Staff(session)):
         session.add(
             OutboxMessage(
                 kind=OutboxKind.NOTIFY,
                 item_id=item.id,
                 target=target,
                 recipient_id=recipient_id,
-                template=f"item.{transition.action}",
+                template=transition.action.notice_template,
                 payload={"event_id": event.id, "note": event.note},
                 idempotency_key=f"notify:{event.id}:{target}:{recipient_id or ''}",
                 next_attempt_at=now,
                 created_at=now,
             )
         )
-
-
-def _expand(session: Session, item: Item, audience: Audience) -> list[tuple[str, int | None]]:
-    """Turns an audience into (target, person id) pairs, one outbox row each."""
-    if audience is Audience.OFFICER:
-        return [("person", item.officer_id)]
-    if audience is Audience.EDITOR:
-        return [("person", item.editor_id)] if item.editor_id else []
-    if audience is Audience.DECIDER:
-        return [("person", item.decided_by_id)] if item.decided_by_id else []
-    if audience is Audience.OFFICIALS:
-        return [("person", person.id) for person in active_people_with(session, Role.PEJABAT)]
-    return [(audience.value, None)]
-
-
-def active_people_with(session: Session, role: Role) -> list[Person]:
-    return list(
-        session.scalars(
-            select(Person)
-            .options(WITH_ROLES)
-            .join(PersonRole)
-            .where(PersonRole.role == role, Person.active.is_(True))
-            .order_by(Person.id)
-        ).unique()
-    )
 
 
 def _queue_publish(session: Session, item: Item, now: datetime) -> None:
@@ -731,59 +686,3 @@ def _known(media: dict[int, Media], media_id: int) -> Media:
     if media_id not in media:
         raise InvalidValue(f"no media {media_id} on this item", field="media", media_id=media_id)
     return media[media_id]
-
-
-# --- reading -------------------------------------------------------------------------
-
-
-def get_item(session: Session, item_id: int, viewer: Person) -> Item:
-    """The item if `viewer` may see it; NotFound otherwise (so ids cannot be probed)."""
-    item = session.get(Item, item_id)
-    if item is None or not transitions.can_view(item, viewer):
-        raise NotFound(f"no item {item_id}", item_id=item_id)
-    return item
-
-
-def get_item_unchecked(session: Session, item_id: int) -> Item:
-    """The item for the operator's own tools (command line, publisher), with no viewer."""
-    item = session.get(Item, item_id)
-    if item is None:
-        raise NotFound(f"no item {item_id}", item_id=item_id)
-    return item
-
-
-def history(session: Session, item_id: int) -> list[AuditEvent]:
-    return list(
-        session.scalars(
-            select(AuditEvent).where(AuditEvent.item_id == item_id).order_by(AuditEvent.id)
-        )
-    )
-
-
-def items_of_officer(session: Session, officer: Person, limit: int = 20) -> list[Item]:
-    return list(
-        session.scalars(
-            select(Item)
-            .where(Item.officer_id == officer.id, Item.state != Status.CANCELLED)
-            .order_by(Item.id.desc())
-            .limit(limit)
-        )
-    )
-
-
-def list_items(session: Session, states: Sequence[Status] = (), limit: int = 200) -> list[Item]:
-    query = select(Item).order_by(Item.id)
-    if states:
-        query = query.where(Item.state.in_(list(states)))
-    return list(session.scalars(query.limit(limit)))
-
-
-def stage_started_at(session: Session, item: Item) -> datetime:
-    """When the item entered its current state (for "waiting since")."""
-    at = session.scalar(
-        select(func.max(AuditEvent.at)).where(
-            AuditEvent.item_id == item.id, AuditEvent.to_state == item.state,
-            AuditEvent.from_state.is_distinct_from(item.state),
-        )
-    )
-    return at or item.created_at

@@ -1,0 +1,1 @@
+"""The SOP report: its figures (`statistics`), in words (`text`), as files (`export`)."""
