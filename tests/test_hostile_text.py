@@ -42,7 +42,6 @@ from workflow.actions import Edit
 from workflow.config import PublisherSettings, WebsiteSettings
 from workflow.errors import InvalidValue
 from workflow.models import Item, Person, Role, Status
-from workflow.actions import Edit
 from workflow.people import add_person, find_by_telegram_id
 from workflow.post_html import Embedded, body_html, escape_text, post_html
 

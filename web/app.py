@@ -30,12 +30,12 @@ from web.security import (
     set_session_cookie,
 )
 from workflow import logins
+from workflow.actions import Edit
 from workflow.catalogue.lookup import t_text
 from workflow.context import Context
 from workflow.errors import Conflict, NotAllowed, NotFound, WorkflowError
 from workflow.models import Person, Role
 from workflow.people import find_by_telegram_id
-from workflow.actions import Edit
 from workflow.queries import get_item
 
 log = logging.getLogger(__name__)

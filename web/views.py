@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow import checklist
+from workflow.actions import Edit
 from workflow.catalogue.lookup import t_text
 from workflow.context import Context
 from workflow.errors import InvalidValue, NotAllowed
@@ -32,7 +33,6 @@ from workflow.models import (
     Status,
 )
 from workflow.post_html import post_html_for_preview
-from workflow.actions import Edit
 from workflow.queries import get_item, history, list_items
 from workflow.transitions import allowed_actions, can_view
 

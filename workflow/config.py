@@ -353,7 +353,7 @@ def _check_values(settings: Settings) -> None:
 
 def _check_web(web: WebSettings) -> None:
     if web.listen:
-        host, _, port = web.listen.rpartition(":")
+        port = web.listen.rpartition(":")[2]
         if not port.isdigit() or not 0 < int(port) < 65536:
             raise ConfigError("web.listen", f"must be address:port, not {web.listen!r}")
     if web.public_url and not web.public_url.startswith("https://"):

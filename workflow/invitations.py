@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflow.actions import MAX_NAME
 from workflow.errors import Conflict, InvalidValue, InvitationUnusable, NotFound
 from workflow.models import Invitation, JoinRequest, Person, Role
 from workflow.outbox import insert_once, notification_values
@@ -28,7 +29,6 @@ from workflow.people import (
     require_admin,
     telegram_language,
 )
-from workflow.actions import MAX_NAME
 from workflow.transaction import transaction
 
 DEFAULT_VALIDITY = timedelta(days=7)

@@ -180,8 +180,9 @@ def photo_caption(item: Item) -> str:
 
 def post_html_for_preview(item: Item, media: Sequence[tuple[Media, str]]) -> str:
     """The post as the publisher will make it, with each file at the given local URL."""
-    shown = [Embedded(kind=m.kind, url=url, remote_id=None, name=m.original_name or m.kind,
-                      alt=photo_alt(item, m) if m.kind == "photo" else "",
-                      caption=photo_caption(item) if m.kind == "photo" else "")
+    shown = [Embedded(kind=MediaKind(m.kind), url=url, remote_id=None,
+                      name=m.original_name or m.kind,
+                      alt=photo_alt(item, m) if m.kind == MediaKind.PHOTO else "",
+                      caption=photo_caption(item) if m.kind == MediaKind.PHOTO else "")
              for m, url in media]
     return post_html(item.body, shown)
