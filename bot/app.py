@@ -25,6 +25,7 @@ from telegram.ext import (
 
 from bot import common, editor, inbox, officer, official, prompts, scheduler
 from bot.base import (
+    ItemHandler,
     WartaApp,
     WartaContext,
     answer_button,
@@ -57,7 +58,7 @@ class RepeatingJob(NamedTuple):
 
 # Who handles a press of each button that takes no reason (see bot.render.CARD_BUTTONS);
 # a press of a step the table says needs a reason asks for it first.
-ON_PRESS: dict[str, Any] = {
+ON_PRESS: dict[str, ItemHandler] = {
     Action.SUBMIT: officer.on_submit,
     "note": officer.on_add_note,
     "date": officer.on_pick_date,
@@ -69,7 +70,7 @@ ON_PRESS: dict[str, Any] = {
     Action.RETRY_PUBLISH: editor.on_retry,
 }
 
-def builder_for(warta: Context) -> Any:
+def builder_for(warta: Context) -> Any:  # PTB's ApplicationBuilder has six type slots
     """PTB's builder pointed at the configured Bot API server."""
     telegram = warta.settings.telegram
     if not telegram.token:

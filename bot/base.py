@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec
 
 import httpx
 from telegram import InlineKeyboardMarkup, Message, Update
@@ -60,9 +60,9 @@ class WartaContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
 
 WartaApp = Application[ExtBot[None], WartaContext, dict[Any, Any], dict[Any, Any],
                        dict[Any, Any], Any]
-Handler = Callable[..., Awaitable[None]]
-ItemHandler = Callable[[Update, WartaContext, int], Awaitable[None]]
-H = TypeVar("H", bound=Handler)
+Handler = Callable[[Update, WartaContext], Coroutine[Any, Any, None]]
+ItemHandler = Callable[[Update, WartaContext, int], Coroutine[Any, Any, None]]
+Extra = ParamSpec("Extra")
 
 
 async def reply(update: Update, text: str,
@@ -102,17 +102,20 @@ async def confirm(update: Update, text: str) -> None:
     await reply(update, text)
 
 
-def answers_errors(handler: H) -> H:
+def answers_errors(
+    handler: Callable[Concatenate[Update, WartaContext, Extra], Awaitable[None]],
+) -> Callable[Concatenate[Update, WartaContext, Extra], Coroutine[Any, Any, None]]:
     """A workflow refusal becomes a short answer in the person's language, nothing else."""
 
     @functools.wraps(handler)
-    async def wrapper(update: Update, context: WartaContext, *args: Any) -> None:
+    async def wrapper(update: Update, context: WartaContext, /, *args: Extra.args,
+                      **kwargs: Extra.kwargs) -> None:
         fields: dict[str, object] = {"actor": context.person.id if context.person else "-"}
         if args and isinstance(args[0], int):
             fields["item"] = args[0]
         try:
             with bind(**fields):
-                await handler(update, context, *args)
+                await handler(update, context, *args, **kwargs)
         except WorkflowError as error:
             text = error_text(error, context.lang, context.warta.zone)
             log.info("refused %s for %s: %s", handler.__name__,
@@ -124,4 +127,4 @@ def answers_errors(handler: H) -> H:
         finally:
             context.kick_notifier()
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper

@@ -9,17 +9,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from telegram import Update
 
 from bot import common, editor, officer, scheduler
-from bot.base import WartaContext, answers_errors, reply
+from bot.base import Handler, WartaContext, answers_errors, reply
 from workflow.catalogue.lookup import t
 from workflow.errors import NotAllowed
 from workflow.models import Person, Role
-
-Handler = Any  # an async (update, context) -> None command handler
 
 P, E, J, ADM, K = Role.PETUGAS, Role.EDITOR, Role.PEJABAT, Role.ADMIN, Role.KEPALA
 EVERYONE = "help.everyone"
