@@ -316,7 +316,7 @@ def test_website_down_past_max_attempts_one_alert_per_item_then_retry_publishes_
         proxy.mode = "pass"
         control = office.double.control
         for track in driver.tracks:
-            data = f"retry:{track.item_id}"
+            data = f"retry_publish:{track.item_id}"
             alert = wait_until(lambda d=data: office.log.message_with_button(ALERT_CHAT, d), 30,
                                f"seed {SEED}: the alert with 🔁 for {data}")
             control.post("press_button", user=office.tid("admin"), chat=ALERT_CHAT,
