@@ -31,6 +31,7 @@ from telegram.ext import MessageHandler, filters
 from bench.bench_echo import App, echo_app, measure
 from bot.inbox import serve
 from telesim import BotApiDouble, SimChat, SimUser, StoredMessage
+from tests.flow import HARNESS_CHECKLIST
 from warta.wiring import build_application
 from workflow.clock import utc_now
 from workflow.config import Settings
@@ -56,6 +57,7 @@ def settings_for(workdir: Path, token: str) -> Settings:
         database=dataclasses.replace(base.database, url=f"sqlite:///{workdir / 'bench.db'}"),
         media=dataclasses.replace(base.media, dir=str(workdir / "media"), max_video_mb=60),
         website=dataclasses.replace(base.website, adapter="none"),
+        checklist=HARNESS_CHECKLIST,
     )
 
 

@@ -119,6 +119,7 @@ class Bench:
     def __post_init__(self) -> None:
         from publisher.wordpress import WordPressAdapter
         from publisher.worker import PublishWorker
+        from tests.flow import HARNESS_CHECKLIST
         from workflow import db
         from workflow.actions import Workflow
         from workflow.clock import utc_now
@@ -133,7 +134,8 @@ class Bench:
         self.sessions = db.session_factory(engine)
         settings = Settings()
         calendar = working_calendar(settings)
-        self.workflow = Workflow(StageDeadlines.from_settings(settings.deadlines, calendar))
+        self.workflow = Workflow(StageDeadlines.from_settings(settings.deadlines, calendar),
+                                 checklist=HARNESS_CHECKLIST)
         self.store = MediaStore(self.root / "media")
         self.files = [self._store_photo(seed) for seed in range(self.photos)]
         now = utc_now()

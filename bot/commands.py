@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from telegram import Update
 
-from bot import common, editor, officer, scheduler
+from bot import common, editor, officer, official, scheduler
 from bot.base import Handler, WartaContext, answers_errors, reply
 from workflow.catalogue.lookup import t
 from workflow.errors import NotAllowed
@@ -63,6 +63,8 @@ COMMANDS: dict[str, Command] = {
     "tag": _c(editor.on_edit_command, [E], "help.editor"),
     "jadwal": _c(editor.on_edit_command, [E], "help.editor"),
     "ajukan": _c(editor.on_forward_command, [E], "help.editor"),
+    "koreksi": _c(editor.on_correction_command, [E, J], "help.koreksi"),
+    "tarik": _c(official.on_take_down_command, [J], "help.tarik"),
     "laporan": _c(scheduler.on_report, [E, ADM, K], "help.laporan"),
     "start": _c(on_start, [], EVERYONE, in_menu=False),
     "help": _c(on_help, [], EVERYONE, in_menu=False),

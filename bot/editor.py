@@ -22,8 +22,8 @@ from bot.base import (
     parse_id,
     reply,
 )
-from bot.prompts import answer_for
-from bot.render import clip, fit_lines, item_card, keyboard, state_label, when
+from bot.prompts import answer_for, typed_or_asked
+from bot.render import card_checks, clip, fit_lines, item_card, keyboard, state_label, when
 from workflow.actions import Edit
 from workflow.catalogue.lookup import Safe, t
 from workflow.context import Context
@@ -83,7 +83,7 @@ async def send_album(bot: Bot, warta: Context, item: Item, chat_id: int,
 async def send_card(bot: Bot, warta: Context, item: Item, chat_id: int, lang: str, card: str,
                     person: Person | None, **timeouts: Any) -> int:
     """The item's text card with the buttons of `card`; returns its message id."""
-    text = item_card(item, lang, warta.zone)
+    text = item_card(item, lang, warta.zone, card_checks(item, card, warta.settings.checklist))
     documents = [m for m in item.media if m.kind == MediaKind.DOCUMENT]
     if documents:
         names = ", ".join(m.original_name or m.mime for m in documents)
@@ -100,16 +100,22 @@ async def on_claim(update: Update, context: WartaContext, item_id: int) -> None:
     with warta.sessions() as session:
         item = warta.workflow.claim(session, context.me, item_id, warta.now())
     await answer_button(update, t("editor.claimed", context.lang, id=item_id))
-    # The editing panel goes to the editor privately, whatever chat the card was in.
-    fresh = item_for(context, item.id)
+    await send_panel(context, item.id)
+
+
+async def send_panel(context: WartaContext, item_id: int) -> None:
+    """The editing panel, sent to the editor privately whatever chat they acted in, and
+    remembered so that later steps update it."""
+    warta = context.warta
+    fresh = item_for(context, item_id)
     panel = await send_item(context.bot, warta, fresh, context.me.telegram_id, context.lang,
                             "editing", context.me)
     with warta.sessions() as session, transaction(session):
-        session.add(MessageCopy(item_id=item.id, purpose="editing",
+        session.add(MessageCopy(item_id=item_id, purpose="editing",
                                 chat_id=context.me.telegram_id, message_id=panel,
                                 created_at=warta.now()))
     await context.bot.send_message(context.me.telegram_id,
-                                   t("editor.commands", context.lang, id=item.id),
+                                   t("editor.commands", context.lang, id=item_id),
                                    parse_mode=ParseMode.HTML)
 
 
@@ -136,6 +142,19 @@ async def return_with_note(update: Update, context: WartaContext, item_id: int,
     with warta.sessions() as session:
         warta.workflow.return_to_officer(session, context.me, item_id, warta.now(), note)
     await reply(update, t("editor.returned", context.lang, id=item_id))
+
+
+@answer_for(Action.OPEN_CORRECTION)
+async def correct_with_reason(update: Update, context: WartaContext, item_id: int,
+                              reason: str) -> None:
+    """A correction of a published item: an editor gets the editing panel at once; an
+    official's correction goes to the item's editor (told by the notifier)."""
+    warta = context.warta
+    with warta.sessions() as session:
+        item = warta.workflow.open_correction(session, context.me, item_id, warta.now(), reason)
+    await reply(update, t("editor.correcting", context.lang, id=item_id))
+    if item.editor_id == context.me.id:
+        await send_panel(context, item_id)
 
 
 def _number_to_media(item: Item, number: str) -> int:
@@ -276,3 +295,4 @@ async def on_retry(update: Update, context: WartaContext, item_id: int) -> None:
 
 on_forward_command = for_item_argument(on_forward, "usage.ajukan")
 on_preview_command = for_item_argument(on_preview, "usage.pratinjau")
+on_correction_command = typed_or_asked(Action.OPEN_CORRECTION, "usage.koreksi")

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from telegram import ForceReply, Update
 from telegram.constants import ParseMode
 
-from bot.base import WartaContext, answer_button, answers_errors
+from bot.base import Handler, WartaContext, answer_button, answers_errors, parse_id, reply
 from bot.render import EARLIER_NAMES
 from workflow.catalogue.lookup import MESSAGES, t
 from workflow.errors import MissingNote
@@ -138,3 +138,23 @@ async def on_answer(update: Update, context: WartaContext) -> None:
 
 def has_question(update: Update, context: WartaContext) -> bool:
     return pending_question(update, context) is not None
+
+
+def typed_or_asked(action: Action, usage: str) -> Handler:
+    """`/command ID reason` taking `action` at once, or `/command ID` asking the reason
+    first, as the item's button would."""
+
+    @answers_errors
+    async def command(update: Update, context: WartaContext) -> None:
+        args = context.args or []
+        item_id = parse_id(args[0]) if args else None
+        if item_id is None:
+            await reply(update, t(usage, context.lang))
+            return
+        reason = " ".join(args[1:]).strip()
+        if reason:
+            await ANSWERS[action](update, context, item_id, reason)
+        else:
+            await ask_reason(update, context, item_id, action)
+
+    return command

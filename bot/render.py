@@ -19,6 +19,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from workflow.catalogue.formats import day_month_time, number, numeric_date
 from workflow.catalogue.lookup import Safe, t
+from workflow.checklist import Check, evaluate
+from workflow.config import ChecklistSettings
 from workflow.errors import (
     Conflict,
     Incomplete,
@@ -55,8 +57,9 @@ VIEW_BUTTONS: dict[str, tuple[Action, str]] = {
 CARD_BUTTONS: dict[str, tuple[str, ...]] = {
     "draft": (Action.SUBMIT, "note", "date", Action.CANCEL),
     "claim": (Action.CLAIM,),
-    "editing": ("preview", Action.FORWARD, Action.RETURN_TO_OFFICER),
-    "decision": (Action.APPROVE, Action.REJECT, Action.REQUEST_REVISION),
+    "editing": ("preview", Action.FORWARD, Action.RETURN_TO_OFFICER, Action.OPEN_CORRECTION),
+    "decision": (Action.APPROVE, Action.REJECT, Action.REQUEST_REVISION, Action.TAKE_DOWN,
+                 Action.OPEN_CORRECTION),
     "failed": (Action.RETRY_PUBLISH,),
 }
 # Names that cards and questions already in chats carry from before each step had one
@@ -172,20 +175,41 @@ def draft_summary(item: Item, lang: str, zone: ZoneInfo) -> str:
     )
 
 
-def item_card(item: Item, lang: str, zone: ZoneInfo) -> str:
-    """The card editors and officials see: the item as it will appear, and where it is.
+# The cards that show the forwarding checklist while it matters: the editor's panel and
+# the official's card, from editing until the decision.
+CHECKLIST_CARDS = ("editing", "decision")
+CHECKLIST_STATES = (Status.IN_EDITING, Status.AWAITING_APPROVAL)
+
+
+def card_checks(item: Item, card: str, rules: ChecklistSettings) -> list[Check]:
+    """The checklist's verdicts a card of kind `card` shows for `item` (often none)."""
+    if card not in CHECKLIST_CARDS or item.status not in CHECKLIST_STATES:
+        return []
+    return evaluate(item, rules)
+
+
+def checklist_lines(checks: Sequence[Check], lang: str) -> list[str]:
+    """One ✅/❌ line per rule, with its figures."""
+    return [t("checklist.passed" if check.passed else "checklist.failed", lang,
+              rule=t(f"checklist.{check.key}", lang, **check.facts)) for check in checks]
+
+
+def item_card(item: Item, lang: str, zone: ZoneInfo, checks: Sequence[Check] = ()) -> str:
+    """The card editors and officials see: the item as it will appear, and where it is,
+    with the checklist's verdicts `checks` at the end.
 
     It fits one message with CARD_RESERVE to spare: the body gets the room the rest
     leaves (at most CARD_TEXT_LIMIT), and when long names, tags or a long reason would
     leave it too little, those are shortened first."""
     budget = TELEGRAM_TEXT_LIMIT - CARD_RESERVE
-    short = shown_length(_card(item, lang, zone, "", None)) > budget - CARD_MIN_BODY
-    room = budget - shown_length(_card(item, lang, zone, "", short))
+    short = shown_length(_card(item, lang, zone, "", None, checks)) > budget - CARD_MIN_BODY
+    room = budget - shown_length(_card(item, lang, zone, "", short, checks))
     body = item.body or item.description
-    return _card(item, lang, zone, clip(body, min(room, CARD_TEXT_LIMIT)), short)
+    return _card(item, lang, zone, clip(body, min(room, CARD_TEXT_LIMIT)), short, checks)
 
 
-def _card(item: Item, lang: str, zone: ZoneInfo, body: str, short: bool | None) -> str:
+def _card(item: Item, lang: str, zone: ZoneInfo, body: str, short: bool | None,
+          checks: Sequence[Check]) -> str:
     def fit(text: str, limit: int = CARD_FIELD_LIMIT) -> str:
         return clip(text, limit) if short else text
 
@@ -199,13 +223,15 @@ def _card(item: Item, lang: str, zone: ZoneInfo, body: str, short: bool | None) 
         media=Safe(media_counts(item, lang)), state=Safe(state_label(item.status, lang)),
         date=numeric_date(item.activity_date, lang) if item.activity_date else "-",
     )
-    if item.status is Status.PUBLISHED and item.remote_url:
+    if item.remote_url:  # published, or once published (being corrected, withdrawn)
         text += "\n" + t("item.published_at", lang, url=item.remote_url)
-    elif item.status in (Status.REJECTED, Status.RETURNED_TO_OFFICER) and item.last_note:
+    if item.status in (Status.REJECTED, Status.RETURNED_TO_OFFICER) and item.last_note:
         text += "\n" + t("item.last_note", lang, note=fit(item.last_note, CARD_NOTE_LIMIT))
     if item.decided_by is not None and item.decided_at is not None:
         text += "\n" + t("item.decided", lang, by=fit(item.decided_by.name),
                          at=when(item.decided_at, zone, lang))
+    if checks:
+        text += "\n\n" + "\n".join([t("checklist.header", lang), *checklist_lines(checks, lang)])
     return text
 
 
@@ -225,6 +251,9 @@ def error_text(error: WorkflowError, lang: str, zone: ZoneInfo) -> str:
     if isinstance(error, MissingNote):
         return t("error.missing_note", lang)
     if isinstance(error, Incomplete):
+        failed = facts.get("failed")
+        if facts.get("checklist") and isinstance(failed, tuple):
+            return t("error.checklist", lang, lines=Safe("\n".join(checklist_lines(failed, lang))))
         return t(f"error.incomplete.{facts.get('missing', 'content')}", lang)
     if isinstance(error, NotFound):
         return t("error.not_found", lang)

@@ -51,6 +51,7 @@ def _wordpress(website: WebsiteSettings) -> WordPressAdapter:
         # false means "not known to need it": detect, falling back to ?rest_route= on a 404,
         # so a site without pretty permalinks works without anyone touching the setting.
         rest_route_form=True if website.rest_route_form else None,
+        withdrawn_status=website.withdrawn_status,
     )
 
 

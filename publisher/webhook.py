@@ -91,6 +91,7 @@ from publisher.base import (
     error_from_exception,
     error_from_status,
 )
+from workflow.actions import website_key
 from workflow.post_html import body_html
 
 __all__ = ["SCHEMA", "SIGNATURE_HEADER", "WebhookAdapter", "delivery_key", "sign",
@@ -168,10 +169,7 @@ def _media_meta(file: MediaFile) -> dict[str, object]:
 
 def delivery_key(request: PublishRequest, event: str) -> str:
     """The Idempotency-Key of one version of one item (see the module docstring)."""
-    if event == "publish":
-        return request.idempotency_key
-    middle = ".withdraw" if event == "withdraw" else ""
-    return f"{request.idempotency_key}{middle}.r{request.revision}"
+    return website_key(request.idempotency_key, event, request.revision)
 
 
 def _payload_fields(request: PublishRequest, event: str, remote_id: str | None

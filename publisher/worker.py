@@ -49,6 +49,7 @@ calls :func:`publish_once`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import hashlib
 import logging
@@ -74,7 +75,9 @@ from publisher.base import (
 )
 from publisher.factory import make_adapter
 from workflow import outbox
-from workflow.actions import Workflow
+from workflow.actions import Workflow, correction_notes
+from workflow.catalogue.formats import day_month_year
+from workflow.catalogue.lookup import t_text
 from workflow.clock import Clock, utc_now
 from workflow.config import OfficeSettings, PublisherSettings
 from workflow.context import Context
@@ -107,6 +110,8 @@ EXCERPT_WORDS = 30
 MAX_REASON = 1000  # the workflow refuses notes over 2000 characters
 MAX_ROWS_PER_RUN = 50  # bounds one run; the next run carries on
 WARNINGS_TEMPLATE = "publish.warnings"
+# The webmaster's alert once a take-down has failed max_attempts times (it keeps trying).
+WITHDRAW_FAILING_TEMPLATE = "publish.withdraw_failing"
 # The webmaster's alert for a configuration problem: payload {"reason": ...}, no item.
 CONFIG_PROBLEM_TEMPLATE = "publish.config_problem"
 _OFFICE_STATUSES: dict[str, PublishStatus] = {
@@ -117,6 +122,7 @@ _OFFICE_STATUSES: dict[str, PublishStatus] = {
 
 class Outcome(enum.Enum):
     PUBLISHED = "published"
+    WITHDRAWN = "withdrawn"
     RETRIED = "retried"
     FAILED = "failed"
     CONFIG_PROBLEM = "config_problem"
@@ -127,7 +133,8 @@ class Outcome(enum.Enum):
 class WorkerResult:
     """What one run did."""
 
-    published: int = 0
+    published: int = 0  # first publications and corrections
+    withdrawn: int = 0  # posts taken out of public view
     retried: int = 0  # failed for now, tried again later
     failed: int = 0  # moved to publish_failed (the webmaster is alerted)
     config_problems: int = 0  # the settings are wrong: left approved, tried after the pause
@@ -141,7 +148,8 @@ class WorkerResult:
 
     def __str__(self) -> str:
         text = (
-            f"published {self.published}, retried {self.retried}, failed {self.failed}, "
+            f"published {self.published}, withdrawn {self.withdrawn}, "
+            f"retried {self.retried}, failed {self.failed}, "
             f"configuration problems {self.config_problems}, skipped {self.skipped}"
         )
         return text + (" (paused after a configuration problem)" if self.paused else "")
@@ -155,6 +163,25 @@ class _Job:
     item_id: int | None
     key: str
     attempts: int
+    event: str = "publish"  # publish | update | withdraw (actions.website_event)
+    revision: int = 0
+    post_key: str = ""  # the post's own key (the row's key names one version of it)
+
+    @classmethod
+    def of(cls, row: OutboxMessage) -> _Job:
+        # Rows queued before corrections existed have no payload: first publications.
+        payload = row.payload or {}
+        return cls(row.id, row.item_id, row.idempotency_key, row.attempts,
+                   str(payload.get("event", "publish")), int(payload.get("revision", 0)),
+                   str(payload.get("post_key", row.idempotency_key)))
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What the adapter is asked, and which post it concerns (none for a first one)."""
+
+    request: PublishRequest
+    remote_id: str
 
 
 class _NotPublishable(Exception):
@@ -182,10 +209,12 @@ class PublishWorker:
         lease: timedelta = DEFAULT_LEASE,
         max_rows: int = MAX_ROWS_PER_RUN,
         zone: tzinfo | None = None,
+        language: str = "id",
     ) -> None:
         """post_status: ``website.post_status`` (publish, pending or draft); lease: see the
         module docstring; max_rows: most rows handled by one run; zone: the office's time
-        zone (``office.timezone``), whose days bound repeated configuration alerts."""
+        zone (``office.timezone``), whose days bound repeated configuration alerts and date
+        correction notes; language: ``office.language``, the notes' language."""
         self._sessions = sessions
         self._workflow = workflow
         self._adapter = adapter
@@ -197,6 +226,7 @@ class PublishWorker:
         self._lease = lease
         self._max_rows = max_rows
         self._zone = zone or ZoneInfo(OfficeSettings().timezone)
+        self._language = language
         self._paused_until: datetime | None = None
         # The bot's job and a manual call may overlap; one run at a time per worker.
         self._running = threading.Lock()
@@ -235,18 +265,24 @@ class PublishWorker:
             )
             if not rows:
                 return None
-            row = rows[0]
-            return _Job(row.id, row.item_id, row.idempotency_key, row.attempts)
+            return _Job.of(rows[0])
 
     def _handle(self, job: _Job) -> Outcome:
         try:
-            request = self._request_for(job)
+            prepared = self._request_for(job)
         except _NotPublishable as exc:
             return self._give_up(job, str(exc))
         except _MediaProblem as exc:
             return self._fail(job, str(exc), Outcome.FAILED)
+        request, remote_id = prepared.request, prepared.remote_id
         try:
-            published = self._adapter.publish(request)
+            if job.event == "withdraw":
+                self._adapter.withdraw(remote_id, request)
+                return self._record_withdrawn(job)
+            if job.event == "update":
+                published = self._adapter.update(remote_id, request)
+            else:
+                published = self._adapter.publish(request)
         except PublishError as error:
             return self._publish_failed(job, error)
         except Exception as exc:  # a bug or an unforeseen answer: retried, then alerted
@@ -257,28 +293,50 @@ class PublishWorker:
             return self._publish_failed(job, unexpected)
         return self._record(job, published)
 
-    def _request_for(self, job: _Job) -> PublishRequest:
+    def _request_for(self, job: _Job) -> _Prepared:
         """The request, read in a short session that is closed before the website is called."""
         if job.item_id is None:
             raise _NotPublishable("publish row without an item")
+        expected = Status.WITHDRAWING if job.event == "withdraw" else Status.APPROVED
         with self._sessions() as session:
             item = session.get(Item, job.item_id)
             if item is None:
                 raise _NotPublishable(f"item {job.item_id} does not exist")
-            if item.status is not Status.APPROVED:
-                raise _NotPublishable(f"item is {item.state}, not approved: not published")
-            return build_request(item, job.key, self._store, self._clock(), self._post_status)
+            if item.status is not expected:
+                raise _NotPublishable(f"item is {item.state}, not {expected}: not sent")
+            if job.event != "publish" and not item.remote_id:
+                raise _NotPublishable(f"{job.event} of an item with no post")
+            request = build_request(item, job.post_key, self._store, self._clock(),
+                                    self._post_status)
+            if job.event != "publish":
+                notes = tuple(self._correction_note(at, note)
+                              for at, note in correction_notes(session, item.id))
+                request = dataclasses.replace(request, corrections=notes,
+                                              revision=job.revision)
+            return _Prepared(request, item.remote_id)
+
+    def _correction_note(self, at: datetime, note: str) -> str:
+        """One dated correction note as readers see it at the end of the post."""
+        day = day_month_year(at.astimezone(self._zone), self._language)
+        return t_text("post.correction", self._language, date=day, note=note)
 
     def _publish_failed(self, job: _Job, error: PublishError) -> Outcome:
         if error.config_problem:
             if _item_specific(error):
                 return self._fail(job, config_reason(error, self._adapter.name), Outcome.FAILED)
             return self._config_problem(job, error)
+        if job.event == "withdraw":
+            # A post that must come down is never given up on: tried again and again
+            # (the webmaster is told once it keeps failing); the item stays withdrawing.
+            return self._retry(job, error)
         if not error.retryable:
             return self._fail(job, f"the website refused the item: {error.reason}", Outcome.FAILED)
         if job.attempts >= self._settings.max_attempts:
             reason = f"gave up after {job.attempts} attempts; last error: {error.reason}"
             return self._fail(job, reason, Outcome.FAILED)
+        return self._retry(job, error)
+
+    def _retry(self, job: _Job, error: PublishError) -> Outcome:
         delay = outbox.backoff(
             job.attempts,
             self._settings.backoff_base_seconds,
@@ -294,7 +352,18 @@ class PublishWorker:
         )
         with self._sessions() as session:
             outbox.retry_later(session, job.row_id, self._clock(), error.reason, delay)
+        if job.event == "withdraw" and job.attempts >= self._settings.max_attempts:
+            self._alert_withdraw_failing(job, error.reason)
         return Outcome.RETRIED
+
+    def _alert_withdraw_failing(self, job: _Job, reason: str) -> None:
+        """One alert per take-down (by its key) however long the site keeps failing."""
+        now = self._clock()
+        with self._sessions() as session, transaction(session):
+            outbox.insert_once(session, [outbox.notification_values(
+                target="alert", template=WITHDRAW_FAILING_TEMPLATE,
+                payload={"reason": _shorten(reason), "attempts": job.attempts},
+                key=f"{WITHDRAW_FAILING_TEMPLATE}:{job.key}", now=now, item_id=job.item_id)])
 
     def _config_problem(self, job: _Job, error: PublishError) -> Outcome:
         """The settings are wrong: nothing is wrong with the item, and trying other items
@@ -376,6 +445,17 @@ class PublishWorker:
         if published.warnings:
             self._alert_warnings(job.item_id, published)
         return Outcome.PUBLISHED
+
+    def _record_withdrawn(self, job: _Job) -> Outcome:
+        assert job.item_id is not None
+        try:
+            with self._sessions() as session:
+                self._workflow.mark_withdrawn(session, job.item_id, self._clock())
+        except WrongState as exc:
+            log.warning("withdraw %s: already recorded: %s", job.key, exc)
+            return Outcome.SKIPPED
+        log.info("withdraw %s: the post is out of public view", job.key)
+        return Outcome.WITHDRAWN
 
     def _alert_warnings(self, item_id: int, published: PublishResult) -> None:
         """Published, but the webmaster should know (e.g. a video the site refused)."""
@@ -543,6 +623,7 @@ def make_worker(context: Context, *, clock: Clock = utc_now) -> PublishWorker | 
         clock,
         post_status=context.settings.website.post_status,
         zone=context.zone,
+        language=context.settings.office.language,
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bot.inbox import serve
 from telesim import BotApiDouble, SimChat, SimUser, StoredMessage
+from tests.flow import HARNESS_CHECKLIST
 from warta.wiring import build_application
 from workflow.actions import Edit
 from workflow.config import (
@@ -105,6 +106,7 @@ def office_settings(tmp_path: Path, **telegram: Any) -> Settings:
         database=DatabaseSettings(url=f"sqlite:///{tmp_path / 'warta.db'}"),
         media=MediaSettings(dir=str(tmp_path / "media")),
         website=WebsiteSettings(adapter="none"),
+        checklist=HARNESS_CHECKLIST,
     )
 
 

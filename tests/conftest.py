@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.flow import HARNESS_CHECKLIST
 from workflow import db
 from workflow.actions import Workflow
 from workflow.config import Settings, working_calendar
@@ -145,7 +146,8 @@ def clock() -> Clock:
 @pytest.fixture
 def workflow() -> Workflow:
     settings = Settings()
-    return Workflow(StageDeadlines.from_settings(settings.deadlines, working_calendar(settings)))
+    return Workflow(StageDeadlines.from_settings(settings.deadlines, working_calendar(settings)),
+                    checklist=HARNESS_CHECKLIST)
 
 
 class Office:

@@ -53,6 +53,7 @@ from telegram.ext import SimpleUpdateProcessor
 from telesim import SEND_METHODS, BotApiDouble
 from tests.botkit import ALERT_CHAT, IT_CHAT, PEOPLE, Office, office_settings
 from tests.conftest import START, truncate_all
+from tests.flow import HARNESS_CHECKLIST
 from warta.wiring import build_application
 from workflow import db, people
 from workflow.actions import Edit, NewMedia, Workflow
@@ -415,7 +416,8 @@ class PermissionMachine(RuleBasedStateMachine):
         self.admin_session = sessions()  # people changes, like another process would
         settings_ = Settings()
         self.wf = Workflow(StageDeadlines.from_settings(settings_.deadlines,
-                                                       working_calendar(settings_)))
+                                                       working_calendar(settings_)),
+                           checklist=HARNESS_CHECKLIST)
         self.now = START
         self.people: dict[str, MPerson] = {}
         self.objects: dict[str, Person] = {}

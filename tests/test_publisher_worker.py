@@ -890,7 +890,8 @@ from workflow.actions import Workflow
 
 url, media, hook, secret, now = sys.argv[1:]
 settings = Settings()
-flow = Workflow(StageDeadlines.from_settings(settings.deadlines, working_calendar(settings)))
+flow = Workflow(StageDeadlines.from_settings(settings.deadlines, working_calendar(settings)),
+                checklist=settings.checklist)
 sessions = db.session_factory(db.make_engine(url))
 worker = PublishWorker(sessions, flow, WebhookAdapter(hook, secret), media,
                        PublisherSettings(), lambda: datetime.fromisoformat(now))

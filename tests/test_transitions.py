@@ -37,10 +37,18 @@ EXPECTED: dict[str, dict[Status, tuple[Status, set[str]]]] = {
     "mark_published": {S.APPROVED: (S.PUBLISHED, {"system"})},
     "mark_publish_failed": {S.APPROVED: (S.PUBLISH_FAILED, {"system"})},
     "retry_publish": {S.PUBLISH_FAILED: (S.APPROVED, {"editor", "editor2", "admin"})},
+    # Section 10: a post on the site (public or hidden) may be corrected; only a public
+    # one taken down; the publisher records that it is hidden.
+    "open_correction": {
+        state: (S.IN_EDITING, {"editor", "editor2", "official", "head"})
+        for state in (S.PUBLISHED, S.WITHDRAWN)
+    },
+    "take_down": {S.PUBLISHED: (S.WITHDRAWING, {"official", "head"})},
+    "mark_withdrawn": {S.WITHDRAWING: (S.WITHDRAWN, {"system"})},
 }
 
 
-SYSTEM_ONLY = {"mark_published", "mark_publish_failed"}
+SYSTEM_ONLY = {"mark_published", "mark_publish_failed", "mark_withdrawn"}
 # The claiming editor is nobody until an editor claims the item (SPEC section 3).
 UNCLAIMED = {S.DRAFT, S.SUBMITTED, S.CANCELLED}
 CLAIMING_EDITOR_ONLY = {"edit", "forward", "return_to_officer"}

@@ -24,7 +24,7 @@ from telesim import BotApiDouble, SimChat, SimUser, StoredMessage
 from warta.render import format_item
 from warta.wiring import build_application
 from workflow.clock import utc_now
-from workflow.config import Settings
+from workflow.config import ChecklistSettings, Settings
 from workflow.context import Context
 from workflow.models import Role
 from workflow.people import add_person
@@ -111,6 +111,10 @@ async def play(workdir: Path) -> int:
             website=dataclasses.replace(settings.website, adapter="webhook",
                                         webhook_url=website.hook_url, webhook_secret=secret),
             publisher=dataclasses.replace(settings.publisher, interval_seconds=0.5),
+            # What the demo's two items have: a title, a few words, photos (the second
+            # has none, and is rejected for it).
+            checklist=ChecklistSettings(cover_photo=False, min_body_words=3, activity_date=False,
+                                        section=False, category=False, photo_alt_text=False),
         )
         warta = Context(settings, utc_now)
         warta.upgrade()

@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from workflow import transitions
+from workflow import checklist, transitions
 from workflow.audience import Staff, told_of
+from workflow.config import ChecklistSettings
 from workflow.deadlines import DeadlinePolicy
 from workflow.errors import (
     Conflict,
@@ -44,7 +45,7 @@ from workflow.models import (
     Status,
 )
 from workflow.transaction import transaction
-from workflow.transitions import TRANSITIONS, Action, Transition
+from workflow.transitions import TRANSITIONS, Action, Transition, WebsiteJob
 
 PUBLISH_TARGET = "website"
 CREATE_VERB = "workflow.create"  # a draft's making is no transition: nothing precedes it
@@ -99,10 +100,11 @@ class Edit:
 
 
 class Workflow:
-    """The office's SOP, bound to its deadline policy."""
+    """The office's SOP, bound to its deadline policy and its forwarding checklist."""
 
-    def __init__(self, deadlines: DeadlinePolicy) -> None:
+    def __init__(self, deadlines: DeadlinePolicy, *, checklist: ChecklistSettings) -> None:
         self.deadlines = deadlines
+        self.checklist = checklist
 
     # --- officer ---------------------------------------------------------------------
 
@@ -264,6 +266,7 @@ class Workflow:
             missing = [name for name in ("title", "body") if not getattr(act.item, name).strip()]
             if missing:
                 raise Incomplete("title and body are needed", missing=",".join(missing))
+            checklist.require(act.item, self.checklist)
             act.item.forwarded_at = now
             return act.move()
 
@@ -299,10 +302,14 @@ class Workflow:
         self, session: Session, item_id: int, now: datetime, *, remote_id: str, url: str
     ) -> Item:
         with self._acting(session, None, item_id, Action.MARK_PUBLISHED, now) as act:
-            act.item.remote_id, act.item.remote_url = remote_id, url
-            act.item.published_at = now
-            _finish_publish_job(session, act.item.id, now, remote_id=remote_id, url=url)
-            return act.move(data={"remote_id": remote_id, "url": url})
+            item = act.item
+            item.remote_id, item.remote_url = remote_id, url
+            item.published_at = item.published_at or now  # a correction keeps the first
+            _finish_publish_job(session, item.id, now, remote_id=remote_id, url=url)
+            # Every published version of the title and body stays in the audit, so the
+            # history can show what a correction changed.
+            return act.move(data={"remote_id": remote_id, "url": url, "title": item.title,
+                                  "body": item.body, "revision": revision(session, item.id)})
 
     def mark_publish_failed(
         self, session: Session, item_id: int, now: datetime, reason: str
@@ -315,6 +322,37 @@ class Workflow:
         self, session: Session, actor: Person, item_id: int, now: datetime
     ) -> Item:
         with self._acting(session, actor, item_id, Action.RETRY_PUBLISH, now) as act:
+            return act.move()
+
+    # --- after publishing ------------------------------------------------------------
+
+    def open_correction(
+        self, session: Session, actor: Person, item_id: int, now: datetime, reason: str
+    ) -> Item:
+        """A correction (ralat) of a published or withdrawn item: editing again, then the
+        official's approval, then the same post updated with the dated `reason` at its end.
+        An editor who opens it edits it; an official's goes to the item's editor."""
+        with self._acting(session, actor, item_id, Action.OPEN_CORRECTION, now, reason) as act:
+            item = act.item
+            if act.person is not None and act.person.has_role(Role.EDITOR):
+                item.editor_id = act.person.id
+            item.claimed_at = now
+            # This version is decided anew; the earlier decision stays in the audit.
+            item.decided_by_id, item.decided_at = None, None
+            return act.move(data={"revision": revision(session, item.id) + 1})
+
+    def take_down(
+        self, session: Session, actor: Person, item_id: int, now: datetime, reason: str
+    ) -> Item:
+        """An official takes a published item off the site (the post is hidden, not
+        deleted); the publisher does it, exactly once, retrying while the site is down."""
+        with self._acting(session, actor, item_id, Action.TAKE_DOWN, now, reason) as act:
+            return act.move()
+
+    def mark_withdrawn(self, session: Session, item_id: int, now: datetime) -> Item:
+        with self._acting(session, None, item_id, Action.MARK_WITHDRAWN, now) as act:
+            _finish_publish_job(session, act.item.id, now, remote_id=act.item.remote_id,
+                                url=act.item.remote_url)
             return act.move()
 
     def ensure_allowed(
@@ -410,8 +448,8 @@ class _Act:
         _close_deadlines(self.session, self.item.id, self.now)
         self.workflow._open_deadline(self.session, self.item, target, self.now)
         _queue_notifications(self.session, self.item, self.transition, event, self.now)
-        if self.transition.queues_publish:
-            _queue_publish(self.session, self.item, self.now)
+        if self.transition.website is not WebsiteJob.NONE:
+            _queue_website_job(self.session, self.item, self.transition.website, self.now)
         return self.item
 
 
@@ -564,15 +602,25 @@ def _queue_notifications(
         )
 
 
-def _queue_publish(session: Session, item: Item, now: datetime) -> None:
-    job = _publish_job(session, item.id)
+def _queue_website_job(session: Session, item: Item, job_kind: WebsiteJob, now: datetime
+                       ) -> None:
+    """The publisher's row for this version of the item: one per version and event, so a
+    retry (or a crash) asks the website for the same thing again, never a second post."""
+    event = website_event(job_kind, item)
+    post_key = publish_key(installation_token(session), item.id)
+    version = revision(session, item.id)
+    key = website_key(post_key, event, version)
+    job = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.idempotency_key == key)
+    ).first()
     if job is None:
-        key = publish_key(installation_token(session), item.id)
         session.add(
             OutboxMessage(
                 kind=OutboxKind.PUBLISH,
                 item_id=item.id,
                 target=PUBLISH_TARGET,
+                template=event,
+                payload={"event": event, "revision": version, "post_key": post_key},
                 idempotency_key=key,
                 next_attempt_at=now,
                 created_at=now,
@@ -598,17 +646,49 @@ def _finish_publish_job(
 ) -> None:
     session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.kind == OutboxKind.PUBLISH, OutboxMessage.item_id == item_id)
+        .where(OutboxMessage.kind == OutboxKind.PUBLISH, OutboxMessage.item_id == item_id,
+               OutboxMessage.done_at.is_(None))  # earlier versions' rows stay as they were
         .values(done_at=now, remote_id=remote_id, remote_url=url, last_error=error)
     )
 
 
-def _publish_job(session: Session, item_id: int) -> OutboxMessage | None:
-    return session.scalars(
-        select(OutboxMessage).where(
-            OutboxMessage.kind == OutboxKind.PUBLISH, OutboxMessage.item_id == item_id
-        )
-    ).first()
+def website_event(job_kind: WebsiteJob, item: Item) -> str:
+    """The publisher's event: "publish" for a first post, "update" once the item has one
+    (a correction, or a failed update tried again), "withdraw" for a take-down."""
+    if job_kind is WebsiteJob.PUBLISH and item.remote_id:
+        return "update"
+    return job_kind.value
+
+
+def website_key(post_key: str, event: str, version: int) -> str:
+    """The key of one version's delivery: the post's own key for the first publication,
+    ``<key>.r<n>`` for correction n and ``<key>.withdraw.r<n>`` for a take-down after it
+    (the webhook adapter sends it as its Idempotency-Key)."""
+    if event == "publish":
+        return post_key
+    middle = ".withdraw" if event == "withdraw" else ""
+    return f"{post_key}{middle}.r{version}"
+
+
+def revision(session: Session, item_id: int) -> int:
+    """How many corrections the item has had opened: 0 for its first version."""
+    return int(session.scalar(
+        select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.item_id == item_id,
+            AuditEvent.action == Action.OPEN_CORRECTION.audit_verb)
+    ) or 0)
+
+
+def correction_notes(session: Session, item_id: int) -> list[tuple[datetime, str]]:
+    """Each correction's reason and when it was opened, oldest first (the dated notes at
+    the end of a corrected post)."""
+    events = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.item_id == item_id,
+            AuditEvent.action == Action.OPEN_CORRECTION.audit_verb,
+        ).order_by(AuditEvent.id)
+    )
+    return [(event.at, event.note) for event in events]
 
 
 def installation_token(session: Session) -> str:

@@ -78,9 +78,10 @@ def evaluate(item: Item, rules: ChecklistSettings) -> list[Check]:
 
 
 def require(item: Item, rules: ChecklistSettings) -> None:
-    """Refuses (Incomplete, code "incomplete", `missing` the failed keys) unless every
-    configured rule passes."""
-    failed = [check.key for check in evaluate(item, rules) if not check.passed]
+    """Refuses (Incomplete, code "incomplete", `missing` the failed keys, `failed` their
+    checks) unless every configured rule passes."""
+    failed = [check for check in evaluate(item, rules) if not check.passed]
     if failed:
-        raise Incomplete("the checklist is not complete", missing=",".join(failed),
-                         checklist=True)
+        raise Incomplete("the checklist is not complete",
+                         missing=",".join(check.key for check in failed), checklist=True,
+                         failed=tuple(failed))

@@ -27,6 +27,7 @@ from workflow.calendar import Deadline, WorkingCalendar
 
 LANGUAGES = ("id", "en")
 POST_STATUSES = ("publish", "pending", "draft")
+WITHDRAWN_STATUSES = ("draft", "private")
 ADAPTERS = ("wordpress", "webhook", "none")
 
 
@@ -87,6 +88,7 @@ class WebsiteSettings:
     username: str = ""
     password: str = field(default="", repr=False)
     post_status: str = "publish"
+    withdrawn_status: str = "draft"  # what a taken-down post becomes: draft or private
     rest_route_form: bool = False
     create_missing_terms: bool = True
     timeout_seconds: float = 20.0
@@ -329,6 +331,8 @@ def _check_values(settings: Settings) -> None:
     _check_choice("office.language", settings.office.language, LANGUAGES)
     _check_choice("website.adapter", settings.website.adapter, ADAPTERS)
     _check_choice("website.post_status", settings.website.post_status, POST_STATUSES)
+    _check_choice("website.withdrawn_status", settings.website.withdrawn_status,
+                  WITHDRAWN_STATUSES)
     if not settings.database.url.strip():
         raise ConfigError("database.url", "must not be empty")
     for section_name in ("media", "publisher"):

@@ -49,9 +49,13 @@ class Status(enum.StrEnum):
     RETURNED_TO_OFFICER = "returned_to_officer"
     PUBLISH_FAILED = "publish_failed"
     CANCELLED = "cancelled"
+    # Taken down by an official: the website is being asked to hide the post.
+    WITHDRAWING = "withdrawing"
+    # Out of public view on the website (never deleted); a correction may bring it back.
+    WITHDRAWN = "withdrawn"
 
 
-FINAL_STATES = frozenset({Status.PUBLISHED, Status.REJECTED, Status.CANCELLED})
+FINAL_STATES = frozenset({Status.PUBLISHED, Status.REJECTED, Status.CANCELLED, Status.WITHDRAWN})
 
 
 class Role(enum.StrEnum):

@@ -34,6 +34,11 @@ class Action(enum.StrEnum):
     MARK_PUBLISHED = "mark_published"
     MARK_PUBLISH_FAILED = "mark_publish_failed"
     RETRY_PUBLISH = "retry_publish"
+    # After publishing: a correction (ralat) goes through editing and approval again and
+    # updates the same post; a take-down hides the post (never deletes it).
+    OPEN_CORRECTION = "open_correction"
+    TAKE_DOWN = "take_down"
+    MARK_WITHDRAWN = "mark_withdrawn"
 
     @property
     def audit_verb(self) -> str:
@@ -42,6 +47,14 @@ class Action(enum.StrEnum):
     @property
     def notice_template(self) -> str:
         return f"item.{self.value}"
+
+
+class WebsiteJob(enum.StrEnum):
+    """What a transition asks of the website, through the publisher's outbox row."""
+
+    NONE = ""
+    PUBLISH = "publish"  # the item's post as approved: made, or updated once published
+    WITHDRAW = "withdraw"
 
 
 class Owner(enum.Enum):
@@ -61,7 +74,7 @@ class Transition:
     owner: Owner = Owner.ANYONE
     needs_note: bool = False
     notify: tuple[Audience, ...] = ()
-    queues_publish: bool = False
+    website: WebsiteJob = WebsiteJob.NONE
 
 
 def _t(
@@ -73,17 +86,19 @@ def _t(
     *,
     needs_note: bool = False,
     notify: tuple[Audience, ...] = (),
-    queues_publish: bool = False,
+    website: WebsiteJob = WebsiteJob.NONE,
 ) -> Transition:
     return Transition(
         action, frozenset(sources), target, frozenset(roles), owner, needs_note, notify,
-        queues_publish,
+        website,
     )
 
 
 A = Audience
 P, E, J, ADM = Role.PETUGAS, Role.EDITOR, Role.PEJABAT, Role.ADMIN
 OFFICER_WORK = (S.DRAFT, S.RETURNED_TO_OFFICER)
+ON_THE_SITE = (S.PUBLISHED, S.WITHDRAWN)  # a post exists (public or hidden)
+PUBLISH = WebsiteJob.PUBLISH
 
 TRANSITIONS: dict[Action, Transition] = {
     t.action: t
@@ -98,7 +113,7 @@ TRANSITIONS: dict[Action, Transition] = {
         _t(Action.RETURN_TO_OFFICER, [S.IN_EDITING], S.RETURNED_TO_OFFICER, [E], Owner.EDITOR,
            needs_note=True, notify=(A.OFFICER, A.CARDS)),
         _t(Action.APPROVE, [S.AWAITING_APPROVAL], S.APPROVED, [J],
-           notify=(A.OFFICER, A.EDITOR, A.CARDS), queues_publish=True),
+           notify=(A.OFFICER, A.EDITOR, A.CARDS), website=PUBLISH),
         _t(Action.REJECT, [S.AWAITING_APPROVAL], S.REJECTED, [J], needs_note=True,
            notify=(A.OFFICER, A.EDITOR, A.CARDS)),
         _t(Action.REQUEST_REVISION, [S.AWAITING_APPROVAL], S.IN_EDITING, [J], needs_note=True,
@@ -107,7 +122,15 @@ TRANSITIONS: dict[Action, Transition] = {
            notify=(A.OFFICER, A.EDITOR, A.DECIDER, A.CARDS)),
         _t(Action.MARK_PUBLISH_FAILED, [S.APPROVED], S.PUBLISH_FAILED, [],
            notify=(A.ALERT, A.EDITOR)),
-        _t(Action.RETRY_PUBLISH, [S.PUBLISH_FAILED], S.APPROVED, [E, ADM], queues_publish=True),
+        _t(Action.RETRY_PUBLISH, [S.PUBLISH_FAILED], S.APPROVED, [E, ADM], website=PUBLISH),
+        # A correction is editing again (same checks, same deadline), of an item whose
+        # post exists: approving it updates that post (see actions.website_job).
+        _t(Action.OPEN_CORRECTION, ON_THE_SITE, S.IN_EDITING, [E, J], needs_note=True,
+           notify=(A.EDITOR, A.CARDS)),
+        _t(Action.TAKE_DOWN, [S.PUBLISHED], S.WITHDRAWING, [J], needs_note=True,
+           notify=(A.CARDS,), website=WebsiteJob.WITHDRAW),
+        _t(Action.MARK_WITHDRAWN, [S.WITHDRAWING], S.WITHDRAWN, [],
+           notify=(A.OFFICER, A.EDITOR, A.OFFICIALS, A.CARDS)),
     )
 }
 

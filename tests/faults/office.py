@@ -156,6 +156,15 @@ dir = "{self.media_dir}"
 {publisher}
 [alerts]
 sweep_seconds = 86400.0
+
+[checklist]
+cover_photo = false
+min_body_words = 0
+max_title_chars = 0
+activity_date = false
+section = false
+category = false
+photo_alt_text = false
 """, encoding="utf-8")
 
     def _start_items_high(self) -> int:

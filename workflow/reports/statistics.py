@@ -65,7 +65,7 @@ STAGES: Final = (
     Status.PUBLISH_FAILED,
 )
 STATE_ORDER: Final = (*STAGES[:5], Status.PUBLISHED, Status.REJECTED, *STAGES[5:],
-                      Status.CANCELLED)
+                      Status.CANCELLED, Status.WITHDRAWING, Status.WITHDRAWN)
 SYSTEM: Final = "Sistem"
 _CHUNK = 500
 
