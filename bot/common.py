@@ -12,9 +12,11 @@ from workflow import people
 from workflow.catalogue.lookup import Safe, t
 from workflow.errors import InvalidValue
 from workflow.queries import get_item, history
+from workflow.versions import VersionChange, published_changes
 
 TELEGRAM_ID_MAX = 2**53 - 1  # Telegram's user ids fit in 52 bits
 HISTORY_NOTE = 300
+HISTORY_DIFF_LINE = 200
 
 
 async def identify(update: Update, context: WartaContext) -> None:
@@ -53,15 +55,32 @@ async def on_history(update: Update, context: WartaContext) -> None:
     warta, lang = context.warta, context.lang
     with warta.sessions() as session:
         item = get_item(session, item_id, context.me)
-        lines = [t("history.header", lang, id=item.id,
+        lines: list[str] = [t("history.header", lang, id=item.id,
                    state=Safe(state_label(item.status, lang)))]
-        for event in history(session, item.id):
+        events = history(session, item.id)
+        changes = published_changes(events)
+        for event in events:
             action = event.action.removeprefix("workflow.")
             lines.append(t("history.line", lang, at=when(event.at, warta.zone, lang),
                            who=event.actor.name if event.actor else t("system", lang),
                            action=Safe(t(f"done.{action}", lang)),
                            note=f" — {clip(event.note, HISTORY_NOTE)}" if event.note else ""))
+            if event.id in changes:
+                lines += change_lines(changes[event.id], lang)
     await reply(update, fit_lines(lines, lang))
+
+
+def change_lines(change: VersionChange, lang: str) -> list[str]:
+    """What a correction changed, under its publication in the history."""
+    lines: list[str] = [t("history.version", lang, n=change.revision + 1)]
+    if change.title is not None:
+        old, new = change.title
+        lines.append(t("history.title_changed", lang, old=clip(old, HISTORY_DIFF_LINE),
+                       new=clip(new, HISTORY_DIFF_LINE)))
+    for sign, text in change.body:
+        key = "history.removed" if sign == "-" else "history.added"
+        lines.append(t(key, lang, text=clip(text, HISTORY_DIFF_LINE)))
+    return lines
 
 
 @answers_errors
