@@ -10,8 +10,10 @@ from tests.test_bot_flow import editor_prepares, officer_sends_material
 from workflow.models import MessageCopy, Status
 from workflow.transitions import TRANSITIONS, Action
 
-# SPEC section 3: returning, rejecting and asking for a revision each need a reason.
-NEED_A_REASON = {Action.RETURN_TO_OFFICER, Action.REJECT, Action.REQUEST_REVISION}
+# SPEC section 3: returning, rejecting and asking for a revision each need a reason;
+# section 10 (issue 11): so do a correction (its dated note) and a take-down.
+NEED_A_REASON = {Action.RETURN_TO_OFFICER, Action.REJECT, Action.REQUEST_REVISION,
+                 Action.OPEN_CORRECTION, Action.TAKE_DOWN}
 
 
 def test_each_step_button_is_named_by_its_action() -> None:
