@@ -10,12 +10,16 @@ import asyncio
 import dataclasses
 import html
 import re
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.wordpress import WordPressAdapter, post_slug
@@ -121,6 +125,77 @@ def test_a_correction_updates_the_one_post_in_place_exactly_once_across_a_crash(
     assert len(reader.media_for(item_id, media_shas(sessions, item_id))) == 2  # not again
     page = requests.get(first.remote_url, timeout=30)
     assert page.status_code == 200 and REASON in html.unescape(page.text)
+
+
+# A worker process that dies by SIGKILL the moment WordPress has saved the corrected post:
+# between the website's answer and the commit that records it.
+KILLED_AFTER_UPDATE = """
+import os, re, signal, sys
+from datetime import datetime
+import requests
+from publisher.wordpress import WordPressAdapter
+from publisher.worker import PublishWorker
+from workflow import db
+from workflow.actions import Workflow
+from workflow.config import PublisherSettings, Settings, working_calendar
+from workflow.deadlines import StageDeadlines
+
+class DiesAfterUpdate(requests.Session):
+    def request(self, method, url, *args, **kwargs):
+        response = super().request(method, url, *args, **kwargs)
+        if method == "POST" and re.search(r"/wp/v2/posts/\\d+(&|$)", str(url)) \\
+                and response.status_code == 200:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return response
+
+database, media, site, user, password, now = sys.argv[1:]
+settings = Settings()
+flow = Workflow(StageDeadlines.from_settings(settings.deadlines, working_calendar(settings)),
+                checklist=settings.checklist)
+adapter = WordPressAdapter(site, user, password, session=DiesAfterUpdate())
+PublishWorker(db.session_factory(db.make_engine(database)), flow, adapter, media,
+              PublisherSettings(), lambda: datetime.fromisoformat(now)).run_once()
+"""
+
+
+def test_a_correction_killed_9_after_the_site_answered_is_recorded_once_on_restart(
+    engine: Engine,
+    wordpress_site: WordPressSite,  # noqa: F811
+    reader: WordPressReader,  # noqa: F811
+    fresh_ids: int,  # noqa: F811
+    sessions: sessionmaker[Session],
+    session: Session,
+    workflow: Workflow,
+    office: Office,
+    clock: Clock,
+    store: MediaStore,  # noqa: F811
+) -> None:
+    item_id = approved_item(workflow, session, office, clock.now, store, photos=1)
+    assert worker_for(sessions, workflow, adapter_for(wordpress_site), store, clock
+                      ).run_once() == WorkerResult(published=1)
+    first = item_state(sessions, item_id)
+    correct(workflow, session, office, item_id, clock.now, "Posyandu balita (diralat)")
+    session.close()
+
+    url, user, password = wordpress_site
+    args = [engine.url.render_as_string(hide_password=False), str(store.root), url, user,
+            password, clock.now.isoformat()]
+    repo = Path(__file__).resolve().parent.parent
+    died = subprocess.run([sys.executable, "-c", KILLED_AFTER_UPDATE, *args], cwd=repo,
+                          timeout=120, check=False)
+    assert died.returncode == -signal.SIGKILL
+    assert item_state(sessions, item_id).status is Status.APPROVED
+    assert html.unescape(reader.post(first.remote_id)["title"]["raw"]) == \
+        "Posyandu balita (diralat)"  # the site has it; Warta did not record it
+
+    clock.advance(seconds=DEFAULT_LEASE.total_seconds())
+    restarted = worker_for(sessions, workflow, adapter_for(wordpress_site), store, clock)
+    assert restarted.run_once() == WorkerResult(published=1)
+    assert restarted.run_once() == WorkerResult()
+    item = item_state(sessions, item_id)
+    assert item.status is Status.PUBLISHED and item.remote_id == first.remote_id
+    assert [str(p["id"]) for p in reader.posts_for(item_id)] == [first.remote_id]
+    assert reader.post(first.remote_id)["content"]["raw"].count(REASON) == 1
 
 
 def test_a_take_down_waits_out_the_site_being_down_then_hides_the_post_once(
