@@ -23,10 +23,15 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.wordpress import WordPressAdapter, post_slug
-from publisher.worker import DEFAULT_LEASE, WITHDRAW_FAILING_TEMPLATE, WorkerResult
+from publisher.worker import (
+    DEFAULT_LEASE,
+    WITHDRAW_FAILING_TEMPLATE,
+    PublishWorker,
+    WorkerResult,
+)
 from tests.botkit import Office as BotOffice
 from tests.botkit import office_settings, start_office
-from tests.conftest import Clock, Office
+from tests.conftest import TEST_TOKEN, Clock, Office
 from tests.test_publish_e2e_wordpress import (  # noqa: F401  (fixtures)
     Killed,
     WordPressReader,
@@ -38,11 +43,14 @@ from tests.test_publish_e2e_wordpress import (  # noqa: F401  (fixtures)
     store,
     wordpress_settings,
 )
-from tests.test_publisher_worker import (
+from tests.test_publisher_worker import (  # noqa: F401  (fixtures)
     SETTINGS,
+    Receiver,
     approved_item,
+    hooked,
     item_state,
     notifications,
+    receiver,
     worker_for,
 )
 from tests.wordpress_site import (  # noqa: F401  (fixtures)
@@ -55,8 +63,6 @@ from workflow.actions import Edit, Workflow, installation_token, publish_key
 from workflow.config import PublisherSettings
 from workflow.media.storage import MediaStore
 from workflow.models import Status
-
-pytestmark = pytest.mark.wordpress
 
 REASON = "Nama desa keliru: Sukamaju, bukan Sukamaya"
 TAKE_DOWN = "Data penerima belum boleh tayang"
@@ -83,6 +89,7 @@ def correct(workflow: Workflow, session: Session, office: Office, item_id: int, 
     workflow.approve(session, office.official2, item_id, now)
 
 
+@pytest.mark.wordpress
 def test_a_correction_updates_the_one_post_in_place_exactly_once_across_a_crash(
     wordpress_site: WordPressSite,  # noqa: F811
     reader: WordPressReader,  # noqa: F811
@@ -158,6 +165,7 @@ PublishWorker(db.session_factory(db.make_engine(database)), flow, adapter, media
 """
 
 
+@pytest.mark.wordpress
 def test_a_correction_killed_9_after_the_site_answered_is_recorded_once_on_restart(
     engine: Engine,
     wordpress_site: WordPressSite,  # noqa: F811
@@ -198,6 +206,7 @@ def test_a_correction_killed_9_after_the_site_answered_is_recorded_once_on_resta
     assert reader.post(first.remote_id)["content"]["raw"].count(REASON) == 1
 
 
+@pytest.mark.wordpress
 def test_a_take_down_waits_out_the_site_being_down_then_hides_the_post_once(
     wordpress_site: WordPressSite,  # noqa: F811
     reader: WordPressReader,  # noqa: F811
@@ -244,6 +253,7 @@ def test_a_take_down_waits_out_the_site_being_down_then_hides_the_post_once(
     assert reader.post(published.remote_id)["status"] == "publish"
 
 
+@pytest.mark.wordpress
 def test_a_site_that_keeps_withdrawn_posts_private(
     wordpress_site: WordPressSite,  # noqa: F811
     reader: WordPressReader,  # noqa: F811
@@ -265,6 +275,39 @@ def test_a_site_that_keeps_withdrawn_posts_private(
     item = item_state(sessions, item_id)
     assert reader.post(item.remote_id)["status"] == "private"
     assert requests.get(item.remote_url, timeout=30).status_code == 404
+
+
+def test_webhook_gets_update_and_withdraw_events_with_one_key_per_version(
+    hooked: PublishWorker,  # noqa: F811
+    receiver: Receiver,  # noqa: F811
+    sessions: sessionmaker[Session],
+    session: Session,
+    workflow: Workflow,
+    office: Office,
+    clock: Clock,
+    store: MediaStore,  # noqa: F811
+) -> None:
+    item_id = approved_item(workflow, session, office, clock.now, store, photos=1)
+    assert hooked.run_once() == WorkerResult(published=1)
+    correct(workflow, session, office, item_id, clock.now, "Posyandu balita (diralat)")
+    receiver.planned = [503]  # the receiver fails once: the retry repeats the same key
+    assert hooked.run_once() == WorkerResult(retried=1)
+    [row] = [r for r in _website_rows(sessions, item_id) if r.done_at is None]
+    clock.now = row.next_attempt_at
+    assert hooked.run_once() == WorkerResult(published=1)
+    workflow.take_down(session, office.official, item_id, clock.now, TAKE_DOWN)
+    assert hooked.run_once() == WorkerResult(withdrawn=1)
+
+    post = publish_key(TEST_TOKEN, item_id)
+    assert receiver.seen == [post, f"{post}.r1", f"{post}.r1", f"{post}.withdraw.r1"]
+    update, withdraw = receiver.posts[f"{post}.r1"], receiver.posts[f"{post}.withdraw.r1"]
+    assert update["schema"] == "warta.publish.v2"
+    assert (update["event"], update["remote_id"], update["revision"]) == ("update", "1", 1)
+    assert update["idempotency_key"] == post
+    assert update["title"] == "Posyandu balita (diralat)"
+    assert update["corrections"] == [f"Ralat 25 Nov 2026: {REASON}"]
+    assert (withdraw["event"], withdraw["revision"]) == ("withdraw", 1)
+    assert item_state(sessions, item_id).status is Status.WITHDRAWN
 
 
 def _website_rows(sessions: sessionmaker[Session], item_id: int) -> list[Any]:
@@ -290,6 +333,7 @@ async def wordpress_office(tmp_path: Path, wordpress_site: WordPressSite  # noqa
         yield running_office
 
 
+@pytest.mark.wordpress
 async def test_correction_and_take_down_through_the_bot(
     wordpress_office: BotOffice, reader: WordPressReader  # noqa: F811
 ) -> None:
