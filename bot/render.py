@@ -175,6 +175,9 @@ def draft_summary(item: Item, lang: str, zone: ZoneInfo) -> str:
     )
 
 
+OFF_THE_SITE = (Status.WITHDRAWING, Status.WITHDRAWN)
+# States whose card says why the item is there (the reason given for the step).
+NOTE_SHOWN = (Status.REJECTED, Status.RETURNED_TO_OFFICER, *OFF_THE_SITE)
 # The cards that show the forwarding checklist while it matters: the editor's panel and
 # the official's card, from editing until the decision.
 CHECKLIST_CARDS = ("editing", "decision")
@@ -223,9 +226,9 @@ def _card(item: Item, lang: str, zone: ZoneInfo, body: str, short: bool | None,
         media=Safe(media_counts(item, lang)), state=Safe(state_label(item.status, lang)),
         date=numeric_date(item.activity_date, lang) if item.activity_date else "-",
     )
-    if item.remote_url:  # published, or once published (being corrected, withdrawn)
+    if item.remote_url and item.status not in OFF_THE_SITE:  # also while being corrected
         text += "\n" + t("item.published_at", lang, url=item.remote_url)
-    if item.status in (Status.REJECTED, Status.RETURNED_TO_OFFICER) and item.last_note:
+    if item.status in NOTE_SHOWN and item.last_note:
         text += "\n" + t("item.last_note", lang, note=fit(item.last_note, CARD_NOTE_LIMIT))
     if item.decided_by is not None and item.decided_at is not None:
         text += "\n" + t("item.decided", lang, by=fit(item.decided_by.name),

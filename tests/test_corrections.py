@@ -384,3 +384,7 @@ async def test_correction_and_take_down_through_the_bot(
     assert reader.post(first.remote_id)["status"] == "draft"
     public = await asyncio.to_thread(requests.get, first.remote_url, timeout=30)
     assert public.status_code == 404
+    # Every copy of the card says so, with the reason; it can still be corrected.
+    await double.wait_until(lambda: any(
+        TAKE_DOWN in (m.plain or "") and "ditarik dari situs" in (m.plain or "")
+        and m.button_texts == ["📝 Ralat"] for m in double.messages(office.official)))
