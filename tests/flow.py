@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,15 @@ from workflow.models import Item, MediaKind, Person, Status
 HARNESS_CHECKLIST = ChecklistSettings(cover_photo=False, min_body_words=0, max_title_chars=0,
                                       activity_date=False, section=False, category=False,
                                       photo_alt_text=False)
+
+
+
+def harness_checklist_toml() -> str:
+    """HARNESS_CHECKLIST as the `[checklist]` table of a config file written by a test."""
+    lines = [f"{name} = {str(value).lower()}"
+             for name, value in dataclasses.asdict(HARNESS_CHECKLIST).items()]
+    return "[checklist]\n" + "\n".join(lines) + "\n"
+
 
 PHOTO = NewMedia(kind=MediaKind.PHOTO, sha256="a" * 64, stored_path="aa/a.jpg",
                  mime="image/jpeg", size=1000, width=800, height=600)

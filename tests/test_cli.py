@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.flow import item_in
+from tests.flow import harness_checklist_toml, item_in
 from warta.cli import main
 from workflow.config import load_settings
 from workflow.context import Context
@@ -18,7 +18,8 @@ from workflow.models import Status
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "config.toml"
-    path.write_text(f'[office]\nname = "Kantor Uji"\n[database]\nurl = "sqlite:///{tmp_path}/w.db"\n')
+    path.write_text(f'[office]\nname = "Kantor Uji"\n[database]\nurl = "sqlite:///{tmp_path}/w.db"\n'
+                    + harness_checklist_toml())
     return path
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
+from tests.flow import harness_checklist_toml
 from warta.cli import main
 from workflow import db
 
@@ -24,6 +25,8 @@ def write_config(path: Path, *, database: str, media: Path, double: Double | Non
         "[office]\n"
         'name = "Kantor Uji"\n'
         f'timezone = "{timezone}"\n'
+        # Tests append keys of the last table ([website]); this one goes before it.
+        + harness_checklist_toml() +
         "[telegram]\n"
         f'api_base_url = "{api}/bot"\n'
         f'api_file_url = "{api}/file/bot"\n'

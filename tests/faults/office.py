@@ -16,6 +16,7 @@ from typing import Any
 
 from tests.faults.observers import JSON, CallLog, Db
 from tests.faults.processes import BotProcess, DoubleProcess, child_env
+from tests.flow import harness_checklist_toml
 from warta.cli import main as warta_main
 from workflow import db as wdb
 from workflow.models import Item, OutboxKind, OutboxMessage, Person, Status
@@ -157,15 +158,7 @@ dir = "{self.media_dir}"
 [alerts]
 sweep_seconds = 86400.0
 
-[checklist]
-cover_photo = false
-min_body_words = 0
-max_title_chars = 0
-activity_date = false
-section = false
-category = false
-photo_alt_text = false
-""", encoding="utf-8")
+{harness_checklist_toml()}""", encoding="utf-8")
 
     def _start_items_high(self) -> int:
         """The WordPress of a test session keeps every post, and posts are found by the
