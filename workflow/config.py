@@ -78,6 +78,8 @@ class MediaSettings:
     jpeg_quality: int = 85
     thumbnail_edge: int = 320
     max_image_megapixels: float = 40.0
+    max_archive_inflated_mb: float = 200.0
+    max_archive_ratio: float = 100.0
 
 
 @dataclass(frozen=True)

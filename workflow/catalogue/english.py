@@ -130,6 +130,8 @@ MESSAGES: dict[str, str] = {
     "videos (MP4), PDF, Word, Excel or PowerPoint.",
     "media.broken_file": "The file is damaged or incomplete; please send it again.",
     "media.broken_image": "The photo is damaged or incomplete; please send it again.",
+    "media.archive_bomb": "This document is not normal: its contents unpack far too large. "
+    "Save it again and resend it, or send it as a PDF.",
     "media.image_too_big": "The image resolution is too large; send it as a normal photo.",
     "usage.riwayat": "Usage: /riwayat ID",
     "usage.bahasa": "Usage: /bahasa id or /bahasa en",

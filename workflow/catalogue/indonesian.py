@@ -130,6 +130,8 @@ MESSAGES: dict[str, str] = {
     "video (MP4), PDF, Word, Excel atau PowerPoint.",
     "media.broken_file": "Berkas rusak atau tidak lengkap; kirim ulang.",
     "media.broken_image": "Foto rusak atau tidak lengkap; kirim ulang.",
+    "media.archive_bomb": "Dokumen ini tidak wajar: isinya mengembang terlalu besar saat dibuka. "
+    "Simpan ulang dokumennya lalu kirim lagi, atau kirim sebagai PDF.",
     "media.image_too_big": "Gambar terlalu besar resolusinya; kirim sebagai foto biasa.",
     "usage.riwayat": "Cara pakai: /riwayat ID",
     "usage.bahasa": "Cara pakai: /bahasa id atau /bahasa en",

@@ -167,7 +167,7 @@ class MediaStore:
     ) -> StoredMedia:
         check_downloaded_size(kind, size, self.limits)
         with src.open("rb") as f:
-            detected = sniff(f, size)
+            detected = sniff(f, size, self.limits)
         if detected.kind is None or detected.mime not in self.limits.mime_types(detected.kind):
             raise MediaRejected("unsupported_type", detected=detected.mime, kind=kind)
         if detected.kind == MediaKind.PHOTO:
