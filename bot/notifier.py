@@ -24,7 +24,17 @@ from telegram.ext import Application
 from bot.base import log
 from bot.editor import send_album, send_card
 from bot.patience import retry_after_seconds
-from bot.render import clip, duration, fit_lines, item_card, keyboard, state_label, when
+from bot.render import (
+    clip,
+    duration,
+    fit_lines,
+    item_card,
+    join_facts,
+    join_keyboard,
+    keyboard,
+    state_label,
+    when,
+)
 from workflow import outbox
 from workflow.audience import STAND_INS, active_people_with
 from workflow.catalogue.lookup import Safe, t
@@ -32,6 +42,7 @@ from workflow.context import Context
 from workflow.models import (
     AuditEvent,
     Item,
+    JoinRequest,
     MessageCopy,
     OutboxKind,
     OutboxMessage,
@@ -52,6 +63,7 @@ NOTICE_NOTE = 1200
 # A send Telegram answers late has usually arrived: waiting longer before calling it lost
 # (python-telegram-bot's default is 5 s) keeps a slow answer from becoming a second copy.
 PATIENT: dict[str, Any] = {"read_timeout": 30.0}
+JOIN_REQUEST = "join.request"  # the admins' card with the approve / refuse buttons
 BATCH = 50
 
 
@@ -152,16 +164,22 @@ class Notifier:
                     continue
                 if last is not None:
                     self._record_progress(row, *last)
-                lang = person.language if person else self.warta.settings.office.language
+                lang = person.language if person else \
+                    row.payload.get("language") or self.warta.settings.office.language
                 last = chat_id, await self._send(bot, session, row, item, person, chat_id, lang)
             return last[1] if last else None
 
     def _recipients(self, session: Session, row: OutboxMessage) -> list[tuple[Person | None, int]]:
-        """Who gets this row: a person, or a shared chat (else everyone of its role)."""
+        """Who gets this row: a person, a chat of someone not registered (a refused
+        newcomer), every admin, or a shared chat (else everyone of its role)."""
         telegram = self.warta.settings.telegram
         if row.target == "person":
             person = session.get(Person, row.recipient_id)
             return [(person, person.telegram_id)] if person and person.active else []
+        if row.target == "chat":
+            return [(None, int(row.payload["chat_id"]))]
+        if row.target == "admins":
+            return [(p, p.telegram_id) for p in active_people_with(session, Role.ADMIN)]
         chats = {"it_team": telegram.it_team_chat_id, "alert": telegram.alert_chat_id}
         chat_id = chats.get(row.target, 0)
         if chat_id:
@@ -191,6 +209,11 @@ class Notifier:
             markup = keyboard("draft", item, lang, person)
         elif item is not None and template == Action.MARK_PUBLISH_FAILED.notice_template:
             markup = keyboard("failed", item, lang, person)
+        elif template == JOIN_REQUEST:
+            request = session.get(JoinRequest, row.payload["request_id"])
+            # Answered before this admin's copy went out: the card comes without buttons.
+            if request is not None and request.decided_at is None:
+                markup = join_keyboard(request, lang)
         await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
                                disable_web_page_preview=True, **PATIENT)
         return None
@@ -222,6 +245,10 @@ class Notifier:
             "at": when(event.at if event else row.created_at, self.warta.zone, lang),
             "note": clip(payload.get("note") or (event.note if event else ""), NOTICE_NOTE),
         }
+        if "request_id" in payload:  # join.* rows from invitations
+            request = session.get(JoinRequest, payload["request_id"])
+            if request is not None:
+                facts.update(join_facts(request, lang))
         for key, value in payload.items():
             facts.setdefault(key, "; ".join(map(str, value)) if isinstance(value, list) else value)
         if "stage" in payload:  # deadline.* rows from the sweeper

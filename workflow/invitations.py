@@ -64,6 +64,11 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def invitation_link(bot_username: str, token: str) -> str:
+    """The deep link that opens the bot and sends it `/start <token>`."""
+    return f"https://t.me/{bot_username.lstrip('@')}?start={token}"
+
+
 def create_invitation(
     session: Session,
     actor: Person | None,
@@ -233,7 +238,8 @@ def _admit(session: Session, actor: Person | None, now: datetime, request: JoinR
            person_id=person.id, roles=invitation.roles, section=invitation.section)
     insert_once(session, [notification_values(
         target="person", template="join.approved", recipient_id=person.id,
-        payload={"roles": invitation.roles, "section": invitation.section},
+        payload={"request_id": request.id, "roles": invitation.roles,
+                 "section": invitation.section},
         key=f"join-approved-{request.id}", now=now)])
     return person
 
