@@ -63,6 +63,8 @@ NOTICE_NOTE = 1200
 # A send Telegram answers late has usually arrived: waiting longer before calling it lost
 # (python-telegram-bot's default is 5 s) keeps a slow answer from becoming a second copy.
 PATIENT: dict[str, Any] = {"read_timeout": 30.0}
+# Payload keys that say where and how a "chat" row goes, not what it says.
+ADDRESSING = frozenset({"chat_id", "language"})
 JOIN_REQUEST = "join.request"  # the admins' card with the approve / refuse buttons
 BATCH = 50
 
@@ -250,6 +252,8 @@ class Notifier:
             if request is not None:
                 facts.update(join_facts(request, lang))
         for key, value in payload.items():
+            if key in ADDRESSING:
+                continue
             facts.setdefault(key, "; ".join(map(str, value)) if isinstance(value, list) else value)
         if "stage" in payload:  # deadline.* rows from the sweeper
             facts["stage_label"] = Safe(state_label(payload["stage"], lang))
