@@ -67,7 +67,8 @@ async def test_an_approved_newcomer_gets_the_role_its_menu_and_its_commands(
     assert person is not None and person.roles == {Role.PETUGAS}
     assert person.section == "Bidang Sosial" and person.language == "en"
     scope = {"type": "chat", "chat_id": 7001}
-    assert [c["command"] for c in double.commands(scope)] == menu_for(person)
+    await double.wait_until(lambda: [c["command"] for c in double.commands(scope) or []]
+                            == menu_for(person), what="the newcomer's menu")
     await double.send_command(newcomer, "status")
     status = await double.wait_for_message(newcomer)
     assert "not registered" not in (status.plain or "")
@@ -180,3 +181,18 @@ async def test_role_changes_add_and_remove_one_role_and_keep_the_others(
     await double.send_command(office.admin, "pengguna", "bidang 1001 -")
     await double.wait_for_message(office.admin)
     assert office.person("officer").section == ""
+
+
+async def test_an_auto_approving_link_lets_the_newcomer_straight_in(bot_office: Office) -> None:
+    office, double = bot_office, bot_office.double
+    with office.warta.sessions() as session:
+        new = invitations.create_invitation(session, None, office.warta.now(),
+                                            roles=[Role.EDITOR], auto_approve=True)
+    newcomer = double.user(7001, "Dewi")
+    await double.send_command(newcomer, "start", new.token)
+    await office.flush()
+    welcome = await double.wait_for_message(newcomer, contains="Selamat datang")
+    assert "editor" in (welcome.plain or "")
+    scope = {"type": "chat", "chat_id": 7001}
+    assert "judul" in [c["command"] for c in double.commands(scope)]
+    assert not [m for m in double.sent_to(office.admin) if "Dewi" in (m.plain or "")]
