@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest
+from telegram.constants import ChatType
 
-from bot.base import WartaContext, answer_button, answers_errors, log, reply
-from bot.render import join_card, section_suffix, when
+from bot.base import WartaContext, answer_button, answers_errors, reply
+from bot.render import section_suffix, when
 from workflow import invitations, people
 from workflow.catalogue.lookup import t
 
@@ -68,15 +67,8 @@ async def on_join_answer(update: Update, context: WartaContext, request_id: int,
     with warta.sessions() as session:
         request = invitations.decide(session, context.me, warta.now(), request_id,
                                      approve=approve)
-        card = join_card(request, context.lang, warta.zone)
         newcomer = people.find_by_telegram_id(session, request.telegram_id)
         answer = t(f"passive.join.{request.state}", context.lang)
-    await answer_button(update, answer)
-    query = update.callback_query
-    if query is not None:
-        try:
-            await query.edit_message_text(card, parse_mode=ParseMode.HTML, reply_markup=None)
-        except BadRequest as error:  # the card is gone or too old: the answer was given
-            log.info("join card not edited: %s", error)
+    await answer_button(update, answer)  # every admin's card is edited from the outbox
     if newcomer is not None:
         await context.application.bot_data["menus"].set_for(context.bot, newcomer)

@@ -29,6 +29,7 @@ from bot.render import (
     duration,
     fit_lines,
     item_card,
+    join_card,
     join_facts,
     join_keyboard,
     keyboard,
@@ -39,6 +40,7 @@ from workflow import outbox
 from workflow.audience import STAND_INS, active_people_with
 from workflow.catalogue.lookup import Safe, t
 from workflow.context import Context
+from workflow.invitations import request_notice_key
 from workflow.models import (
     AuditEvent,
     Item,
@@ -66,6 +68,7 @@ PATIENT: dict[str, Any] = {"read_timeout": 30.0}
 # Payload keys that say where and how a "chat" row goes, not what it says.
 ADDRESSING = frozenset({"chat_id", "language"})
 JOIN_REQUEST = "join.request"  # the admins' card with the approve / refuse buttons
+JOIN_DECIDED = "join.decided"  # delivered by editing every admin's card of the request
 BATCH = 50
 
 
@@ -159,6 +162,9 @@ class Notifier:
             if row.target == "cards" and item is not None:
                 await self._refresh_cards(bot, session, item)
                 return None
+            if row.template == JOIN_DECIDED:
+                await self._refresh_join_cards(bot, session, int(row.payload["request_id"]))
+                return None
             served = set(row.payload.get("sent_to", []))
             last: tuple[int, MessageCopy | None] | None = None
             for person, chat_id in self._recipients(session, row):
@@ -216,8 +222,12 @@ class Notifier:
             # Answered before this admin's copy went out: the card comes without buttons.
             if request is not None and request.decided_at is None:
                 markup = join_keyboard(request, lang)
-        await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                               disable_web_page_preview=True, **PATIENT)
+        sent = await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
+                                      reply_markup=markup, disable_web_page_preview=True,
+                                      **PATIENT)
+        if template == JOIN_REQUEST:
+            self._save_payload(row, cards=[*row.payload.get("cards", []),
+                                           [chat_id, sent.message_id]])
         return None
 
     def _record_progress(self, row: OutboxMessage, chat_id: int,
@@ -279,9 +289,7 @@ class Notifier:
                                       MessageCopy.purpose.in_(CARD_PURPOSES))
         ).all()
         for copy in copies:
-            person = session.scalars(
-                select(Person).where(Person.telegram_id == copy.chat_id)).first()
-            lang = person.language if person else self.warta.settings.office.language
+            lang = self._chat_language(session, copy.chat_id)
             try:
                 await bot.edit_message_text(
                     item_card(item, lang, self.warta.zone), chat_id=copy.chat_id,
@@ -291,3 +299,24 @@ class Notifier:
                 )
             except BadRequest as error:  # deleted or unchanged: nothing stale is left
                 log.info("card %s/%s not edited: %s", copy.chat_id, copy.message_id, error)
+
+    async def _refresh_join_cards(self, bot: Bot, session: Session, request_id: int) -> None:
+        """Edits each admin's card of an answered join request: who answered, no buttons."""
+        request = session.get(JoinRequest, request_id)
+        asked = session.scalars(select(OutboxMessage).where(
+            OutboxMessage.idempotency_key == request_notice_key(request_id))).one_or_none()
+        if request is None or asked is None:
+            return
+        for chat_id, message_id in asked.payload.get("cards", []):
+            lang = self._chat_language(session, chat_id)
+            try:
+                await bot.edit_message_text(
+                    join_card(request, lang, self.warta.zone), chat_id=chat_id,
+                    message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=None)
+            except BadRequest as error:  # deleted or unchanged: nothing stale is left
+                log.info("join card %s/%s not edited: %s", chat_id, message_id, error)
+
+    def _chat_language(self, session: Session, chat_id: int) -> str:
+        """The language of the person whose private chat this is, else the office's."""
+        person = session.scalars(select(Person).where(Person.telegram_id == chat_id)).first()
+        return person.language if person else self.warta.settings.office.language

@@ -230,7 +230,6 @@ MESSAGES: dict[str, str] = {
     "join.card_decided": "{decision} by {by} at {at}",
     "notify.join.request": "🙋 <b>Join request #{request_id}</b>\n{name}{username} · id "
     "<code>{telegram_id}</code>\nRoles: {roles}{section}",
-    "notify.join.decided": "ℹ️ Request #{request_id} from {name} {decision} by {by}.",
     "notify.join.approved": "🎉 Welcome to Warta, {name}! Your roles: {roles}{section}. "
     "See /bantuan to get started.",
     "notify.join.refused": "Sorry, your request to join Warta was not approved. "

@@ -230,7 +230,6 @@ MESSAGES: dict[str, str] = {
     "join.card_decided": "{decision} oleh {by} pada {at}",
     "notify.join.request": "🙋 <b>Permintaan bergabung #{request_id}</b>\n{name}{username} · ID "
     "<code>{telegram_id}</code>\nPeran: {roles}{section}",
-    "notify.join.decided": "ℹ️ Permintaan #{request_id} dari {name} {decision} oleh {by}.",
     "notify.join.approved": "🎉 Selamat datang di Warta, {name}! Peran Anda: {roles}{section}. "
     "Lihat /bantuan untuk mulai.",
     "notify.join.refused": "Maaf, permintaan Anda untuk bergabung dengan Warta tidak disetujui. "
