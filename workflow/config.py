@@ -61,6 +61,7 @@ class TelegramSettings:
     album_wait_seconds: float = 1.5
     rate_limit: bool = True
     max_download_mb: float = 20.0
+    bot_username: str = ""  # for invitation links made offline; else asked of getMe
 
 
 @dataclass(frozen=True)
