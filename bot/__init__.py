@@ -1,1 +1,1 @@
-"""Telegram transport: handlers, menus, cards, the durable inbox and the notifier; rules live in workflow."""
+"""Telegram transport: handlers, menus, cards, the durable inbox and the notifier."""

@@ -1,1 +1,1 @@
-"""Website adapters (WordPress REST, signed webhook) and the outbox worker that publishes exactly once."""
+"""Website adapters (WordPress REST, signed webhook) and the outbox worker."""
