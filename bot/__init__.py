@@ -1,0 +1,1 @@
+"""Telegram transport: handlers, menus, cards, the durable inbox and the notifier."""

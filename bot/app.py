@@ -23,7 +23,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import common, editor, inbox, officer, official, prompts, scheduler
+from bot import common, editor, inbox, invitations, officer, official, prompts, scheduler
 from bot.base import (
     ItemHandler,
     WartaApp,
@@ -38,7 +38,7 @@ from bot.commands import COMMANDS, guarded
 from bot.menus import Menus
 from bot.notifier import Notifier
 from bot.patience import Patient
-from bot.render import EARLIER_NAMES
+from bot.render import EARLIER_NAMES, JOIN_BUTTONS
 from workflow import people
 from workflow.catalogue.lookup import t
 from workflow.context import Context
@@ -142,7 +142,8 @@ async def _notify_tick(context: WartaContext) -> None:
 
 
 async def on_button(update: Update, context: WartaContext) -> None:
-    """Routes `verb:item` button data; anything else (old or forged) gets a short answer."""
+    """Routes `verb:item` (and `join_yes:request`) button data; anything else (old or
+    forged) gets a short answer."""
     query = update.callback_query
     if query is None:
         return
@@ -157,6 +158,9 @@ async def on_button(update: Update, context: WartaContext) -> None:
         return
     verb = EARLIER_NAMES.get(verb, verb)
     button_item = parse_id(rest)
+    if verb in JOIN_BUTTONS and button_item:
+        await invitations.on_join_answer(update, context, button_item, JOIN_BUTTONS[verb])
+        return
     if verb in ON_PRESS and button_item:
         await ON_PRESS[verb](update, context, button_item)
         return

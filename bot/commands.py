@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from telegram import Update
 
-from bot import common, editor, officer, official, scheduler
+from bot import common, editor, invitations, officer, official, scheduler
 from bot.base import Handler, WartaContext, answers_errors, reply
 from workflow.catalogue.lookup import t
 from workflow.errors import NotAllowed
@@ -52,6 +52,7 @@ COMMANDS: dict[str, Command] = {
     "bidang": _c(officer.on_section, [P], "help.petugas"),
     "tanggal": _c(officer.on_date, [P], "help.petugas"),
     "pengguna": _c(common.on_people, [ADM], "help.admin"),
+    "undang": _c(invitations.on_invite, [ADM], "help.admin"),
     "antrian": _c(editor.on_queue, [E, J, ADM, K], "help.antrian"),
     "pratinjau": _c(editor.on_preview_command, [E, J], "help.pratinjau"),
     "judul": _c(editor.on_edit_command, [E], "help.editor"),

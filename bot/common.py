@@ -7,10 +7,12 @@ from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
 from bot.base import WartaContext, answer_button, answers_errors, log, parse_id, reply
-from bot.render import clip, fit_lines, state_label, when
+from bot.invitations import on_arrival, start_token
+from bot.render import clip, fit_lines, section_suffix, state_label, when
 from workflow import people
 from workflow.catalogue.lookup import Safe, t
 from workflow.errors import InvalidValue
+from workflow.models import Role
 from workflow.queries import get_item, history
 from workflow.versions import VersionChange, published_changes
 
@@ -35,6 +37,10 @@ async def identify(update: Update, context: WartaContext) -> None:
             if adopted is not None and adopted.language != default:
                 await context.application.bot_data["menus"].set_for(context.bot, adopted)
             return
+    token = start_token(update)
+    if token is not None:
+        await on_arrival(update, context, token)
+        raise ApplicationHandlerStop
     log.info("update from unregistered Telegram id %s", user.id)
     lang = people.telegram_language(user.language_code) or warta.settings.office.language
     text = t("access.unknown", lang, id=user.id, office=warta.settings.office.name)
@@ -99,11 +105,13 @@ async def on_language(update: Update, context: WartaContext) -> None:
 
 @answers_errors
 async def on_people(update: Update, context: WartaContext) -> None:
-    """/pengguna [tambah ID PERAN NAMA | peran ID PERAN | nonaktif ID | aktif ID]."""
+    """/pengguna [tambah ID PERAN NAMA | peran ID PERAN|+PERAN -PERAN | bidang ID NAMA |
+    nonaktif ID | aktif ID]."""
     warta, lang = context.warta, context.lang
     args = context.args or []
     verb = args[0].lower() if args else "daftar"
     now = warta.now()
+    changed = ""
     with warta.sessions() as session:
         if verb in ("daftar", "list"):
             rows = people.list_people(session)
@@ -121,8 +129,12 @@ async def on_people(update: Update, context: WartaContext) -> None:
                                        language=warta.settings.office.language,
                                        language_chosen=False)
         elif verb in ("peran", "role") and len(args) >= 3:
-            person = people.change_roles(session, context.me, now, telegram_id,
-                                         exactly=people.parse_roles([args[2]])).person
+            change = people.change_roles(session, context.me, now, telegram_id,
+                                         **_role_change(args[2:]))
+            person, changed = change.person, _change_text(change.added, change.removed, lang)
+        elif verb in ("bidang", "section") and len(args) >= 3:
+            section = "" if args[2:] == ["-"] else " ".join(args[2:])
+            person = people.set_section(session, context.me, now, telegram_id, section)
         elif verb in ("nonaktif", "deactivate", "aktif", "activate"):
             person = people.set_active(session, context.me, now, telegram_id,
                                        verb in ("aktif", "activate"))
@@ -132,7 +144,29 @@ async def on_people(update: Update, context: WartaContext) -> None:
     await context.application.bot_data["menus"].set_for(context.bot, person)
     await reply(update, t("people.saved", lang, name=person.name,
                           roles=",".join(sorted(r.value for r in person.roles)),
-                          active=Safe("" if person.active else t("people.inactive", lang))))
+                          active=Safe("" if person.active else t("people.inactive", lang)))
+                + section_suffix(person.section, lang) + changed)
+
+
+def _role_change(words: list[str]) -> dict[str, frozenset[Role]]:
+    """"+editor -petugas" adds and removes, keeping the other roles; "editor,pejabat"
+    (no signs) is the whole new list. Mixing the two is refused: it has no clear meaning."""
+    signed = [word for word in words if word[:1] in ("+", "-")]
+    if not signed:
+        return {"exactly": people.parse_roles(words)}
+    if len(signed) != len(words):
+        raise InvalidValue("use +ROLE -ROLE or a list of roles, not both", field="role")
+    added = [word[1:] for word in words if word.startswith("+")]
+    removed = [word[1:] for word in words if word.startswith("-")]
+    return {"add": people.parse_roles(added) if added else frozenset(),
+            "remove": people.parse_roles(removed) if removed else frozenset()}
+
+
+def _change_text(added: frozenset[Role], removed: frozenset[Role], lang: str) -> str:
+    """" · ditambah: editor · dicabut: petugas": what a role change did, "" if nothing."""
+    parts = [t(key, lang, roles=",".join(sorted(roles)))
+             for key, roles in (("people.added", added), ("people.removed", removed)) if roles]
+    return "".join(parts)
 
 
 def _telegram_id(args: list[str]) -> int:

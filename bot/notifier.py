@@ -30,6 +30,9 @@ from bot.render import (
     duration,
     fit_lines,
     item_card,
+    join_card,
+    join_facts,
+    join_keyboard,
     keyboard,
     state_label,
     when,
@@ -38,9 +41,11 @@ from workflow import outbox
 from workflow.audience import STAND_INS, active_people_with
 from workflow.catalogue.lookup import Safe, t
 from workflow.context import Context
+from workflow.invitations import request_notice_key
 from workflow.models import (
     AuditEvent,
     Item,
+    JoinRequest,
     MessageCopy,
     OutboxKind,
     OutboxMessage,
@@ -61,6 +66,10 @@ NOTICE_NOTE = 1200
 # A send Telegram answers late has usually arrived: waiting longer before calling it lost
 # (python-telegram-bot's default is 5 s) keeps a slow answer from becoming a second copy.
 PATIENT: dict[str, Any] = {"read_timeout": 30.0}
+# Payload keys that say where and how a "chat" row goes, not what it says.
+ADDRESSING = frozenset({"chat_id", "language"})
+JOIN_REQUEST = "join.request"  # the admins' card with the approve / refuse buttons
+JOIN_DECIDED = "join.decided"  # delivered by editing every admin's card of the request
 BATCH = 50
 
 
@@ -154,6 +163,9 @@ class Notifier:
             if row.target == "cards" and item is not None:
                 await self._refresh_cards(bot, session, item)
                 return None
+            if row.template == JOIN_DECIDED:
+                await self._refresh_join_cards(bot, session, int(row.payload["request_id"]))
+                return None
             served = set(row.payload.get("sent_to", []))
             last: tuple[int, MessageCopy | None] | None = None
             for person, chat_id in self._recipients(session, row):
@@ -161,16 +173,22 @@ class Notifier:
                     continue
                 if last is not None:
                     self._record_progress(row, *last)
-                lang = person.language if person else self.warta.settings.office.language
+                lang = person.language if person else \
+                    row.payload.get("language") or self.warta.settings.office.language
                 last = chat_id, await self._send(bot, session, row, item, person, chat_id, lang)
             return last[1] if last else None
 
     def _recipients(self, session: Session, row: OutboxMessage) -> list[tuple[Person | None, int]]:
-        """Who gets this row: a person, or a shared chat (else everyone of its role)."""
+        """Who gets this row: a person, a chat of someone not registered (a refused
+        newcomer), every admin, or a shared chat (else everyone of its role)."""
         telegram = self.warta.settings.telegram
         if row.target == "person":
             person = session.get(Person, row.recipient_id)
             return [(person, person.telegram_id)] if person and person.active else []
+        if row.target == "chat":
+            return [(None, int(row.payload["chat_id"]))]
+        if row.target == "admins":
+            return [(p, p.telegram_id) for p in active_people_with(session, Role.ADMIN)]
         chats = {"it_team": telegram.it_team_chat_id, "alert": telegram.alert_chat_id}
         chat_id = chats.get(row.target, 0)
         if chat_id:
@@ -200,8 +218,17 @@ class Notifier:
             markup = keyboard("draft", item, lang, person)
         elif item is not None and template == Action.MARK_PUBLISH_FAILED.notice_template:
             markup = keyboard("failed", item, lang, person)
-        await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                               disable_web_page_preview=True, **PATIENT)
+        elif template == JOIN_REQUEST:
+            request = session.get(JoinRequest, row.payload["request_id"])
+            # Answered before this admin's copy went out: the card comes without buttons.
+            if request is not None and request.decided_at is None:
+                markup = join_keyboard(request, lang)
+        sent = await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
+                                      reply_markup=markup, disable_web_page_preview=True,
+                                      **PATIENT)
+        if template == JOIN_REQUEST:
+            self._save_payload(row, cards=[*row.payload.get("cards", []),
+                                           [chat_id, sent.message_id]])
         return None
 
     def _record_progress(self, row: OutboxMessage, chat_id: int,
@@ -231,7 +258,13 @@ class Notifier:
             "at": when(event.at if event else row.created_at, self.warta.zone, lang),
             "note": clip(payload.get("note") or (event.note if event else ""), NOTICE_NOTE),
         }
+        if "request_id" in payload:  # join.* rows from invitations
+            request = session.get(JoinRequest, payload["request_id"])
+            if request is not None:
+                facts.update(join_facts(request, lang))
         for key, value in payload.items():
+            if key in ADDRESSING:
+                continue
             facts.setdefault(key, "; ".join(map(str, value)) if isinstance(value, list) else value)
         if "stage" in payload:  # deadline.* rows from the sweeper
             facts["stage_label"] = Safe(state_label(payload["stage"], lang))
@@ -257,9 +290,7 @@ class Notifier:
                                       MessageCopy.purpose.in_(CARD_PURPOSES))
         ).all()
         for copy in copies:
-            person = session.scalars(
-                select(Person).where(Person.telegram_id == copy.chat_id)).first()
-            lang = person.language if person else self.warta.settings.office.language
+            lang = self._chat_language(session, copy.chat_id)
             try:
                 await bot.edit_message_text(
                     item_card(item, lang, self.warta.zone,
@@ -271,3 +302,24 @@ class Notifier:
                 )
             except BadRequest as error:  # deleted or unchanged: nothing stale is left
                 log.info("card %s/%s not edited: %s", copy.chat_id, copy.message_id, error)
+
+    async def _refresh_join_cards(self, bot: Bot, session: Session, request_id: int) -> None:
+        """Edits each admin's card of an answered join request: who answered, no buttons."""
+        request = session.get(JoinRequest, request_id)
+        asked = session.scalars(select(OutboxMessage).where(
+            OutboxMessage.idempotency_key == request_notice_key(request_id))).one_or_none()
+        if request is None or asked is None:
+            return
+        for chat_id, message_id in asked.payload.get("cards", []):
+            lang = self._chat_language(session, chat_id)
+            try:
+                await bot.edit_message_text(
+                    join_card(request, lang, self.warta.zone), chat_id=chat_id,
+                    message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=None)
+            except BadRequest as error:  # deleted or unchanged: nothing stale is left
+                log.info("join card %s/%s not edited: %s", chat_id, message_id, error)
+
+    def _chat_language(self, session: Session, chat_id: int) -> str:
+        """The language of the person whose private chat this is, else the office's."""
+        person = session.scalars(select(Person).where(Person.telegram_id == chat_id)).first()
+        return person.language if person else self.warta.settings.office.language

@@ -25,6 +25,7 @@ from workflow.errors import (
     Conflict,
     Incomplete,
     InvalidValue,
+    InvitationUnusable,
     MissingNote,
     NotAllowed,
     NotFound,
@@ -32,7 +33,7 @@ from workflow.errors import (
     WorkflowError,
     WrongState,
 )
-from workflow.models import Item, MediaKind, Person, Status
+from workflow.models import Item, JoinRequest, MediaKind, Person, Status
 from workflow.transitions import Action, allowed_actions, open_actions
 
 TELEGRAM_TEXT_LIMIT = 4096  # UTF-16 code units of the text as shown
@@ -94,6 +95,46 @@ def keyboard(
                for verb in verbs]
     rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
     return InlineKeyboardMarkup(rows)
+
+
+# The two answers on a join request card: callback data "<verb>:<request id>", label
+# "btn.<verb>", and whether the answer lets the person in.
+JOIN_BUTTONS: dict[str, bool] = {"join_yes": True, "join_no": False}
+
+
+def join_keyboard(request: JoinRequest, lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton(t(f"btn.{verb}", lang),
+                                                       callback_data=f"{verb}:{request.id}")
+                                  for verb in JOIN_BUTTONS]])
+
+
+def section_suffix(section: str, lang: str) -> Safe:
+    return t("section.suffix", lang, section=section) if section else Safe("")
+
+
+def join_facts(request: JoinRequest, lang: str) -> dict[str, object]:
+    """What the join.* messages say about a request: who asked, for what, who answered."""
+    invitation = request.invitation
+    facts: dict[str, object] = {
+        "request_id": request.id, "name": request.name, "telegram_id": request.telegram_id,
+        "username": f" @{request.username}" if request.username else "",
+        "roles": ", ".join(invitation.roles),
+        "section": section_suffix(invitation.section, lang),
+        "decision": "", "by": request.decided_by.name if request.decided_by else t("system", lang),
+    }
+    if request.decided_at is not None:
+        facts["decision"] = Safe(t(f"passive.join.{request.state}", lang))
+    return facts
+
+
+def join_card(request: JoinRequest, lang: str, zone: ZoneInfo) -> str:
+    """The admins' card for a join request; once answered, it says by whom and when."""
+    facts = join_facts(request, lang)
+    text: str = t("notify.join.request", lang, **facts)
+    if request.decided_at is not None:
+        text += "\n" + t("join.card_decided", lang, decision=facts["decision"], by=facts["by"],
+                         at=when(request.decided_at, zone, lang))
+    return text
 
 
 def when(moment: datetime | None, zone: ZoneInfo, lang: str) -> str:
@@ -262,6 +303,8 @@ def error_text(error: WorkflowError, lang: str, zone: ZoneInfo) -> str:
         return t("error.not_found", lang)
     if isinstance(error, NotRegistered):
         return t("error.not_registered", lang)
+    if isinstance(error, InvitationUnusable):
+        return t(f"error.invitation.{error.reason}", lang)
     if isinstance(error, InvalidValue):
         return t(f"error.invalid.{facts.get('field', 'value')}", lang)
     return t("error.generic", lang)

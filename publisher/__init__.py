@@ -1,0 +1,1 @@
+"""Website adapters (WordPress REST, signed webhook) and the outbox worker."""

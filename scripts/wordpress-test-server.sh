@@ -120,6 +120,11 @@ packages_present() {
 
 ensure_packages() {
     packages_present && return 0
+    # Test workers (pytest-xdist) may start their WordPress at the same moment: one installs,
+    # the others wait for it and then find the packages present.
+    exec 8>/tmp/warta-wp-install.lock
+    flock 8
+    packages_present && { flock -u 8; return 0; }
     [ "$(id -u)" = 0 ] ||
         die "missing packages and not root; install them with: apt-get install ${PACKAGES[*]}"
     local added_policy=0 status=0
@@ -133,6 +138,7 @@ ensure_packages() {
     apt_install || { apt-get update -q >&2 && apt_install; } || status=$?
     [ "$added_policy" = 0 ] || rm -f /usr/sbin/policy-rc.d
     [ "$status" = 0 ] || die "apt-get install failed"
+    flock -u 8
     packages_present || die "packages installed but WordPress/PHP/MariaDB still not usable"
 }
 

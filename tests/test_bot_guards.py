@@ -7,7 +7,9 @@ import asyncio
 from sqlalchemy import select
 
 from tests.botkit import Office
-from tests.test_media import jpeg_bytes, png_header_only
+from tests.test_media import docx_with_filler, jpeg_bytes, png_header_only
+from workflow.media import mime_types
+from workflow.media.limits import MB
 from workflow.models import AuditEvent, Status
 
 
@@ -93,6 +95,7 @@ async def test_broken_and_hostile_files_are_refused_with_a_message(bot_office: O
         (b"<html><script>alert(1)</script></html>", "../../etc/laporan.pdf",
          "application/pdf", "tidak diterima"),
         (b"", "kosong.pdf", "application/pdf", "kosong"),
+        (docx_with_filler(300 * MB), "laporan.docx", mime_types.DOCX, "mengembang terlalu besar"),
     ]
     for data, name, mime, expected in cases:
         await double.send_document(office.officer, data, name, mime)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from telesim import DEFAULT_TOKEN, BotApiDouble
 from tests.flow import harness_checklist_toml, item_in
 from warta.cli import main
+from workflow import invitations
 from workflow.config import load_settings
 from workflow.context import Context
-from workflow.models import Status
+from workflow.models import JoinRequest, Status
 
 
 @pytest.fixture
@@ -97,3 +101,58 @@ def test_demo_plays_an_office_day(capsys: pytest.CaptureFixture[str]) -> None:
     assert "workflow.mark_published approved -> published  sistem" in out
     assert "workflow.reject awaiting_approval -> rejected" in out
     assert "Di situs uji: 1 berita terbit" in out
+
+
+def invite_config(tmp_path: Path, telegram: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(f'[office]\nname = "Kantor Uji"\n[telegram]\n{telegram}\n'
+                    f'[database]\nurl = "sqlite:///{tmp_path}/w.db"\n')
+    assert run(path, "db", "upgrade") == 0
+    return path
+
+
+def test_invite_prints_a_link_that_lets_a_newcomer_ask(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = invite_config(tmp_path, 'bot_username = "@kantor_bot"')
+    capsys.readouterr()
+    assert run(config, "invite", "--role", "petugas", "--section", "Bidang Sosial",
+               "--uses", "3", "--valid", "2d") == 0
+    out = capsys.readouterr().out
+    assert "undangan untuk petugas · bidang Bidang Sosial" in out and "untuk 3 orang" in out
+    match = re.search(r"https://t\.me/kantor_bot\?start=([A-Za-z0-9_-]+)", out)
+    assert match, out
+    context = Context(load_settings(config))
+    with context.sessions() as session:
+        arrival = invitations.arrive(session, context.now(), token=match.group(1),
+                                     telegram_id=7001, name="Dewi")
+        assert session.get(JoinRequest, arrival.request.id) is not None
+        assert arrival.request.invitation.uses_left == 2
+    context.close()
+    assert run(config, "invite", "--role", "raja") == 1
+    assert "unknown role 'raja'" in capsys.readouterr().err
+    assert run(config, "invite", "--role", "editor", "--valid", "100d") == 1
+    assert "5 minutes to 90 days" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run(config, "invite", "--role", "editor", "--valid", "soon")
+    assert "not a duration" in capsys.readouterr().err
+
+
+async def test_invite_asks_telegram_for_the_bot_username(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    async with BotApiDouble(bot_username="dinsos_bot") as double:
+        config = invite_config(tmp_path, f'token = "{DEFAULT_TOKEN}"\n'
+                                         f'api_base_url = "{double.base_url}"')
+        capsys.readouterr()
+        # The command line runs its own event loop, so it runs beside the double's.
+        assert await asyncio.to_thread(run, config, "invite", "--role", "editor") == 0
+    assert "https://t.me/dinsos_bot?start=" in capsys.readouterr().out
+
+
+def test_invite_without_a_username_prints_the_start_token(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = invite_config(tmp_path, 'api_base_url = "http://127.0.0.1:9/bot"')
+    capsys.readouterr()
+    assert run(config, "invite", "--role", "editor") == 0
+    out = capsys.readouterr().out
+    assert "t.me/" not in out and "bot_username" in out
+    assert re.search(r"/start [A-Za-z0-9_-]{20,}", out), out

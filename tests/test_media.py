@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import struct
 import tracemalloc
 import zipfile
@@ -128,6 +129,16 @@ def ooxml_bytes(kind: str = "docx", *, macro: bool = False) -> bytes:
         zf.writestr(part, '<?xml version="1.0"?><document>Rapat desa</document>')
         if macro:
             zf.writestr(part.split("/")[0] + "/vbaProject.bin", b"\xd0\xcf\x11\xe0 macro")
+    return out.getvalue()
+
+
+def docx_with_filler(inflated_bytes: int, *, chunk: bytes = bytes(1024 * 1024)) -> bytes:
+    """A well-formed DOCX plus a part of `inflated_bytes` that deflates to almost nothing."""
+    out = io.BytesIO(ooxml_bytes("docx"))
+    with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        with zf.open("word/media/filler.bin", "w", force_zip64=True) as part:
+            for start in range(0, inflated_bytes, len(chunk)):
+                part.write(chunk[: inflated_bytes - start])
     return out.getvalue()
 
 
@@ -497,6 +508,30 @@ def test_renamed_zip_refused(store: MediaStore) -> None:
     assert err.reason_code == "unsupported_type" and err.details["detected"] == "application/zip"
 
 
+def test_zip_bomb_docx_refused_without_being_stored(store: MediaStore) -> None:
+    """About 1 MiB on the wire that unpacks to 300 MiB: over the total limit (200 MiB)."""
+    bomb = docx_with_filler(300 * MB)
+    assert len(bomb) < 2 * MB
+    err = reject(store, bomb, name="laporan.docx")
+    assert err.reason_code == "archive_bomb"
+    assert err.details["inflated_bytes"] > 300 * MB and err.details["ratio"] > 100
+    assert not [p for p in store.root.rglob("*") if p.is_file() and p.suffix == ".docx"]
+
+
+def test_zip_bomb_below_total_but_too_dense_refused(tmp_path: Path) -> None:
+    """50 MiB from a few kilobytes passes the total but not the ratio (100:1 above 8 MiB)."""
+    roomy = MediaStore(tmp_path / "m", MediaLimits(max_archive_inflated_bytes=1024 * MB))
+    err = reject(roomy, docx_with_filler(50 * MB), name="laporan.docx")
+    assert err.reason_code == "archive_bomb"
+
+
+def test_docx_with_real_sized_content_accepted(store: MediaStore) -> None:
+    """Photos in a DOCX barely compress: 12 MiB inside a 12 MiB file is an ordinary report."""
+    noisy = docx_with_filler(12 * MB, chunk=random.Random(7).randbytes(1024 * 1024))
+    stored = store.store(put(store, noisy), "document", "laporan.docx")
+    assert stored.mime == mime_types.DOCX
+
+
 def test_corrupt_zip_refused(store: MediaStore) -> None:
     err = reject(store, b"PK\x03\x04" + bytes(200), name="laporan.docx")
     assert err.reason_code == "broken_file" and err.details["detected"] == "application/zip"
@@ -832,4 +867,5 @@ def test_media_rejected_codes() -> None:
         "broken_file",
         "broken_image",
         "image_too_big",
+        "archive_bomb",
     } == REASON_CODES

@@ -55,6 +55,7 @@ from sqlalchemy.pool import NullPool
 from warta.database import database_kind, known_revision, shown_url, sqlite_path
 from workflow import db
 from workflow.config import Settings
+from workflow.durable import fsync_dir
 from workflow.errors import WorkflowError
 from workflow.logs import RedactSecrets, secrets_of
 from workflow.media.storage import sha256_of
@@ -218,14 +219,6 @@ def _write_json(path: Path, data: object) -> None:
     os.replace(temporary, path)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 # --------------------------------------------------------------------------- backup
 
 
@@ -336,7 +329,7 @@ def _backup_into(settings: Settings, directory: Path,
         progress(f"warning   {len(missing)} file(s) the database names are not in the media "
                  f"directory: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
     _write_json(directory / MANIFEST, manifest.to_json())
-    _fsync_dir(directory)
+    fsync_dir(directory)
     progress(f"manifest  {directory / MANIFEST}")
     return manifest
 
@@ -590,7 +583,7 @@ def _restore_media(source_root: Path, media_root: Path, manifest: Manifest) -> N
         finally:
             temporary.unlink(missing_ok=True)
     for folder in {(media_root / relative).parent for relative in manifest.files}:
-        _fsync_dir(folder)
+        fsync_dir(folder)
 
 
 def _restore_sqlite(source: Path, target: Path) -> None:

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import TextIO
 
 from warta.render import describe_change, describe_person, format_item
-from workflow import people
-from workflow.catalogue.formats import DEFAULT_LANGUAGE
+from workflow import invitations, people
+from workflow.calendar import Deadline
+from workflow.catalogue.formats import DEFAULT_LANGUAGE, day_month_time
 from workflow.catalogue.lookup import t_text
-from workflow.config import ConfigError, load_settings
+from workflow.config import ConfigError, Settings, load_settings
 from workflow.context import Context
 from workflow.errors import WorkflowError
 from workflow.models import Person, Status
@@ -93,6 +94,17 @@ def build_parser() -> argparse.ArgumentParser:
         toggle.add_argument("--telegram-id", type=int, required=True)
         toggle.set_defaults(active=active)
 
+    invite = _command(commands, "invite", "make an invitation link for new people (they ask "
+                      "to join from it; an admin approves in the bot)", cmd_invite)
+    invite.add_argument("--role", action="append", required=True,
+                        help="petugas|editor|pejabat|admin|kepala; repeat or comma-separate")
+    invite.add_argument("--section", default="", help="bidang/bagian")
+    invite.add_argument("--uses", type=int, default=1, help="how many people may use it")
+    invite.add_argument("--valid", type=validity, default="7d", metavar="DURATION",
+                        help="how long it may be used: 7d, 12h, 30m (default 7d)")
+    invite.add_argument("--auto-approve", action="store_true",
+                        help="let people in without an admin's approval")
+
     _command(commands, "run", "run the Telegram bot (long polling, or webhook if configured)",
              cmd_run)
 
@@ -136,6 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
     show = _command(item, "show", "show an item with its history", cmd_item_show)
     show.add_argument("item_id", type=int)
     return parser
+
+
+def validity(text: str) -> timedelta:
+    """`--valid 7d`: the deadlines' duration syntax, counted in plain clock time."""
+    try:
+        return Deadline.parse(text).amount
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _group(commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
@@ -287,6 +307,46 @@ def cmd_user_add(context: Context, args: argparse.Namespace) -> int:
         )
         say(language, "person_added", person=describe_person(person, language))
     return 0
+
+
+def cmd_invite(context: Context, args: argparse.Namespace) -> int:
+    language = context.settings.office.language
+    with context.session() as session:
+        new = invitations.create_invitation(
+            session, None, context.now(), roles=people.parse_roles(args.role),
+            section=args.section, uses=args.uses, valid=args.valid,
+            auto_approve=args.auto_approve)
+    invitation = new.invitation
+    section = t_text("section.suffix", language, section=invitation.section) \
+        if invitation.section else ""
+    facts = {"roles": ", ".join(invitation.roles), "section": section, "uses": args.uses,
+             "until": day_month_time(invitation.expires_at, context.zone, language)}
+    username = bot_username(context.settings)
+    if username:
+        say(language, "invite_link", link=invitations.invitation_link(username, new.token),
+            **facts)
+    else:
+        say(language, "invite_token", token=new.token, **facts)
+    return 0
+
+
+def bot_username(settings: Settings) -> str:
+    """The bot's @username: from the configuration, else from Telegram's getMe with the
+    token; "" when neither is possible (no token, no network)."""
+    if settings.telegram.bot_username:
+        return settings.telegram.bot_username
+    if not settings.telegram.token.strip():
+        return ""
+    import asyncio
+
+    from telegram.error import TelegramError
+
+    from warta.doctor import get_me
+
+    try:
+        return asyncio.run(get_me(settings)).username or ""
+    except TelegramError:
+        return ""
 
 
 def cmd_user_list(context: Context, _args: argparse.Namespace) -> int:

@@ -194,7 +194,7 @@ def check_telegram(settings: Settings) -> Check:
     from telegram.error import InvalidToken, NetworkError, TelegramError
 
     try:
-        me = asyncio.run(_get_me(settings))
+        me = asyncio.run(get_me(settings))
     except InvalidToken:
         return Check("FAIL", "telegram", "getMe refused the token", fix)
     except NetworkError as error:
@@ -207,7 +207,7 @@ def check_telegram(settings: Settings) -> Check:
     return Check("OK", "telegram", f"@{me.username} (id {me.id}) via {telegram.api_base_url}")
 
 
-async def _get_me(settings: Settings) -> User:
+async def get_me(settings: Settings) -> User:
     from telegram import Bot
     from telegram.request import HTTPXRequest
 

@@ -1,0 +1,1 @@
+"""The domain: models, transitions, deadlines, people, media, reports and the message catalogue."""

@@ -62,6 +62,7 @@ class TelegramSettings:
     album_wait_seconds: float = 1.5
     rate_limit: bool = True
     max_download_mb: float = 20.0
+    bot_username: str = ""  # for invitation links made offline; else asked of getMe
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ class MediaSettings:
     jpeg_quality: int = 85
     thumbnail_edge: int = 320
     max_image_megapixels: float = 40.0
+    max_archive_inflated_mb: float = 200.0
+    max_archive_ratio: float = 100.0
 
 
 @dataclass(frozen=True)

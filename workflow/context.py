@@ -98,4 +98,6 @@ def media_limits(settings: Settings) -> MediaLimits:
         jpeg_quality=media.jpeg_quality,
         thumbnail_long_edge=media.thumbnail_edge,
         max_image_pixels=int(media.max_image_megapixels * 1_000_000),
+        max_archive_inflated_bytes=int(media.max_archive_inflated_mb * MB),
+        max_archive_ratio=media.max_archive_ratio,
     )

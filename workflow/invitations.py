@@ -64,6 +64,17 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def request_notice_key(request_id: int) -> str:
+    """The outbox key of the admins' card for a join request (the notifier finds the
+    cards it sent through it, to edit them once the request is answered)."""
+    return f"join-request-{request_id}"
+
+
+def invitation_link(bot_username: str, token: str) -> str:
+    """The deep link that opens the bot and sends it `/start <token>`."""
+    return f"https://t.me/{bot_username.lstrip('@')}?start={token}"
+
+
 def create_invitation(
     session: Session,
     actor: Person | None,
@@ -142,7 +153,7 @@ def arrive(
             return Arrival(request, person)
         insert_once(session, [notification_values(
             target="admins", template="join.request", payload={"request_id": request.id},
-            key=f"join-request-{request.id}", now=now)])
+            key=request_notice_key(request.id), now=now)])
         return Arrival(request, None)
 
 
@@ -233,7 +244,8 @@ def _admit(session: Session, actor: Person | None, now: datetime, request: JoinR
            person_id=person.id, roles=invitation.roles, section=invitation.section)
     insert_once(session, [notification_values(
         target="person", template="join.approved", recipient_id=person.id,
-        payload={"roles": invitation.roles, "section": invitation.section},
+        payload={"request_id": request.id, "roles": invitation.roles,
+                 "section": invitation.section},
         key=f"join-approved-{request.id}", now=now)])
     return person
 

@@ -4,7 +4,8 @@ MESSAGES: dict[str, str] = {
     "system": "the system",
     "start": "Hello, {name}! I am Warta, the office news bot.",
     "access.unknown": "Sorry, you are not registered in Warta ({office}).\n"
-    "Ask the office admin to register your Telegram id: <code>{id}</code>",
+    "Ask the office admin for an invitation link, or to register your Telegram id: "
+    "<code>{id}</code>",
     "access.unknown_short": "You are not registered. Send /start to see your id.",
     "help.petugas": "<b>Officer</b>: send photos, albums, documents or videos of an activity with "
     "a caption. Plain text adds to the description. Press <b>Submit</b> when done.\n"
@@ -16,8 +17,9 @@ MESSAGES: dict[str, str] = {
     "Or reply to its card: the first line becomes the title, the rest the body.",
     "help.pejabat": "<b>Official</b>: on a preview press ✅ Approve, ❌ Reject (with a reason) "
     "or ✏️ Revise (with a note).",
-    "help.admin": "<b>Admin</b>: /pengguna list · /pengguna add ID ROLE NAME · "
-    "/pengguna role ID ROLE · /pengguna deactivate ID",
+    "help.admin": "<b>Admin</b>: /undang ROLE [section] invitation link · /pengguna list · "
+    "/pengguna add ID ROLE NAME · /pengguna role ID +ROLE -ROLE · "
+    "/pengguna section ID NAME · /pengguna deactivate ID",
     "help.kepala": "<b>Head of Office</b>: receives late-stage escalations.",
     "help.antrian": "/antrian shows what waits",
     "help.pratinjau": "/pratinjau ID previews an item",
@@ -130,11 +132,14 @@ MESSAGES: dict[str, str] = {
     "videos (MP4), PDF, Word, Excel or PowerPoint.",
     "media.broken_file": "The file is damaged or incomplete; please send it again.",
     "media.broken_image": "The photo is damaged or incomplete; please send it again.",
+    "media.archive_bomb": "This document is not normal: its contents unpack far too large. "
+    "Save it again and resend it, or send it as a PDF.",
     "media.image_too_big": "The image resolution is too large; send it as a normal photo.",
     "usage.riwayat": "Usage: /riwayat ID",
     "usage.bahasa": "Usage: /bahasa id or /bahasa en",
     "usage.pengguna": "Usage: /pengguna list · /pengguna add ID ROLE NAME · "
-    "/pengguna role ID ROLE · /pengguna deactivate ID · /pengguna activate ID",
+    "/pengguna role ID ROLE (all) or +ROLE -ROLE · /pengguna section ID NAME (- to clear) · "
+    "/pengguna deactivate ID · /pengguna activate ID",
     "usage.pratinjau": "Usage: /pratinjau ID",
     "usage.ajukan": "Usage: /ajukan ID",
     "usage.bidang": "Usage: /bidang Section Name",
@@ -260,6 +265,42 @@ MESSAGES: dict[str, str] = {
     "checklist.category": "Category",
     "checklist.alt_text": "Alt text on every photo ({count} missing)",
     "error.checklist": "Not forwarded yet, still missing:\n{lines}",
+    # Invitations and joining (/undang, /start TOKEN, the admins' answer).
+    "usage.undang": "Usage: /undang ROLE [section], e.g. /undang petugas Bidang Sosial",
+    "invite.made": "🔗 Invitation for <b>{roles}</b>{section}:\n{link}\n"
+    "Valid until {until}, for {uses} person(s). Send it only to those invited.",
+    "section.suffix": " · section {section}",
+    "join.waiting": "Thank you, {name}. Your request has been passed to the office admin; "
+    "you will be told once it is answered.",
+    "join.card_decided": "{decision} by {by} at {at}",
+    "notify.join.request": "🙋 <b>Join request #{request_id}</b>\n{name}{username} · id "
+    "<code>{telegram_id}</code>\nRoles: {roles}{section}",
+    "notify.join.approved": "🎉 Welcome to Warta, {name}! Your roles: {roles}{section}. "
+    "See /bantuan to get started.",
+    "notify.join.refused": "Sorry, your request to join Warta was not approved. "
+    "If this is a mistake, contact the office admin.",
+    "btn.join_yes": "✅ Approve",
+    "btn.join_no": "❌ Refuse",
+    "passive.join.approved": "approved",
+    "passive.join.refused": "refused",
+    "error.invitation.unknown": "This invitation link is not known. Ask the office admin for a "
+    "new one.",
+    "error.invitation.expired": "This invitation link has expired. Ask the office admin for a "
+    "new one.",
+    "error.invitation.used": "This invitation link has been used up. Ask the office admin for a "
+    "new one.",
+    "error.invitation.revoked": "This invitation link was withdrawn. Ask the office admin for a "
+    "new one.",
+    "error.invalid.uses": "An invitation can be used 1 to 100 times.",
+    "error.invalid.valid": "An invitation is valid for 5 minutes to 90 days.",
+    "people.added": " · added: {roles}",
+    "people.removed": " · removed: {roles}",
+    "cli.invite_link": "invitation for {roles}{section}: {link}\nvalid until {until}, for {uses} "
+    "person(s)",
+    "cli.invite_token": "no link: the bot's username is unknown (set [telegram] bot_username, or "
+    "the bot token so that Warta can ask Telegram).\n"
+    "The person invited sends the bot: /start {token}\n"
+    "invitation for {roles}{section}, valid until {until}, for {uses} person(s)",
     # The command menu Telegram shows.
     "cmd.bantuan": "Help",
     "cmd.riwayat": "Item history: /riwayat ID",
@@ -280,6 +321,7 @@ MESSAGES: dict[str, str] = {
     "cmd.jadwal": "Schedule publishing",
     "cmd.ajukan": "Forward to the officials",
     "cmd.pengguna": "Manage people",
+    "cmd.undang": "Make an invitation link",
     "cmd.laporan": "SOP report",
     # What an editor's command saved.
     "edit.judul": "title",

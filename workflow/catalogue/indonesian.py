@@ -4,7 +4,8 @@ MESSAGES: dict[str, str] = {
     "system": "sistem",
     "start": "Halo, {name}! Saya Warta, bot berita kantor.",
     "access.unknown": "Maaf, Anda belum terdaftar di Warta ({office}).\n"
-    "Minta admin kantor mendaftarkan ID Telegram Anda: <code>{id}</code>",
+    "Minta tautan undangan kepada admin kantor, atau minta admin mendaftarkan ID "
+    "Telegram Anda: <code>{id}</code>",
     "access.unknown_short": "Anda belum terdaftar. Kirim /start untuk melihat ID Anda.",
     "help.petugas": "<b>Petugas</b>: kirim foto, album, dokumen atau video kegiatan dengan "
     "keterangan. Teks biasa menambah keterangan. Tekan <b>Kirim</b> bila lengkap.\n"
@@ -16,8 +17,9 @@ MESSAGES: dict[str, str] = {
     "Atau balas kartunya: baris pertama jadi judul, sisanya isi.",
     "help.pejabat": "<b>Pejabat</b>: pada pratinjau tekan ✅ Setujui, ❌ Tolak (dengan alasan) "
     "atau ✏️ Revisi (dengan catatan).",
-    "help.admin": "<b>Admin</b>: /pengguna daftar · /pengguna tambah ID PERAN NAMA · "
-    "/pengguna peran ID PERAN · /pengguna nonaktif ID",
+    "help.admin": "<b>Admin</b>: /undang PERAN [bidang] tautan undangan · /pengguna daftar · "
+    "/pengguna tambah ID PERAN NAMA · /pengguna peran ID +PERAN -PERAN · "
+    "/pengguna bidang ID NAMA · /pengguna nonaktif ID",
     "help.kepala": "<b>Kepala Dinas</b>: menerima eskalasi keterlambatan.",
     "help.antrian": "/antrian menampilkan yang menunggu",
     "help.pratinjau": "/pratinjau ID pratinjau item",
@@ -130,11 +132,14 @@ MESSAGES: dict[str, str] = {
     "video (MP4), PDF, Word, Excel atau PowerPoint.",
     "media.broken_file": "Berkas rusak atau tidak lengkap; kirim ulang.",
     "media.broken_image": "Foto rusak atau tidak lengkap; kirim ulang.",
+    "media.archive_bomb": "Dokumen ini tidak wajar: isinya mengembang terlalu besar saat dibuka. "
+    "Simpan ulang dokumennya lalu kirim lagi, atau kirim sebagai PDF.",
     "media.image_too_big": "Gambar terlalu besar resolusinya; kirim sebagai foto biasa.",
     "usage.riwayat": "Cara pakai: /riwayat ID",
     "usage.bahasa": "Cara pakai: /bahasa id atau /bahasa en",
     "usage.pengguna": "Cara pakai: /pengguna daftar · /pengguna tambah ID PERAN NAMA · "
-    "/pengguna peran ID PERAN · /pengguna nonaktif ID · /pengguna aktif ID",
+    "/pengguna peran ID PERAN (semua) atau +PERAN -PERAN · /pengguna bidang ID NAMA (- untuk "
+    "mengosongkan) · /pengguna nonaktif ID · /pengguna aktif ID",
     "usage.pratinjau": "Cara pakai: /pratinjau ID",
     "usage.ajukan": "Cara pakai: /ajukan ID",
     "usage.bidang": "Cara pakai: /bidang Nama Bidang",
@@ -260,6 +265,42 @@ MESSAGES: dict[str, str] = {
     "checklist.category": "Kategori",
     "checklist.alt_text": "Teks alternatif setiap foto (kurang {count})",
     "error.checklist": "Belum bisa diajukan, masih kurang:\n{lines}",
+    # Invitations and joining (/undang, /start TOKEN, the admins' answer).
+    "usage.undang": "Cara pakai: /undang PERAN [bidang], mis. /undang petugas Bidang Sosial",
+    "invite.made": "🔗 Undangan untuk <b>{roles}</b>{section}:\n{link}\n"
+    "Berlaku sampai {until}, untuk {uses} orang. Kirim hanya kepada yang diundang.",
+    "section.suffix": " · bidang {section}",
+    "join.waiting": "Terima kasih, {name}. Permintaan Anda sudah diteruskan ke admin kantor; "
+    "Anda akan diberi tahu setelah dijawab.",
+    "join.card_decided": "{decision} oleh {by} pada {at}",
+    "notify.join.request": "🙋 <b>Permintaan bergabung #{request_id}</b>\n{name}{username} · ID "
+    "<code>{telegram_id}</code>\nPeran: {roles}{section}",
+    "notify.join.approved": "🎉 Selamat datang di Warta, {name}! Peran Anda: {roles}{section}. "
+    "Lihat /bantuan untuk mulai.",
+    "notify.join.refused": "Maaf, permintaan Anda untuk bergabung dengan Warta tidak disetujui. "
+    "Bila ini keliru, hubungi admin kantor.",
+    "btn.join_yes": "✅ Setujui",
+    "btn.join_no": "❌ Tolak",
+    "passive.join.approved": "disetujui",
+    "passive.join.refused": "ditolak",
+    "error.invitation.unknown": "Tautan undangan ini tidak dikenal. Minta tautan baru kepada "
+    "admin kantor.",
+    "error.invitation.expired": "Tautan undangan ini sudah kedaluwarsa. Minta tautan baru kepada "
+    "admin kantor.",
+    "error.invitation.used": "Tautan undangan ini sudah terpakai. Minta tautan baru kepada "
+    "admin kantor.",
+    "error.invitation.revoked": "Tautan undangan ini sudah dicabut. Minta tautan baru kepada "
+    "admin kantor.",
+    "error.invalid.uses": "Jumlah pemakaian undangan 1–100.",
+    "error.invalid.valid": "Undangan berlaku 5 menit sampai 90 hari.",
+    "people.added": " · ditambah: {roles}",
+    "people.removed": " · dicabut: {roles}",
+    "cli.invite_link": "undangan untuk {roles}{section}: {link}\n"
+    "berlaku sampai {until}, untuk {uses} orang",
+    "cli.invite_token": "tautan tidak bisa dibuat: nama bot tidak diketahui (atur [telegram] "
+    "bot_username, atau token bot agar Warta menanyakannya ke Telegram).\n"
+    "Orang yang diundang mengirim ke bot: /start {token}\n"
+    "undangan untuk {roles}{section}, berlaku sampai {until}, untuk {uses} orang",
     # The command menu Telegram shows.
     "cmd.bantuan": "Bantuan",
     "cmd.riwayat": "Riwayat item: /riwayat ID",
@@ -280,6 +321,7 @@ MESSAGES: dict[str, str] = {
     "cmd.jadwal": "Jadwalkan terbit",
     "cmd.ajukan": "Ajukan ke pejabat",
     "cmd.pengguna": "Kelola pengguna",
+    "cmd.undang": "Buat tautan undangan",
     "cmd.laporan": "Laporan SOP",
     # What an editor's command saved.
     "edit.judul": "judul",

@@ -10,6 +10,7 @@ from typing import BinaryIO, Final
 import olefile
 
 from workflow.media.detected import Detected
+from workflow.media.limits import MB, MediaLimits
 from workflow.media.mime_types import (
     DOC,
     DOCX,
@@ -24,12 +25,14 @@ from workflow.media.mime_types import (
     XLSX,
     ZIP,
 )
-from workflow.media.refusals import broken_file
+from workflow.media.refusals import MediaRejected, broken_file
 from workflow.models import MediaKind
 
 log = logging.getLogger(__name__)
 
 _MAX_ZIP_ENTRIES: Final = 10_000
+# Below this, any ratio is harmless: small XML parts compress far better than 100:1.
+_RATIO_FLOOR_BYTES: Final = 8 * MB
 
 _OLE_STREAMS: Final[tuple[tuple[str, str], ...]] = (
     ("WordDocument", DOC),
@@ -67,7 +70,7 @@ def check_ole(f: BinaryIO) -> Detected:
     return Detected(OLE)
 
 
-def check_zip(f: BinaryIO, size: int) -> Detected:
+def check_zip(f: BinaryIO, size: int, limits: MediaLimits) -> Detected:
     # Count entries from the end-of-central-directory record before zipfile builds a ZipInfo
     # per entry (a 20 MB zip could otherwise hold ~400k entries).
     tail_len = min(size, 22 + 65535)
@@ -82,6 +85,7 @@ def check_zip(f: BinaryIO, size: int) -> Detected:
     f.seek(0)
     try:
         with zipfile.ZipFile(f) as zf:
+            _refuse_bomb(zf, size, limits)
             names = set(zf.namelist())
             if "mimetype" in names:
                 info = zf.getinfo("mimetype")
@@ -115,3 +119,15 @@ def check_zip(f: BinaryIO, size: int) -> Detected:
             if part in names:
                 return Detected(macro_mime) if macro else Detected(mime, MediaKind.DOCUMENT)
     return Detected(ZIP)
+
+
+def _refuse_bomb(zf: zipfile.ZipFile, size: int, limits: MediaLimits) -> None:
+    # The central directory's sizes are what a reader (the website, an office PC) would
+    # inflate; we refuse from them and never inflate an entry to find out.
+    inflated = sum(info.file_size for info in zf.infolist())
+    ratio = inflated / max(size, 1)
+    too_big = inflated > limits.max_archive_inflated_bytes
+    too_dense = inflated > _RATIO_FLOOR_BYTES and ratio > limits.max_archive_ratio
+    if too_big or too_dense:
+        raise MediaRejected("archive_bomb", detected=ZIP, inflated_bytes=inflated,
+                            ratio=round(ratio))

@@ -47,6 +47,10 @@ class MediaLimits:
     jpeg_quality: int = 85
     thumbnail_long_edge: int = 320
     max_image_pixels: int = 40_000_000
+    # Zip bombs: what an OOXML/ODF archive's central directory says it inflates to, in total
+    # and as a multiple of the file's own size (checked without inflating anything).
+    max_archive_inflated_bytes: int = 200 * MB
+    max_archive_ratio: float = 100.0
     photo_mime_types: frozenset[str] = frozenset({JPEG, PNG, WEBP})
     document_mime_types: frozenset[str] = frozenset(
         {PDF, DOC, DOCX, XLS, XLSX, PPT, PPTX, ODT, ODS, ODP}
@@ -61,6 +65,8 @@ class MediaLimits:
             "photo_long_edge",
             "thumbnail_long_edge",
             "max_image_pixels",
+            "max_archive_inflated_bytes",
+            "max_archive_ratio",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"MediaLimits.{name} must be positive")

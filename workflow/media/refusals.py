@@ -16,6 +16,8 @@ detail keys:
 ``broken_image``           ``detected``: Pillow could not decode the image (truncated, corrupt)
 ``image_too_big``          ``max_pixels``, ``max_megapixels`` and, when the header could be
                            read, ``width``, ``height`` (decompression-bomb guard)
+``archive_bomb``           ``detected``, ``inflated_bytes``, ``ratio``: a document archive
+                           whose entries would inflate beyond the limits (zip-bomb guard)
 
 Sizes are in MiB: ``MB = 1024 * 1024`` (Telegram's "20 MB" is 20 MiB).
 """
@@ -33,6 +35,7 @@ REASON_CODES: Final = frozenset(
         "broken_file",
         "broken_image",
         "image_too_big",
+        "archive_bomb",
     }
 )
 

@@ -29,6 +29,7 @@ from typing import BinaryIO, Final
 
 from workflow.media.detected import Detected
 from workflow.media.documents import check_ole, check_pdf, check_zip
+from workflow.media.limits import DEFAULT_LIMITS, MediaLimits
 from workflow.media.mime_types import JPEG, OCTET, PNG, WEBP, ZIP
 from workflow.media.videos import check_ebml, check_iso_bmff
 from workflow.models import MediaKind
@@ -53,7 +54,7 @@ _OTHER_SIGNATURES: Final[tuple[tuple[bytes, str], ...]] = (
 )
 
 
-def sniff(f: BinaryIO, size: int) -> Detected:
+def sniff(f: BinaryIO, size: int, limits: MediaLimits = DEFAULT_LIMITS) -> Detected:
     """Detect the type from content and check its structure (not for images: Pillow does)."""
     f.seek(0)
     head = f.read(_HEAD)
@@ -69,7 +70,7 @@ def sniff(f: BinaryIO, size: int) -> Detected:
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):  # OLE2 compound file
         return check_ole(f)
     if head.startswith(b"PK\x03\x04"):
-        return check_zip(f, size)
+        return check_zip(f, size, limits)
     if head[4:8] == b"ftyp":
         return check_iso_bmff(f, size, head)
     if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML

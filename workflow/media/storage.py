@@ -25,6 +25,7 @@ from typing import BinaryIO, Final
 
 from PIL import Image
 
+from workflow.durable import fsync_dir
 from workflow.media.detected import Detected
 from workflow.media.limits import (
     DEFAULT_LIMITS,
@@ -70,14 +71,6 @@ class StoredMedia:
     width: int | None = None  # photos
     height: int | None = None  # photos
     thumbnail_path: str | None = None  # photos, relative to the media root
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _unlink_quiet(path: Path) -> None:
@@ -167,7 +160,7 @@ class MediaStore:
     ) -> StoredMedia:
         check_downloaded_size(kind, size, self.limits)
         with src.open("rb") as f:
-            detected = sniff(f, size)
+            detected = sniff(f, size, self.limits)
         if detected.kind is None or detected.mime not in self.limits.mime_types(detected.kind):
             raise MediaRejected("unsupported_type", detected=detected.mime, kind=kind)
         if detected.kind == MediaKind.PHOTO:
@@ -183,7 +176,7 @@ class MediaStore:
         os.chmod(tmp, _STORED_MODE)
         final.parent.mkdir(mode=0o750, exist_ok=True)
         os.replace(tmp, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
 
     def _store_file(
         self, src: Path, detected: Detected, kind: MediaKind, display_name: str | None
