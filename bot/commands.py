@@ -64,6 +64,7 @@ COMMANDS: dict[str, Command] = {
     "jadwal": _c(editor.on_edit_command, [E], "help.editor"),
     "ajukan": _c(editor.on_forward_command, [E], "help.editor"),
     "laporan": _c(scheduler.on_report, [E, ADM, K], "help.laporan"),
+    "web": _c(common.on_web, [E, J, ADM, K], "help.web"),
     "start": _c(on_start, [], EVERYONE, in_menu=False),
     "help": _c(on_help, [], EVERYONE, in_menu=False),
     "bantuan": _c(on_help, [], EVERYONE),

@@ -41,7 +41,8 @@ from workflow.models import (
 from workflow.transaction import transaction
 from workflow.transitions import Action
 
-CARD_PURPOSES = ("claim", "decision")
+# The editing panel too: an edit made on the web shows on the editor's panel in Telegram.
+CARD_PURPOSES = ("claim", "editing", "decision")
 # Notices that arrive as the item's card (with its album), and which card.
 CARD_NOTICES = {Action.SUBMIT.notice_template: "claim",
                 Action.FORWARD.notice_template: "decision"}

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from workflow.catalogue.lookup import t_text
 from workflow.context import Context
-from workflow.reports.statistics import build_report, period_for
+from workflow.reports.statistics import Report, build_report, period_for
 
 BAR_HEIGHT = 22
 LABEL_WIDTH = 150
@@ -63,12 +63,21 @@ def bar_chart(bars: Sequence[Bar], scale: float, description: str) -> str:
     return "".join(parts)
 
 
+PERIODS = ("week", "month")
+
+
+def period_report(warta: Context, session: Session, period: str) -> Report:
+    """The reports' figures of this week or this month (anything else: the month)."""
+    start, end = period_for(period if period in PERIODS else "month", warta.now(), warta.zone)
+    return build_report(session, start, end, warta.calendar, warta.settings.deadlines,
+                        now=warta.now())
+
+
 def dashboard_values(warta: Context, session: Session, lang: str, period: str
                      ) -> dict[str, Any]:
-    period = period if period in ("week", "month") else "month"
-    start, end = period_for(period, warta.now(), warta.zone)
-    report = build_report(session, start, end, warta.calendar, warta.settings.deadlines,
-                          now=warta.now())
+    period = period if period in PERIODS else "month"
+    report = period_report(warta, session, period)
+    start, end = report.start, report.end
     stages = [s for s in report.stages if s.visits or s.open]
     rate = [Bar(t_text(f"state.{s.stage}", lang), (s.on_time_rate or 0) * 100,
                 f"{round((s.on_time_rate or 0) * 100)}%", late=(s.on_time_rate or 1) < 0.8)

@@ -205,7 +205,7 @@ def require_unchanged(session: Session, item_id: int, person: Person, version: s
                            .order_by(AuditEvent.id.desc()).limit(1)).first()
     by = last.actor.name if last is not None and last.actor is not None else "Warta"
     at = last.at if last is not None else item.updated_at
-    raise Refusal(409, "web.stale", by=by, at=at.strftime("%d/%m/%Y %H:%M UTC"))
+    raise Refusal(409, "web.stale", by=by, at=at)
 
 
 def edit_from_form(item: Item, fields: dict[str, str]) -> Edit:
@@ -255,13 +255,18 @@ def media_path(warta: Context, session: Session, person: Person, media_id: int,
 # --- the office ----------------------------------------------------------------------------
 
 
+def require_figures(person: Person) -> None:
+    """The office's figures are for the head, admins and the webmaster (the editors)."""
+    if not person.roles & {Role.KEPALA, Role.ADMIN, Role.EDITOR}:
+        raise NotAllowed("the dashboard is for the head, admins and the webmaster",
+                         reason="role")
+
+
 def dashboard(request: web.Request, session: Session, person: Person) -> dict[str, Any]:
     """The figures of the period as charts drawn in the page (server-side SVG)."""
     from web.charts import dashboard_values
 
-    if not person.roles & {Role.KEPALA, Role.ADMIN, Role.EDITOR}:
-        raise NotAllowed("the dashboard is for the head, admins and the webmaster",
-                         reason="role")
+    require_figures(person)
     return {"template": "dashboard.html",
             **dashboard_values(_context(request), session, person.language,
                                request.query.get("period", "month"))}
