@@ -24,7 +24,16 @@ from telegram.ext import Application
 from bot.base import log
 from bot.editor import send_album, send_card
 from bot.patience import retry_after_seconds
-from bot.render import clip, duration, fit_lines, item_card, keyboard, state_label, when
+from bot.render import (
+    clip,
+    duration,
+    fit_lines,
+    item_card,
+    keyboard,
+    mini_app_url,
+    state_label,
+    when,
+)
 from workflow import outbox
 from workflow.audience import STAND_INS, active_people_with
 from workflow.catalogue.lookup import Safe, t
@@ -256,7 +265,8 @@ class Notifier:
                 await bot.edit_message_text(
                     item_card(item, lang, self.warta.zone), chat_id=copy.chat_id,
                     message_id=copy.message_id, parse_mode=ParseMode.HTML,
-                    reply_markup=keyboard(copy.purpose, item, lang, None),
+                    reply_markup=keyboard(copy.purpose, item, lang, None, mini_app_url(
+                        self.warta.settings.web.public_url, copy.chat_id)),
                     disable_web_page_preview=True,
                 )
             except BadRequest as error:  # deleted or unchanged: nothing stale is left

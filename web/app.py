@@ -268,7 +268,7 @@ async def mini_app_session(request: web.Request) -> web.StreamResponse:
                                      status=403)
         token = logins.issue_link(session, person, warta.now())
         signed = logins.sign_in(session, token, warta.now())
-    target = views.start_target(user.start_param)
+    target = views.start_target(user.start_param or str(fields.get("start", "")))
     response = web.json_response({"next": target})
     set_session_cookie(response, signed.session_token, secure=True)
     return response
