@@ -270,7 +270,7 @@ async def mini_app_session(request: web.Request) -> web.StreamResponse:
         signed = logins.sign_in(session, token, warta.now())
     target = views.start_target(user.start_param or str(fields.get("start", "")))
     response = web.json_response({"next": target})
-    set_session_cookie(response, signed.session_token, secure=True)
+    set_session_cookie(response, signed.session_token, secure=True, embedded=True)
     return response
 
 
