@@ -96,33 +96,33 @@ BODY = ("Kegiatan posyandu di Desa Ampah berjalan lancar. Sebanyak 40 balita dit
 
 
 def a_month_of_work(web: WebOffice) -> None:
-    """Items of the last weeks through every stage, some on time and some late, some
-    rejected: the figures the dashboard draws."""
+    """Nine items of the last two weeks through every stage, each started on a working
+    morning, some on time and some late, two rejected: the figures the dashboard draws."""
     office, clock = web.office, web.clock
     wf = office.warta.workflow
     officer, editor = office.person("officer"), office.person("editor")
     official = office.person("official")
     start = clock.now
-    clock.now = start - timedelta(days=6)
     sections = ("Bidang Sosial", "Bidang PMD", "Sekretariat")
-    for number in range(9):
+    mornings = [day for day in (start - timedelta(days=n) for n in range(14, 0, -1))
+                if day.weekday() < 5][-9:]
+    for number, morning in enumerate(mornings):
+        clock.now = morning
         with office.warta.sessions() as session:
             item = wf.create_draft(session, officer, clock.now,
                                    description=f"Kegiatan {number + 1}")
             wf.update_draft(session, officer, item.id, clock.now,
                             section=sections[number % 3])
             wf.submit(session, officer, item.id, clock.advance(minutes=10))
-            wf.claim(session, editor, item.id, clock.advance(minutes=30 + 70 * (number % 4)))
-            wf.edit(session, editor, item.id, clock.advance(minutes=20),
+            wf.claim(session, editor, item.id, clock.advance(minutes=40 + 80 * (number % 4)))
+            wf.edit(session, editor, item.id, clock.advance(minutes=30),
                     Edit(title=f"Berita kegiatan {number + 1}", body=BODY))
-            wf.forward(session, editor, item.id, clock.advance(minutes=40 + 60 * (number % 3)))
-            decided = clock.advance(minutes=15 + 50 * (number % 2))
+            wf.forward(session, editor, item.id, clock.advance(minutes=60 + 70 * (number % 3)))
+            decided = clock.advance(minutes=20 + 45 * (number % 3))
             if number % 4 == 3:
                 wf.reject(session, official, item.id, decided, "Foto kurang jelas")
             else:
                 wf.approve(session, official, item.id, decided)
-        clock.now = clock.now.replace(hour=2) + timedelta(days=1) \
-            if number % 2 else clock.now + timedelta(hours=1)
     clock.now = start
 
 
