@@ -39,6 +39,13 @@ class Bar:
     late: bool = False
 
 
+LABEL_CHARS = 22  # what fits in LABEL_WIDTH at font-size 12
+
+
+def _fitted(label: str) -> str:
+    return label if len(label) <= LABEL_CHARS else label[:LABEL_CHARS - 1].rstrip() + "…"
+
+
 def bar_chart(bars: Sequence[Bar], scale: float, description: str) -> str:
     """Horizontal bars with labels and values; `scale` is the value of a full bar."""
     height = max(1, len(bars)) * (BAR_HEIGHT + 6) + 6
@@ -50,7 +57,7 @@ def bar_chart(bars: Sequence[Bar], scale: float, description: str) -> str:
         length = 0 if scale <= 0 else max(1.0, room * min(bar.value, scale) / scale)
         color = "#c62828" if bar.late else "#1f6feb"
         parts.append(f'<text x="0" y="{y + 15}" font-size="12" fill="currentColor">'
-                     f"{escape(bar.label[:24])}</text>")
+                     f"{escape(_fitted(bar.label))}</text>")
         parts.append(f'<rect x="{LABEL_WIDTH}" y="{y}" width="{length:.1f}" '
                      f'height="{BAR_HEIGHT}" rx="3" fill="{color}"/>')
         parts.append(f'<text x="{LABEL_WIDTH + length + 4:.1f}" y="{y + 15}" font-size="12" '
