@@ -74,7 +74,8 @@ def board(request: web.Request, session: Session, person: Person) -> dict[str, A
     now = warta.now()
     section = request.query.get("section", "")
     who = request.query.get("person", "")
-    items = [i for i in list_items(session, OPEN_STATES, limit=2000) if can_view(i, person)]
+    items = [i for i in list_items(session, OPEN_STATES, limit=2000, media=False)
+             if can_view(i, person)]
     if section:
         items = [i for i in items if i.section == section]
     if who.isdigit():
