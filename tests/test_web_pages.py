@@ -182,3 +182,25 @@ async def test_mini_app_buttons_only_with_a_public_https_address(tmp_path: Path)
         assert any("web_app" in b for row in decision.buttons for b in row)
         menu = office.double.menu_button(office.official)
         assert menu is not None and menu["web_app"]["url"] == "https://warta.example.go.id/app"
+
+
+async def test_category_tags_and_schedule_are_saved_from_the_editor(web: WebOffice) -> None:
+    item_id = await claimed_item(web.office)
+    client = await browser_of(web, "editor")
+    async with client:
+        fields = await form_of(client, f"{web.url}/items/{item_id}")
+        changes = {"category": "Berita Desa", "tags": "posyandu, kesehatan ,",
+                   "publish_at": "2026-12-01T09:00"}
+        async with client.post(f"{web.url}/items/{item_id}/save",
+                               data=fields | changes) as answer:
+            assert answer.status == 200 and "Tersimpan" in await answer.text()
+            page = await answer.text()
+        assert 'value="2026-12-01T09:00"' in page and 'value="kesehatan, posyandu"' in page
+        bad = await form_of(client, f"{web.url}/items/{item_id}")
+        async with client.post(f"{web.url}/items/{item_id}/save",
+                               data=bad | {"publish_at": "besok pagi"}) as answer:
+            assert answer.status == 400
+    item = web.office.item(item_id)
+    assert item.category == "Berita Desa" and item.tags == ["kesehatan", "posyandu"]
+    assert item.publish_at is not None
+    assert f"{item.publish_at.astimezone(web.office.warta.zone):%d/%m %H:%M}" == "01/12 09:00"

@@ -294,7 +294,7 @@ def save(request: web.Request, session: Session, person: Person, fields: dict[st
     warta = request.app[CONTEXT]
     item_id = int(request.match_info["item_id"])
     item = get_item(session, item_id, person)
-    changes = views.edit_from_form(item, fields)
+    changes = views.edit_from_form(item, fields, warta.zone)
     session.rollback()
     warta.workflow.edit(session, person, item_id, warta.now(), changes)
     return f"/items/{item_id}?saved=1"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -136,7 +136,8 @@ def item_page(request: web.Request, session: Session, person: Person) -> dict[st
             "checks": checklist.evaluate(item, warta.settings.checklist),
             "photos": [m for m in item.media if m.kind == MediaKind.PHOTO],
             "others": [m for m in item.media if m.kind != MediaKind.PHOTO],
-            "saved": request.query.get("saved") == "1"}
+            "saved": request.query.get("saved") == "1",
+            "schedule": schedule_field(item, warta.zone)}
 
 
 # action -> (message key, needs a note)
@@ -209,7 +210,24 @@ def require_unchanged(session: Session, item_id: int, person: Person, version: s
     raise Refusal(409, "web.stale", by=by, at=at)
 
 
-def edit_from_form(item: Item, fields: dict[str, str]) -> Edit:
+def _tags(text: str) -> list[str]:
+    return [tag.strip() for tag in text.replace(";", ",").split(",") if tag.strip()]
+
+
+def _schedule(text: str, zone: tzinfo) -> datetime | None:
+    """A datetime-local field ("2026-12-01T09:00"), in the office's time zone."""
+    try:
+        return datetime.strptime(text.strip(), "%Y-%m-%dT%H:%M").replace(tzinfo=zone)
+    except ValueError:
+        raise InvalidValue("bad schedule", field="schedule") from None
+
+
+def schedule_field(item: Item, zone: tzinfo) -> str:
+    """The item's schedule as the page's datetime-local field shows it."""
+    return f"{item.publish_at.astimezone(zone):%Y-%m-%dT%H:%M}" if item.publish_at else ""
+
+
+def edit_from_form(item: Item, fields: dict[str, str], zone: tzinfo) -> Edit:
     """The editor page's fields as one workflow Edit (only what the page changed)."""
     known = {m.id for m in item.media}
 
@@ -225,7 +243,15 @@ def edit_from_form(item: Item, fields: dict[str, str]) -> Edit:
     order = ids(fields.get("order", ""))
     remove = [media_id for media_id in known if fields.get(f"remove-{media_id}") == "on"]
     current_order = [m.id for m in item.media]
+    category, tags = fields.get("category"), fields.get("tags")
+    schedule = fields.get("publish_at", "")
     return Edit(
+        category=category.strip() if category is not None and
+        category.strip() != item.category else None,
+        tags=_tags(tags) if tags is not None and
+        sorted(_tags(tags)) != sorted(item.tags) else None,
+        publish_at=_schedule(schedule, zone) if schedule and
+        schedule != schedule_field(item, zone) else None,
         title=title if title is not None and title != item.title else None,
         body=body if body is not None and body.strip() != item.body else None,
         cover_media_id=int(cover) if cover.isdigit() and int(cover) in known and

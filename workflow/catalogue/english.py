@@ -406,6 +406,9 @@ MESSAGES: dict[str, str] = {
     "web.not_served": "Warta web is not switched on in this office ([web] listen).",
     "web.wrong_state": "Not possible: the item is {state}. Nothing was changed.",
     "web.incomplete": "Not complete yet: see the checklist. Nothing was changed.",
+    "web.item.category": "Category",
+    "web.item.tags": "Tags (separated by commas)",
+    "web.item.schedule": "Publish at (empty: as soon as approved)",
 }
 
 # English plural forms by Babel's rules: "one" for exactly 1, "other" for the rest.

@@ -408,6 +408,9 @@ MESSAGES: dict[str, str] = {
     "web.not_served": "Warta web belum dinyalakan di kantor ini ([web] listen).",
     "web.wrong_state": "Tidak bisa: item sedang {state}. Tidak ada yang diubah.",
     "web.incomplete": "Belum lengkap: lihat daftar periksa. Tidak ada yang diubah.",
+    "web.item.category": "Kategori",
+    "web.item.tags": "Tag (pisahkan dengan koma)",
+    "web.item.schedule": "Jadwal terbit (kosong: segera setelah disetujui)",
 }
 
 # Bahasa Indonesia does not inflect for number: one form, "other" (Babel's plural rules).
