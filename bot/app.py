@@ -89,7 +89,8 @@ def build_application(warta: Context, builder: Any | None = None,
     limiter = AIORateLimiter(max_retries=3) if warta.settings.telegram.rate_limit else None
     builder = builder.rate_limiter(Patient(limiter))
     app: WartaApp = builder.post_init(_post_init).post_shutdown(_post_shutdown).build()
-    app.bot_data.update(warta=warta, notifier=Notifier(warta), menus=Menus())
+    app.bot_data.update(warta=warta, notifier=Notifier(warta),
+                        menus=Menus(warta.settings.web.public_url))
 
     app.add_handler(TypeHandler(Update, common.identify), group=-1)
     for name in COMMANDS:

@@ -67,6 +67,7 @@ COMMANDS: dict[str, Command] = {
     "koreksi": _c(editor.on_correction_command, [E, J], "help.koreksi"),
     "tarik": _c(official.on_take_down_command, [J], "help.tarik"),
     "laporan": _c(scheduler.on_report, [E, ADM, K], "help.laporan"),
+    "web": _c(common.on_web, [E, J, ADM, K], "help.web"),
     "start": _c(on_start, [], EVERYONE, in_menu=False),
     "help": _c(on_help, [], EVERYONE, in_menu=False),
     "bantuan": _c(on_help, [], EVERYONE),

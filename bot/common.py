@@ -1,15 +1,15 @@
-"""What everyone has: the access check, /riwayat, /bahasa, and the admin's /pengguna."""
+"""What everyone has: the access check, /riwayat, /bahasa, /web, and the admin's /pengguna."""
 
 from __future__ import annotations
 
 from telegram import Update
-from telegram.constants import ChatType
+from telegram.constants import ChatType, ParseMode
 from telegram.ext import ApplicationHandlerStop
 
 from bot.base import WartaContext, answer_button, answers_errors, log, parse_id, reply
 from bot.invitations import on_arrival, start_token
 from bot.render import clip, fit_lines, section_suffix, state_label, when
-from workflow import people
+from workflow import logins, people
 from workflow.catalogue.lookup import Safe, t
 from workflow.errors import InvalidValue
 from workflow.models import Role
@@ -49,6 +49,21 @@ async def identify(update: Update, context: WartaContext) -> None:
     elif update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE:
         await reply(update, text)
     raise ApplicationHandlerStop
+
+
+@answers_errors
+async def on_web(update: Update, context: WartaContext) -> None:
+    """/web: a one-time sign-in link for the web pages, always in the private chat."""
+    warta = context.warta
+    base = warta.settings.web.base_url
+    if not base:
+        await reply(update, t("web.not_served", context.lang))
+        return
+    with warta.sessions() as session:
+        token = logins.issue_link(session, context.me, warta.now())
+    await context.bot.send_message(
+        context.me.telegram_id, t("web.login_link", context.lang, url=f"{base}/login/{token}"),
+        parse_mode=ParseMode.HTML, disable_web_page_preview=True)
 
 
 @answers_errors

@@ -23,7 +23,16 @@ from bot.base import (
     reply,
 )
 from bot.prompts import answer_for, typed_or_asked
-from bot.render import card_checks, clip, fit_lines, item_card, keyboard, state_label, when
+from bot.render import (
+    card_checks,
+    clip,
+    fit_lines,
+    item_card,
+    keyboard,
+    mini_app_url,
+    state_label,
+    when,
+)
 from workflow.actions import Edit
 from workflow.catalogue.lookup import Safe, t
 from workflow.context import Context
@@ -90,7 +99,9 @@ async def send_card(bot: Bot, warta: Context, item: Item, chat_id: int, lang: st
         text += "\n" + t("item.documents", lang, names=clip(names, DOCUMENT_NAMES))
     message = await bot.send_message(
         chat_id, text, parse_mode=ParseMode.HTML, disable_web_page_preview=True,
-        reply_markup=keyboard(card, item, lang, person), **timeouts)
+        reply_markup=keyboard(card, item, lang, person,
+                              mini_app_url(warta.settings.web.public_url, chat_id)),
+        **timeouts)
     return message.message_id
 
 

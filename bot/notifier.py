@@ -34,6 +34,7 @@ from bot.render import (
     join_facts,
     join_keyboard,
     keyboard,
+    mini_app_url,
     state_label,
     when,
 )
@@ -55,7 +56,8 @@ from workflow.models import (
 from workflow.transaction import transaction
 from workflow.transitions import Action
 
-CARD_PURPOSES = ("claim", "decision")
+# The editing panel too: an edit made on the web shows on the editor's panel in Telegram.
+CARD_PURPOSES = ("claim", "editing", "decision")
 # Notices that arrive as the item's card (with its album), and which card.
 CARD_NOTICES = {Action.SUBMIT.notice_template: "claim",
                 Action.FORWARD.notice_template: "decision"}
@@ -297,7 +299,8 @@ class Notifier:
                               card_checks(item, copy.purpose, self.warta.settings.checklist)),
                     chat_id=copy.chat_id,
                     message_id=copy.message_id, parse_mode=ParseMode.HTML,
-                    reply_markup=keyboard(copy.purpose, item, lang, None),
+                    reply_markup=keyboard(copy.purpose, item, lang, None, mini_app_url(
+                        self.warta.settings.web.public_url, copy.chat_id)),
                     disable_web_page_preview=True,
                 )
             except BadRequest as error:  # deleted or unchanged: nothing stale is left

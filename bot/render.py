@@ -15,7 +15,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import markupsafe
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
 from workflow.catalogue.formats import day_month_time, number, numeric_date
 from workflow.catalogue.lookup import Safe, t
@@ -81,11 +81,24 @@ def button_label(verb: str) -> str:
     return VIEW_BUTTONS[verb][1] if verb in VIEW_BUTTONS else f"btn.{verb}"
 
 
+# Cards that also open the item in Warta web (a Mini App), in private chats only:
+# Telegram refuses web_app buttons in groups.
+MINI_APP_CARDS = ("editing", "decision")
+
+
+def mini_app_url(public_url: str, chat_id: int) -> str:
+    """Where a card's Mini App button opens the pages; "" for none (no public HTTPS
+    address, or a group chat, whose ids are negative)."""
+    return public_url.rstrip("/") if public_url and chat_id > 0 else ""
+
+
 def keyboard(
-    card: str, item: Item, lang: str, person: Person | None
+    card: str, item: Item, lang: str, person: Person | None, web_url: str = ""
 ) -> InlineKeyboardMarkup | None:
     """Buttons for `card`: for a person, what they may do now; for a shared chat, what
-    the item's state allows (the press is checked again, against the presser's roles)."""
+    the item's state allows (the press is checked again, against the presser's roles).
+    With `web_url` (see `mini_app_url`), an editing or decision card still open also
+    offers the item in Warta web."""
     allowed = set(allowed_actions(item, person) if person is not None else open_actions(item))
     verbs = [verb for verb in CARD_BUTTONS[card] if button_action(verb) in allowed]
     if not verbs:
@@ -94,6 +107,9 @@ def keyboard(
                                     callback_data=f"{verb}:{item.id}")
                for verb in verbs]
     rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+    if web_url and card in MINI_APP_CARDS:
+        rows.append([InlineKeyboardButton(t("web.open_app", lang), web_app=WebAppInfo(
+            f"{web_url}/app?item={item.id}"))])
     return InlineKeyboardMarkup(rows)
 
 

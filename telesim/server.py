@@ -159,6 +159,7 @@ class BotApiDouble:
         self._messages: dict[int, dict[int, StoredMessage]] = {}
         self._last_message_id: dict[int, int] = {}
         self._commands: dict[tuple[str, str], list[JSON]] = {}
+        self._menu_buttons: dict[int, JSON] = {}
         self._callback_answers: dict[str, JSON | None] = {}
         self._faults = Faults()
         self._pending: deque[JSON] = deque()
@@ -624,6 +625,10 @@ class BotApiDouble:
         """Commands set for a scope (dict like ``{"type": "chat", "chat_id": 5}``), or None."""
         return self._commands.get(_scope_key(scope, language_code))
 
+    def menu_button(self, chat: ChatRef) -> JSON | None:
+        """The menu button set for a private chat (0: the bot's default), or None."""
+        return self._menu_buttons.get(self._chat_id_of(chat) if chat else 0)
+
     def callback_answer(self, query_id: str) -> JSON | None:
         """How the bot answered a callback query (None while unanswered)."""
         return self._callback_answers[query_id]
@@ -886,6 +891,7 @@ class BotApiDouble:
             ("deleteMyCommands", self._delete_my_commands),
             ("getMyCommands", self._get_my_commands),
             ("sendChatAction", self._send_chat_action),
+            ("setChatMenuButton", self._set_chat_menu_button),
         ]
 
     async def _get_me(self, call: ApiCall) -> JSON:
@@ -1317,6 +1323,14 @@ class BotApiDouble:
     async def _get_my_commands(self, call: ApiCall) -> list[JSON]:
         key = _scope_key(call.params.get("scope"), call.params.get("language_code") or "")
         return self._commands.get(key, [])
+
+    async def _set_chat_menu_button(self, call: ApiCall) -> bool:
+        button = call.params.get("menu_button") or {"type": "default"}
+        if button.get("type") == "web_app" and not str(
+                (button.get("web_app") or {}).get("url", "")).startswith("https://"):
+            raise ApiError(400, "Bad Request: BUTTON_URL_INVALID")
+        self._menu_buttons[int(call.params.get("chat_id") or 0)] = button
+        return True
 
     async def _send_chat_action(self, call: ApiCall) -> bool:
         self._target_chat(call.params)

@@ -7,11 +7,12 @@ language with a 4xx status that change nothing.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import mimetypes
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from aiohttp import web
 from sqlalchemy.orm import Session
 
 from web import views
+from web.charts import period_report
 from web.initdata import InitDataRefused, validate
 from web.security import (
     SESSION_COOKIE,
@@ -31,12 +33,24 @@ from web.security import (
 )
 from workflow import logins
 from workflow.actions import Edit
-from workflow.catalogue.lookup import t_text
+from workflow.catalogue.formats import day_month_time
+from workflow.catalogue.lookup import MESSAGES, t_text
 from workflow.context import Context
-from workflow.errors import Conflict, NotAllowed, NotFound, WorkflowError
+from workflow.errors import (
+    Conflict,
+    Incomplete,
+    InvalidValue,
+    MissingNote,
+    NotAllowed,
+    NotFound,
+    WorkflowError,
+    WrongState,
+)
 from workflow.models import Person, Role
-from workflow.people import find_by_telegram_id
+from workflow.people import find_by_telegram_id, telegram_language
 from workflow.queries import get_item
+from workflow.reports.export import export
+from workflow.reports.statistics import Report
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +91,7 @@ def make_app(warta: Context, bot_token: str) -> web.Application:
     app.router.add_post("/items/{item_id:\\d+}/act", form(act))
     app.router.add_get("/media/{media_id:\\d+}", media_file)
     app.router.add_get("/dashboard", page(views.dashboard))
+    app.router.add_get("/dashboard.{format:xlsx|csv}", dashboard_download)
     app.router.add_get("/people", page(views.people_page))
     app.router.add_static("/static", HERE / "static", show_index=False)
     return app
@@ -103,29 +118,61 @@ def _render(request: web.Request, person: Person | None, template: str, status: 
             **values: Any) -> web.Response:
     lang = _language(request, person)
 
+    zone = request.app[CONTEXT].zone
+
     def text(key: str, **fill: object) -> str:
         return t_text(key, lang, **fill)
 
+    def when(moment: datetime) -> str:
+        return day_month_time(moment, zone, lang)
+
+    def done(action: str) -> str:
+        """An audit row's action as the bot's /riwayat names it."""
+        key = f"done.{action.removeprefix('workflow.')}"
+        return t_text(key, lang) if key in MESSAGES[lang] else action
+
     token = request.cookies.get(SESSION_COOKIE, "")
     html = request.app[TEMPLATES].get_template(template).render(
-        t=text, lang=lang, me=person, csrf=csrf_token(request.app[SECRET], token) if token
-        else "", **values)
+        t=text, when=when, done=done, lang=lang, me=person,
+        csrf=csrf_token(request.app[SECRET], token) if token else "", **values)
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
 
 def _refusal_page(request: web.Request, person: Person | None, refusal: Refusal
                   ) -> web.Response:
+    """The refusal in the person's language, its moments in the office's time."""
+    lang, zone = _language(request, person), request.app[CONTEXT].zone
+    values = {name: _shown(value, zone, lang) for name, value in refusal.values.items()}
     return _render(request, person, "refused.html", status=refusal.status,
-                   message=t_text(refusal.key, _language(request, person), **refusal.values))
+                   message=t_text(refusal.key, lang, **values))
 
 
-def _refusal_for(error: WorkflowError, lang: str) -> Refusal:
+def _shown(value: object, zone: tzinfo, lang: str) -> object:
+    """A refusal's value as the person reads it: moments in office time, states named."""
+    if isinstance(value, datetime):
+        return day_month_time(value, zone, lang)
+    if isinstance(value, str) and value.startswith("state.") and value in MESSAGES[lang]:
+        return t_text(value, lang)
+    return value
+
+
+def _refusal_for(error: WorkflowError) -> Refusal:
+    """The workflow's refusal as a page: the same facts the bot's answer gives."""
     if isinstance(error, Conflict):
-        return Refusal(409, "web.conflict", by=error.by, at=error.at.strftime("%d/%m %H:%M"))
+        return Refusal(409, "web.conflict", by=error.by, at=error.at)
     if isinstance(error, NotFound):
         return Refusal(404, "web.not_found")
     if isinstance(error, NotAllowed):
         return Refusal(403, "web.not_allowed")
+    if isinstance(error, WrongState):
+        return Refusal(409, "web.wrong_state", state=f"state.{error.facts.get('state', 'draft')}")
+    if isinstance(error, MissingNote):
+        return Refusal(400, "error.missing_note")
+    if isinstance(error, Incomplete):
+        return Refusal(400, "web.incomplete")
+    if isinstance(error, InvalidValue):
+        key = f"error.invalid.{error.facts.get('field', 'value')}"
+        return Refusal(400, key if key in MESSAGES["id"] else "error.invalid.value")
     return Refusal(400, "web.refused", detail=error.code)
 
 
@@ -144,7 +191,7 @@ def page(view: View) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
             except Refusal as refusal:
                 return _refusal_page(request, person, refusal)
             except WorkflowError as error:
-                return _refusal_page(request, person, _refusal_for(error, "id"))
+                return _refusal_page(request, person, _refusal_for(error))
             return _render(request, person, values.pop("template"), **values)
     return handler
 
@@ -175,7 +222,7 @@ def form(action: Action) -> Callable[[web.Request], Awaitable[web.StreamResponse
             except Refusal as refusal:
                 return _refusal_page(request, person, refusal)
             except WorkflowError as error:
-                return _refusal_page(request, person, _refusal_for(error, "id"))
+                return _refusal_page(request, person, _refusal_for(error))
         raise web.HTTPSeeOther(target)
     return handler
 
@@ -216,14 +263,14 @@ async def mini_app_session(request: web.Request) -> web.StreamResponse:
     with warta.session() as session:
         person = find_by_telegram_id(session, user.telegram_id)
         if person is None or not person.active:
-            return web.json_response({"error": t_text("web.not_registered",
-                                                      warta.settings.office.language)},
+            lang = telegram_language(user.language_code) or warta.settings.office.language
+            return web.json_response({"error": t_text("web.not_registered", lang)},
                                      status=403)
         token = logins.issue_link(session, person, warta.now())
         signed = logins.sign_in(session, token, warta.now())
-    target = views.start_target(user.start_param)
+    target = views.start_target(user.start_param or str(fields.get("start", "")))
     response = web.json_response({"next": target})
-    set_session_cookie(response, signed.session_token, secure=True)
+    set_session_cookie(response, signed.session_token, secure=True, embedded=True)
     return response
 
 
@@ -247,7 +294,7 @@ def save(request: web.Request, session: Session, person: Person, fields: dict[st
     warta = request.app[CONTEXT]
     item_id = int(request.match_info["item_id"])
     item = get_item(session, item_id, person)
-    changes = views.edit_from_form(item, fields)
+    changes = views.edit_from_form(item, fields, warta.zone)
     session.rollback()
     warta.workflow.edit(session, person, item_id, warta.now(), changes)
     return f"/items/{item_id}?saved=1"
@@ -283,12 +330,50 @@ async def media_file(request: web.Request) -> web.StreamResponse:
         except Refusal as refusal:
             return _refusal_page(request, person, refusal)
         except WorkflowError as error:
-            return _refusal_page(request, person, _refusal_for(error, "id"))
+            return _refusal_page(request, person, _refusal_for(error))
     response = web.FileResponse(path, headers={
         "Content-Type": mime or mimetypes.guess_type(path.name)[0] or "application/octet-stream",
         "Cache-Control": "private, max-age=3600",
     })
     return response
+
+
+DOWNLOAD_TYPES = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+async def dashboard_download(request: web.Request) -> web.StreamResponse:
+    """The dashboard's period as the /laporan workbook or CSV, in the person's language."""
+    warta = request.app[CONTEXT]
+    fmt = request.match_info["format"]
+    with warta.session() as session:
+        person: Person | None = None
+        try:
+            person = _signed_in(request, session)
+            views.require_figures(person)
+            report = period_report(warta, session, request.query.get("period", "month"))
+        except Refusal as refusal:
+            return _refusal_page(request, person, refusal)
+        except WorkflowError as error:
+            return _refusal_page(request, person, _refusal_for(error))
+        lang = person.language
+    body = await asyncio.to_thread(_exported, report, fmt, lang)
+    name = f"laporan-{warta.local(report.start):%Y-%m-%d}.{fmt}"
+    return web.Response(body=body, headers={
+        "Content-Type": DOWNLOAD_TYPES[fmt],
+        "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _exported(report: Report, fmt: str, lang: str) -> bytes:
+    if fmt == "csv":
+        return str(export(report, "csv", None, lang)).encode("utf-8")
+    path = Path(export(report, fmt, None, lang))
+    try:
+        return path.read_bytes()
+    finally:
+        path.unlink(missing_ok=True)
 
 
 __all__ = ["Edit", "Role", "make_app"]

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from workflow.catalogue.lookup import t_text
 from workflow.context import Context
-from workflow.reports.statistics import build_report, period_for
+from workflow.reports.statistics import Report, build_report, period_for
 
 BAR_HEIGHT = 22
 LABEL_WIDTH = 150
@@ -39,6 +39,13 @@ class Bar:
     late: bool = False
 
 
+LABEL_CHARS = 22  # what fits in LABEL_WIDTH at font-size 12
+
+
+def _fitted(label: str) -> str:
+    return label if len(label) <= LABEL_CHARS else label[:LABEL_CHARS - 1].rstrip() + "…"
+
+
 def bar_chart(bars: Sequence[Bar], scale: float, description: str) -> str:
     """Horizontal bars with labels and values; `scale` is the value of a full bar."""
     height = max(1, len(bars)) * (BAR_HEIGHT + 6) + 6
@@ -50,7 +57,7 @@ def bar_chart(bars: Sequence[Bar], scale: float, description: str) -> str:
         length = 0 if scale <= 0 else max(1.0, room * min(bar.value, scale) / scale)
         color = "#c62828" if bar.late else "#1f6feb"
         parts.append(f'<text x="0" y="{y + 15}" font-size="12" fill="currentColor">'
-                     f"{escape(bar.label[:24])}</text>")
+                     f"{escape(_fitted(bar.label))}</text>")
         parts.append(f'<rect x="{LABEL_WIDTH}" y="{y}" width="{length:.1f}" '
                      f'height="{BAR_HEIGHT}" rx="3" fill="{color}"/>')
         parts.append(f'<text x="{LABEL_WIDTH + length + 4:.1f}" y="{y + 15}" font-size="12" '
@@ -63,12 +70,21 @@ def bar_chart(bars: Sequence[Bar], scale: float, description: str) -> str:
     return "".join(parts)
 
 
+PERIODS = ("week", "month")
+
+
+def period_report(warta: Context, session: Session, period: str) -> Report:
+    """The reports' figures of this week or this month (anything else: the month)."""
+    start, end = period_for(period if period in PERIODS else "month", warta.now(), warta.zone)
+    return build_report(session, start, end, warta.calendar, warta.settings.deadlines,
+                        now=warta.now())
+
+
 def dashboard_values(warta: Context, session: Session, lang: str, period: str
                      ) -> dict[str, Any]:
-    period = period if period in ("week", "month") else "month"
-    start, end = period_for(period, warta.now(), warta.zone)
-    report = build_report(session, start, end, warta.calendar, warta.settings.deadlines,
-                          now=warta.now())
+    period = period if period in PERIODS else "month"
+    report = period_report(warta, session, period)
+    start, end = report.start, report.end
     stages = [s for s in report.stages if s.visits or s.open]
     rate = [Bar(t_text(f"state.{s.stage}", lang), (s.on_time_rate or 0) * 100,
                 f"{round((s.on_time_rate or 0) * 100)}%", late=(s.on_time_rate or 1) < 0.8)

@@ -27,8 +27,12 @@ def csrf_ok(secret: bytes, session_token: str, offered: str) -> bool:
     return hmac.compare_digest(csrf_token(secret, session_token).encode(), offered.encode())
 
 
-def set_session_cookie(response: web.StreamResponse, token: str, *, secure: bool) -> None:
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Lax", secure=secure,
+def set_session_cookie(response: web.StreamResponse, token: str, *, secure: bool,
+                       embedded: bool = False) -> None:
+    """`embedded`: for the Mini App, which Telegram Web shows in a frame of another site,
+    where only a SameSite=None (hence Secure) cookie is sent; CSRF tokens guard its forms."""
+    response.set_cookie(SESSION_COOKIE, token, httponly=True,
+                        samesite="None" if embedded else "Lax", secure=secure or embedded,
                         path="/")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,7 +74,8 @@ def board(request: web.Request, session: Session, person: Person) -> dict[str, A
     now = warta.now()
     section = request.query.get("section", "")
     who = request.query.get("person", "")
-    items = [i for i in list_items(session, OPEN_STATES, limit=2000) if can_view(i, person)]
+    items = [i for i in list_items(session, OPEN_STATES, limit=2000, media=False)
+             if can_view(i, person)]
     if section:
         items = [i for i in items if i.section == section]
     if who.isdigit():
@@ -135,7 +136,8 @@ def item_page(request: web.Request, session: Session, person: Person) -> dict[st
             "checks": checklist.evaluate(item, warta.settings.checklist),
             "photos": [m for m in item.media if m.kind == MediaKind.PHOTO],
             "others": [m for m in item.media if m.kind != MediaKind.PHOTO],
-            "saved": request.query.get("saved") == "1"}
+            "saved": request.query.get("saved") == "1",
+            "schedule": schedule_field(item, warta.zone)}
 
 
 # action -> (message key, needs a note)
@@ -205,10 +207,27 @@ def require_unchanged(session: Session, item_id: int, person: Person, version: s
                            .order_by(AuditEvent.id.desc()).limit(1)).first()
     by = last.actor.name if last is not None and last.actor is not None else "Warta"
     at = last.at if last is not None else item.updated_at
-    raise Refusal(409, "web.stale", by=by, at=at.strftime("%d/%m/%Y %H:%M UTC"))
+    raise Refusal(409, "web.stale", by=by, at=at)
 
 
-def edit_from_form(item: Item, fields: dict[str, str]) -> Edit:
+def _tags(text: str) -> list[str]:
+    return [tag.strip() for tag in text.replace(";", ",").split(",") if tag.strip()]
+
+
+def _schedule(text: str, zone: tzinfo) -> datetime | None:
+    """A datetime-local field ("2026-12-01T09:00"), in the office's time zone."""
+    try:
+        return datetime.strptime(text.strip(), "%Y-%m-%dT%H:%M").replace(tzinfo=zone)
+    except ValueError:
+        raise InvalidValue("bad schedule", field="schedule") from None
+
+
+def schedule_field(item: Item, zone: tzinfo) -> str:
+    """The item's schedule as the page's datetime-local field shows it."""
+    return f"{item.publish_at.astimezone(zone):%Y-%m-%dT%H:%M}" if item.publish_at else ""
+
+
+def edit_from_form(item: Item, fields: dict[str, str], zone: tzinfo) -> Edit:
     """The editor page's fields as one workflow Edit (only what the page changed)."""
     known = {m.id for m in item.media}
 
@@ -224,7 +243,15 @@ def edit_from_form(item: Item, fields: dict[str, str]) -> Edit:
     order = ids(fields.get("order", ""))
     remove = [media_id for media_id in known if fields.get(f"remove-{media_id}") == "on"]
     current_order = [m.id for m in item.media]
+    category, tags = fields.get("category"), fields.get("tags")
+    schedule = fields.get("publish_at", "")
     return Edit(
+        category=category.strip() if category is not None and
+        category.strip() != item.category else None,
+        tags=_tags(tags) if tags is not None and
+        sorted(_tags(tags)) != sorted(item.tags) else None,
+        publish_at=_schedule(schedule, zone) if schedule and
+        schedule != schedule_field(item, zone) else None,
         title=title if title is not None and title != item.title else None,
         body=body if body is not None and body.strip() != item.body else None,
         cover_media_id=int(cover) if cover.isdigit() and int(cover) in known and
@@ -255,13 +282,18 @@ def media_path(warta: Context, session: Session, person: Person, media_id: int,
 # --- the office ----------------------------------------------------------------------------
 
 
+def require_figures(person: Person) -> None:
+    """The office's figures are for the head, admins and the webmaster (the editors)."""
+    if not person.roles & {Role.KEPALA, Role.ADMIN, Role.EDITOR}:
+        raise NotAllowed("the dashboard is for the head, admins and the webmaster",
+                         reason="role")
+
+
 def dashboard(request: web.Request, session: Session, person: Person) -> dict[str, Any]:
     """The figures of the period as charts drawn in the page (server-side SVG)."""
     from web.charts import dashboard_values
 
-    if not person.roles & {Role.KEPALA, Role.ADMIN, Role.EDITOR}:
-        raise NotAllowed("the dashboard is for the head, admins and the webmaster",
-                         reason="role")
+    require_figures(person)
     return {"template": "dashboard.html",
             **dashboard_values(_context(request), session, person.language,
                                request.query.get("period", "month"))}

@@ -425,13 +425,16 @@ class _Act:
 
     def record(self, data: dict[str, Any] | None = None, verb: str = "") -> AuditEvent:
         """Audits a change that leaves the item where it is, under the transition's verb
-        unless `verb` names a finer one."""
+        unless `verb` names a finer one, and tells whom the transition names (an edit:
+        every copy of the item's cards, wherever the edit was made)."""
         state = self.item.status
-        return _audit(
+        event = _audit(
             self.session, self.item, self.person, verb or self.transition.action.audit_verb,
             state, state, self.now,
             note=self.note, data=data,
         )
+        _queue_notifications(self.session, self.item, self.transition, event, self.now)
+        return event
 
     def move(self, data: dict[str, Any] | None = None) -> Item:
         """Moves the item to the transition's target with audit, outbox and deadlines."""

@@ -175,6 +175,14 @@ class WebSettings:
         host, _, port = self.listen.rpartition(":")
         return host or "127.0.0.1", int(port)
 
+    @property
+    def base_url(self) -> str:
+        """Where people open the pages: the public address, else the listening one; ""
+        when no pages are served."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.listen}" if self.listen else ""
+
 
 @dataclass(frozen=True)
 class ChecklistSettings:

@@ -107,7 +107,7 @@ TRANSITIONS: dict[Action, Transition] = {
         _t(Action.SUBMIT, OFFICER_WORK, S.SUBMITTED, [P], Owner.OFFICER, notify=(A.IT_TEAM,)),
         _t(Action.CANCEL, [S.DRAFT], S.CANCELLED, [P], Owner.OFFICER),
         _t(Action.CLAIM, [S.SUBMITTED], S.IN_EDITING, [E], notify=(A.OFFICER, A.CARDS)),
-        _t(Action.EDIT, [S.IN_EDITING], None, [E], Owner.EDITOR),
+        _t(Action.EDIT, [S.IN_EDITING], None, [E], Owner.EDITOR, notify=(A.CARDS,)),
         _t(Action.FORWARD, [S.IN_EDITING], S.AWAITING_APPROVAL, [E], Owner.EDITOR,
            notify=(A.OFFICIALS, A.CARDS)),
         _t(Action.RETURN_TO_OFFICER, [S.IN_EDITING], S.RETURNED_TO_OFFICER, [E], Owner.EDITOR,

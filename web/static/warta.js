@@ -46,7 +46,10 @@ function miniAppSignIn() {
   // Telegram opens a Mini App with its signed data in the URL fragment (tgWebAppData).
   const fragment = new URLSearchParams(location.hash.slice(1));
   const initData = fragment.get("tgWebAppData") || "";
-  const body = new URLSearchParams({ init_data: initData });
+  // A card's button names its item in the address (?item=7), a t.me link in start_param.
+  const item = new URLSearchParams(location.search).get("item");
+  const start = fragment.get("tgWebAppStartParam") || (item ? `item-${item}` : "");
+  const body = new URLSearchParams({ init_data: initData, start });
   fetch("/miniapp", { method: "POST", body, credentials: "same-origin" })
     .then((answer) => answer.json().then((data) => ({ ok: answer.ok, data })))
     .then(({ ok, data }) => {
