@@ -12,6 +12,7 @@ from workflow.models import Item, MediaKind, Person, Status
 
 PHOTO = NewMedia(kind=MediaKind.PHOTO, sha256="a" * 64, stored_path="aa/a.jpg",
                  mime="image/jpeg", size=1000, width=800, height=600)
+REASSIGNED_TO = 2002  # the second editor of tests.conftest's office
 
 
 def perform(wf: Workflow, session: Session, action: str, actor: Person | None, item_id: int,
@@ -35,6 +36,9 @@ def perform(wf: Workflow, session: Session, action: str, actor: Person | None, i
         "mark_publish_failed": lambda: wf.mark_publish_failed(session, item_id, now,
                                                               "situs mati"),
         "retry_publish": lambda: wf.retry_publish(session, actor, item_id, now),
+        "release": lambda: wf.release(session, actor, item_id, now),
+        "reassign": lambda: wf.reassign(session, actor, item_id, now,
+                                        to_telegram_id=REASSIGNED_TO),
     }
     return calls[action]()  # type: ignore[no-untyped-call, arg-type]
 

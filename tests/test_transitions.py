@@ -37,13 +37,15 @@ EXPECTED: dict[str, dict[Status, tuple[Status, set[str]]]] = {
     "mark_published": {S.APPROVED: (S.PUBLISHED, {"system"})},
     "mark_publish_failed": {S.APPROVED: (S.PUBLISH_FAILED, {"system"})},
     "retry_publish": {S.PUBLISH_FAILED: (S.APPROVED, {"editor", "editor2", "admin"})},
+    "release": {S.IN_EDITING: (S.SUBMITTED, {"editor"})},
+    "reassign": {S.IN_EDITING: (S.IN_EDITING, {"admin", "head"})},
 }
 
 
 SYSTEM_ONLY = {"mark_published", "mark_publish_failed"}
 # The claiming editor is nobody until an editor claims the item (SPEC section 3).
 UNCLAIMED = {S.DRAFT, S.SUBMITTED, S.CANCELLED}
-CLAIMING_EDITOR_ONLY = {"edit", "forward", "return_to_officer"}
+CLAIMING_EDITOR_ONLY = {"edit", "forward", "return_to_officer", "release"}
 
 
 def refusal_code(action: str, state: Status, persona: str) -> str:
