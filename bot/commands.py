@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from telegram import Update
 
-from bot import common, editor, officer, scheduler
+from bot import common, delegates, editor, handover, officer, scheduler
 from bot.base import Handler, WartaContext, answers_errors, reply
 from workflow.catalogue.lookup import t
 from workflow.errors import NotAllowed
@@ -45,6 +45,8 @@ async def on_help(update: Update, context: WartaContext) -> None:
     await reply(update, help_text(context.me, context.lang))
 
 
+on_release_command = editor.for_item_argument(handover.on_release, "usage.lepas")
+
 # In menu order: each person's menu lists the commands they may run, as ordered here.
 COMMANDS: dict[str, Command] = {
     "status": _c(officer.on_status, [P], "help.petugas"),
@@ -63,6 +65,9 @@ COMMANDS: dict[str, Command] = {
     "tag": _c(editor.on_edit_command, [E], "help.editor"),
     "jadwal": _c(editor.on_edit_command, [E], "help.editor"),
     "ajukan": _c(editor.on_forward_command, [E], "help.editor"),
+    "lepas": _c(on_release_command, [E], "help.lepas"),
+    "alihkan": _c(handover.on_reassign, [ADM, K], "help.alihkan"),
+    "wakil": _c(delegates.on_delegate, [J, ADM], "help.wakil"),
     "laporan": _c(scheduler.on_report, [E, ADM, K], "help.laporan"),
     "start": _c(on_start, [], EVERYONE, in_menu=False),
     "help": _c(on_help, [], EVERYONE, in_menu=False),

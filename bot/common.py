@@ -7,7 +7,7 @@ from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
 from bot.base import WartaContext, answer_button, answers_errors, log, parse_id, reply
-from bot.render import clip, fit_lines, state_label, when
+from bot.render import acting_name, clip, fit_lines, state_label, when
 from workflow import people
 from workflow.catalogue.lookup import Safe, t
 from workflow.errors import InvalidValue
@@ -58,7 +58,8 @@ async def on_history(update: Update, context: WartaContext) -> None:
         for event in history(session, item.id):
             action = event.action.removeprefix("workflow.")
             lines.append(t("history.line", lang, at=when(event.at, warta.zone, lang),
-                           who=event.actor.name if event.actor else t("system", lang),
+                           who=acting_name(event.actor.name, event.data, lang)
+                           if event.actor else t("system", lang),
                            action=Safe(t(f"done.{action}", lang)),
                            note=f" — {clip(event.note, HISTORY_NOTE)}" if event.note else ""))
     await reply(update, fit_lines(lines, lang))

@@ -24,7 +24,16 @@ from telegram.ext import Application
 from bot.base import log
 from bot.editor import send_album, send_card
 from bot.patience import retry_after_seconds
-from bot.render import clip, duration, fit_lines, item_card, keyboard, state_label, when
+from bot.render import (
+    acting_name,
+    clip,
+    duration,
+    fit_lines,
+    item_card,
+    keyboard,
+    state_label,
+    when,
+)
 from workflow import outbox
 from workflow.audience import STAND_INS, active_people_with
 from workflow.catalogue.lookup import Safe, t
@@ -41,7 +50,10 @@ from workflow.models import (
 from workflow.transaction import transaction
 from workflow.transitions import Action
 
-CARD_PURPOSES = ("claim", "decision")
+# Cards edited when their item moves; an editing panel (in its editor's private chat) gets
+# the buttons its owner may press now, so a released or reassigned panel goes quiet.
+CARD_PURPOSES = ("claim", "decision", "editing")
+PERSONAL_CARDS = ("editing",)
 # Notices that arrive as the item's card (with its album), and which card.
 CARD_NOTICES = {Action.SUBMIT.notice_template: "claim",
                 Action.FORWARD.notice_template: "decision"}
@@ -193,6 +205,13 @@ class Notifier:
             markup = keyboard("failed", item, lang, person)
         await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
                                disable_web_page_preview=True, **PATIENT)
+        if item is not None and template == Action.REASSIGN.notice_template and \
+                person is not None and person.id == item.editor_id:
+            # The new editor gets the editing panel the claim would have given them.
+            message_id = await send_card(bot, self.warta, item, chat_id, lang, "editing",
+                                         person, **PATIENT)
+            return MessageCopy(item_id=item.id, purpose="editing", chat_id=chat_id,
+                               message_id=message_id, created_at=self.warta.now())
         return None
 
     def _record_progress(self, row: OutboxMessage, chat_id: int,
@@ -218,11 +237,13 @@ class Notifier:
             "id": item.id if item else payload.get("item_id", ""),
             "title": clip(item.title or item.description, NOTICE_TITLE) if item else "",
             "url": item.remote_url if item else "",
-            "actor": event.actor.name if event and event.actor else t("system", lang),
+            "actor": acting_name(event.actor.name, event.data, lang)
+            if event and event.actor else t("system", lang),
             "at": when(event.at if event else row.created_at, self.warta.zone, lang),
             "note": clip(payload.get("note") or (event.note if event else ""), NOTICE_NOTE),
         }
-        for key, value in payload.items():
+        recorded = event.data if event else {}  # the audit's facts (a hand-over's editors)
+        for key, value in {**recorded, **payload}.items():
             facts.setdefault(key, "; ".join(map(str, value)) if isinstance(value, list) else value)
         if "stage" in payload:  # deadline.* rows from the sweeper
             facts["stage_label"] = Safe(state_label(payload["stage"], lang))
@@ -251,11 +272,12 @@ class Notifier:
             person = session.scalars(
                 select(Person).where(Person.telegram_id == copy.chat_id)).first()
             lang = person.language if person else self.warta.settings.office.language
+            presser = person if copy.purpose in PERSONAL_CARDS else None
             try:
                 await bot.edit_message_text(
                     item_card(item, lang, self.warta.zone), chat_id=copy.chat_id,
                     message_id=copy.message_id, parse_mode=ParseMode.HTML,
-                    reply_markup=keyboard(copy.purpose, item, lang, None),
+                    reply_markup=keyboard(copy.purpose, item, lang, presser),
                     disable_web_page_preview=True,
                 )
             except BadRequest as error:  # deleted or unchanged: nothing stale is left

@@ -365,6 +365,7 @@ MESSAGES: dict[str, str] = {
     "cli.delegation_saved": "delegation #{number}: {name} {title}. for {principal}, {starts_on} "
     "to {ends_on}",
     "cli.delegation_revoked": "delegation #{number} revoked",
+    "cli.delegate_usage": "warta: give --for, --to-person, --from and --to (or --list, --revoke N)",
     "cli.no_delegations": "no acting officials running or to come",
 }
 

@@ -366,6 +366,8 @@ MESSAGES: dict[str, str] = {
     "cli.delegation_saved": "wakil #{number}: {name} {title}. untuk {principal}, {starts_on} "
     "s.d. {ends_on}",
     "cli.delegation_revoked": "wakil #{number} dibatalkan",
+    "cli.delegate_usage": "warta: beri --for, --to-person, --from dan --to "
+    "(atau --list, --revoke N)",
     "cli.no_delegations": "tidak ada Plt/Plh berjalan atau mendatang",
 }
 
