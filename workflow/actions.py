@@ -340,7 +340,7 @@ class Workflow:
                                    value=to_telegram_id)
             if before is not None and successor.id == before.id:
                 raise InvalidValue("already this editor's item", field="editor_same")
-            act.item.editor_id = successor.id
+            act.item.editor = successor
             act.item.claimed_at = now
             return act.move(data={"from_editor_id": before.id if before else None,
                                   "from_editor": before.name if before else "",
@@ -478,7 +478,7 @@ class _Act:
 def _hand_back(act: _Act, data: dict[str, Any] | None = None) -> Item:
     """Returns a claimed item to the claim queue: title, body and media stay as edited."""
     editor = act.item.editor
-    act.item.editor_id = None
+    act.item.editor = None
     return act.move(data={"editor_id": editor.id if editor else None,
                           "editor": editor.name if editor else "", **(data or {})})
 

@@ -171,6 +171,8 @@ def set_active(
         # Work in someone's hands goes back to the IT team with them; drafts and history
         # stay, and what an officer submitted goes on without them.
         released = [] if active else release_claims_of(session, person, actor, now)
+        if released:  # reloading the items refreshed their editor: load the roles again
+            person = _existing(session, telegram_id)
         _audit(session, actor, "people.activate" if active else "people.deactivate", now, person,
                **({"released": released} if released else {}))
         return person
