@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.scheduler import sweep_once
 from telesim import SimUser, StoredMessage
 from tests.botkit import ALERT_CHAT, IT_CHAT, Office, start_office
 from tests.conftest import Clock
@@ -246,3 +247,20 @@ async def test_no_approver_alerts_the_admins_at_once(
     alert = await double.wait_for_message(ALERT_CHAT, contains="tidak ada pejabat aktif")
     assert f"#{item_id}" in (alert.plain or "")
     await double.wait_for_message(office.admin, contains="tidak ada pejabat aktif")
+
+
+async def test_reminders_about_a_late_approval_reach_the_deputy(
+        office_and_clock: tuple[Office, Clock]) -> None:
+    office, clock = office_and_clock
+    double = office.double
+    deputy = enrol(office, *DEPUTY)
+    with office.warta.sessions() as session:
+        delegation.delegate(session, None, office.warta.now(), WEDNESDAY.date(),
+                            principal_telegram_id=3001, delegate_telegram_id=7001,
+                            starts_on=WEDNESDAY.date(), ends_on=WEDNESDAY.date())
+    item_id = office.awaiting_approval()
+    clock.now += timedelta(minutes=90)  # the approval allowance (1 h) has passed
+    assert sweep_once(office.warta).late == 1
+    await office.flush()
+    alert = await double.wait_for_message(deputy, contains="terlambat")
+    assert f"#{item_id}" in (alert.plain or "")
