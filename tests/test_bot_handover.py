@@ -264,3 +264,15 @@ async def test_reminders_about_a_late_approval_reach_the_deputy(
     await office.flush()
     alert = await double.wait_for_message(deputy, contains="terlambat")
     assert f"#{item_id}" in (alert.plain or "")
+
+
+async def test_an_officers_submitted_items_go_on_without_them(
+        office_and_clock: tuple[Office, Clock]) -> None:
+    office, _clock = office_and_clock
+    double = office.double
+    item_id = submitted(office)
+    await double.send_command(office.admin, "pengguna", "nonaktif 1001")
+    await double.wait_for_message(office.admin, contains="Sari Petugas")
+    panel = await claimed_in_bot(office, item_id, office.editor)
+    assert f"#{item_id}" in (panel.plain or "")
+    assert office.item(item_id).status is Status.IN_EDITING
