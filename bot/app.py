@@ -23,7 +23,17 @@ from telegram.ext import (
     filters,
 )
 
-from bot import common, editor, inbox, invitations, officer, official, prompts, scheduler
+from bot import (
+    common,
+    editor,
+    handover,
+    inbox,
+    invitations,
+    officer,
+    official,
+    prompts,
+    scheduler,
+)
 from bot.base import (
     ItemHandler,
     WartaApp,
@@ -68,6 +78,7 @@ ON_PRESS: dict[str, ItemHandler] = {
     Action.FORWARD: editor.on_forward,
     Action.APPROVE: official.on_approve,
     Action.RETRY_PUBLISH: editor.on_retry,
+    Action.RELEASE: handover.on_release,
 }
 
 def builder_for(warta: Context) -> Any:  # PTB's ApplicationBuilder has six type slots

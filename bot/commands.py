@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from telegram import Update
 
-from bot import common, editor, invitations, officer, official, scheduler
+from bot import common, delegates, editor, handover, invitations, officer, official, scheduler
 from bot.base import Handler, WartaContext, answers_errors, reply
 from workflow.catalogue.lookup import t
 from workflow.errors import NotAllowed
@@ -45,6 +45,8 @@ async def on_help(update: Update, context: WartaContext) -> None:
     await reply(update, help_text(context.me, context.lang))
 
 
+on_release_command = editor.for_item_argument(handover.on_release, "usage.lepas")
+
 # In menu order: each person's menu lists the commands they may run, as ordered here.
 COMMANDS: dict[str, Command] = {
     "status": _c(officer.on_status, [P], "help.petugas"),
@@ -66,6 +68,9 @@ COMMANDS: dict[str, Command] = {
     "ajukan": _c(editor.on_forward_command, [E], "help.editor"),
     "koreksi": _c(editor.on_correction_command, [E, J], "help.koreksi"),
     "tarik": _c(official.on_take_down_command, [J], "help.tarik"),
+    "lepas": _c(on_release_command, [E], "help.lepas"),
+    "alihkan": _c(handover.on_reassign, [ADM, K], "help.alihkan"),
+    "wakil": _c(delegates.on_delegate, [J, ADM], "help.wakil"),
     "laporan": _c(scheduler.on_report, [E, ADM, K], "help.laporan"),
     "web": _c(common.on_web, [E, J, ADM, K], "help.web"),
     "start": _c(on_start, [], EVERYONE, in_menu=False),

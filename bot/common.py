@@ -8,7 +8,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.base import WartaContext, answer_button, answers_errors, log, parse_id, reply
 from bot.invitations import on_arrival, start_token
-from bot.render import clip, fit_lines, section_suffix, state_label, when
+from bot.render import acting_name, clip, fit_lines, section_suffix, state_label, when
 from workflow import logins, people
 from workflow.catalogue.lookup import Safe, t
 from workflow.errors import InvalidValue
@@ -83,7 +83,8 @@ async def on_history(update: Update, context: WartaContext) -> None:
         for event in events:
             action = event.action.removeprefix("workflow.")
             lines.append(t("history.line", lang, at=when(event.at, warta.zone, lang),
-                           who=event.actor.name if event.actor else t("system", lang),
+                           who=acting_name(event.actor.name, event.data, lang)
+                           if event.actor else t("system", lang),
                            action=Safe(t(f"done.{action}", lang)),
                            note=f" — {clip(event.note, HISTORY_NOTE)}" if event.note else ""))
             if event.id in changes:

@@ -25,6 +25,7 @@ from bot.base import log
 from bot.editor import send_album, send_card
 from bot.patience import retry_after_seconds
 from bot.render import (
+    acting_name,
     card_checks,
     clip,
     duration,
@@ -56,8 +57,11 @@ from workflow.models import (
 from workflow.transaction import transaction
 from workflow.transitions import Action
 
-# The editing panel too: an edit made on the web shows on the editor's panel in Telegram.
-CARD_PURPOSES = ("claim", "editing", "decision")
+# Cards edited when their item moves or is edited (on the web too); an editing panel (in its
+# editor's private chat) gets the buttons its owner may press now, so a released or
+# reassigned panel goes quiet.
+CARD_PURPOSES = ("claim", "decision", "editing")
+PERSONAL_CARDS = ("editing",)
 # Notices that arrive as the item's card (with its album), and which card.
 CARD_NOTICES = {Action.SUBMIT.notice_template: "claim",
                 Action.FORWARD.notice_template: "decision"}
@@ -231,6 +235,13 @@ class Notifier:
         if template == JOIN_REQUEST:
             self._save_payload(row, cards=[*row.payload.get("cards", []),
                                            [chat_id, sent.message_id]])
+        if item is not None and template == Action.REASSIGN.notice_template and \
+                person is not None and person.id == item.editor_id:
+            # The new editor gets the editing panel the claim would have given them.
+            message_id = await send_card(bot, self.warta, item, chat_id, lang, "editing",
+                                         person, **PATIENT)
+            return MessageCopy(item_id=item.id, purpose="editing", chat_id=chat_id,
+                               message_id=message_id, created_at=self.warta.now())
         return None
 
     def _record_progress(self, row: OutboxMessage, chat_id: int,
@@ -256,7 +267,8 @@ class Notifier:
             "id": item.id if item else payload.get("item_id", ""),
             "title": clip(item.title or item.description, NOTICE_TITLE) if item else "",
             "url": item.remote_url if item else "",
-            "actor": event.actor.name if event and event.actor else t("system", lang),
+            "actor": acting_name(event.actor.name, event.data, lang)
+            if event and event.actor else t("system", lang),
             "at": when(event.at if event else row.created_at, self.warta.zone, lang),
             "note": clip(payload.get("note") or (event.note if event else ""), NOTICE_NOTE),
         }
@@ -264,7 +276,8 @@ class Notifier:
             request = session.get(JoinRequest, payload["request_id"])
             if request is not None:
                 facts.update(join_facts(request, lang))
-        for key, value in payload.items():
+        recorded = event.data if event else {}  # the audit's facts (a hand-over's editors)
+        for key, value in {**recorded, **payload}.items():
             if key in ADDRESSING:
                 continue
             facts.setdefault(key, "; ".join(map(str, value)) if isinstance(value, list) else value)
@@ -292,14 +305,17 @@ class Notifier:
                                       MessageCopy.purpose.in_(CARD_PURPOSES))
         ).all()
         for copy in copies:
-            lang = self._chat_language(session, copy.chat_id)
+            person = session.scalars(
+                select(Person).where(Person.telegram_id == copy.chat_id)).first()
+            lang = person.language if person else self.warta.settings.office.language
+            presser = person if copy.purpose in PERSONAL_CARDS else None
             try:
                 await bot.edit_message_text(
                     item_card(item, lang, self.warta.zone,
                               card_checks(item, copy.purpose, self.warta.settings.checklist)),
                     chat_id=copy.chat_id,
                     message_id=copy.message_id, parse_mode=ParseMode.HTML,
-                    reply_markup=keyboard(copy.purpose, item, lang, None, mini_app_url(
+                    reply_markup=keyboard(copy.purpose, item, lang, presser, mini_app_url(
                         self.warta.settings.web.public_url, copy.chat_id)),
                     disable_web_page_preview=True,
                 )

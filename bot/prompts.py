@@ -64,7 +64,7 @@ async def ask_reason(update: Update, context: WartaContext, item_id: int,
     still possible (nobody types why they reject an item a colleague just approved)."""
     warta = context.warta
     with warta.sessions() as session:
-        warta.workflow.ensure_allowed(session, context.me, item_id, action)
+        warta.workflow.ensure_allowed(session, context.me, item_id, action, warta.now())
     await answer_button(update)
     await ask(update, context, action, item_id)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import markupsafe
@@ -23,6 +24,7 @@ from workflow.checklist import Check, evaluate
 from workflow.config import ChecklistSettings
 from workflow.errors import (
     Conflict,
+    DelegationRefused,
     Incomplete,
     InvalidValue,
     InvitationUnusable,
@@ -30,6 +32,7 @@ from workflow.errors import (
     NotAllowed,
     NotFound,
     NotRegistered,
+    OwnItem,
     WorkflowError,
     WrongState,
 )
@@ -58,7 +61,8 @@ VIEW_BUTTONS: dict[str, tuple[Action, str]] = {
 CARD_BUTTONS: dict[str, tuple[str, ...]] = {
     "draft": (Action.SUBMIT, "note", "date", Action.CANCEL),
     "claim": (Action.CLAIM,),
-    "editing": ("preview", Action.FORWARD, Action.RETURN_TO_OFFICER, Action.OPEN_CORRECTION),
+    "editing": ("preview", Action.FORWARD, Action.RETURN_TO_OFFICER, Action.RELEASE,
+                Action.OPEN_CORRECTION),
     "decision": (Action.APPROVE, Action.REJECT, Action.REQUEST_REVISION, Action.TAKE_DOWN,
                  Action.OPEN_CORRECTION),
     "failed": (Action.RETRY_PUBLISH,),
@@ -288,11 +292,22 @@ def _card(item: Item, lang: str, zone: ZoneInfo, body: str, short: bool | None,
     if item.status in NOTE_SHOWN and item.last_note:
         text += "\n" + t("item.last_note", lang, note=fit(item.last_note, CARD_NOTE_LIMIT))
     if item.decided_by is not None and item.decided_at is not None:
-        text += "\n" + t("item.decided", lang, by=fit(item.decided_by.name),
+        facts = item.decisions[-1].data if item.decisions else {}
+        text += "\n" + t("item.decided", lang,
+                         by=acting_name(fit(item.decided_by.name), facts, lang),
                          at=when(item.decided_at, zone, lang))
     if checks:
         text += "\n\n" + "\n".join([t("checklist.header", lang), *checklist_lines(checks, lang)])
     return text
+
+
+def acting_name(name: str, facts: dict[str, Any], lang: str) -> Safe:
+    """A person as an audit row records them: "Nama (Plt. untuk X)" when they acted for
+    an official (see workflow.acting.Acting.facts), else their name."""
+    if not facts.get("acting_title"):
+        return Safe(markupsafe.escape(name))
+    return t("acting.label", lang, name=name, title=str(facts["acting_title"]),
+             principal=str(facts.get("acting_for_name", "")))
 
 
 def error_text(error: WorkflowError, lang: str, zone: ZoneInfo) -> str:
@@ -305,6 +320,11 @@ def error_text(error: WorkflowError, lang: str, zone: ZoneInfo) -> str:
     if isinstance(error, WrongState):
         return t("error.wrong_state", lang,
                  state=Safe(state_label(str(facts.get("state", "draft")), lang)))
+    if isinstance(error, OwnItem):
+        return t("error.own_item", lang)
+    if isinstance(error, DelegationRefused):
+        return t(f"error.delegation.{error.reason}", lang,
+                 **{key: str(value) for key, value in facts.items() if key != "reason"})
     if isinstance(error, NotAllowed):
         key = "error.not_yours" if facts.get("reason") == "owner" else "error.not_allowed"
         return t(key, lang)

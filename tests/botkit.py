@@ -55,8 +55,11 @@ class Office:
         await self.app.bot_data["notifier"].flush(self.app.bot)
 
     def person(self, key: str) -> Any:
+        return self.person_by(PEOPLE[key][0])
+
+    def person_by(self, telegram_id: int) -> Any:
         with self.warta.sessions() as session:
-            return find_by_telegram_id(session, PEOPLE[key][0])
+            return find_by_telegram_id(session, telegram_id)
 
     def awaiting_approval(self) -> int:
         """An item driven straight through the workflow to the officials' desks."""

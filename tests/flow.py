@@ -29,6 +29,7 @@ def harness_checklist_toml() -> str:
 
 PHOTO = NewMedia(kind=MediaKind.PHOTO, sha256="a" * 64, stored_path="aa/a.jpg",
                  mime="image/jpeg", size=1000, width=800, height=600)
+REASSIGNED_TO = 2002  # the second editor of tests.conftest's office
 
 
 def perform(wf: Workflow, session: Session, action: str, actor: Person | None, item_id: int,
@@ -56,6 +57,9 @@ def perform(wf: Workflow, session: Session, action: str, actor: Person | None, i
                                                       "Nama desa salah"),
         "take_down": lambda: wf.take_down(session, actor, item_id, now, "Data belum boleh tayang"),
         "mark_withdrawn": lambda: wf.mark_withdrawn(session, item_id, now),
+        "release": lambda: wf.release(session, actor, item_id, now),
+        "reassign": lambda: wf.reassign(session, actor, item_id, now,
+                                        to_telegram_id=REASSIGNED_TO),
     }
     return calls[action]()  # type: ignore[no-untyped-call, arg-type]
 

@@ -156,3 +156,26 @@ def test_invite_without_a_username_prints_the_start_token(
     out = capsys.readouterr().out
     assert "t.me/" not in out and "bot_username" in out
     assert re.search(r"/start [A-Za-z0-9_-]{20,}", out), out
+
+
+def test_delegate_list_and_revoke(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(config, "db", "upgrade") == 0
+    assert run(config, "user", "add", "--telegram-id", "333", "--name", "Pak Joko",
+               "--role", "pejabat") == 0
+    assert run(config, "user", "add", "--telegram-id", "444", "--name", "Bu Rini",
+               "--role", "editor") == 0
+    capsys.readouterr()
+    assert run(config, "delegate", "--for", "333", "--to-person", "444") == 2
+    assert "--to-person" in capsys.readouterr().err
+    assert run(config, "delegate", "--for", "333", "--to-person", "333",
+               "--from", "2030-01-01", "--to", "2030-01-05") == 1
+    assert run(config, "delegate", "--for", "333", "--to-person", "444",
+               "--from", "2030-01-01", "--to", "2030-01-05", "--title", "plh") == 0
+    assert "Bu Rini Plh. untuk Pak Joko" in capsys.readouterr().out
+    assert run(config, "delegate", "--for", "333", "--to-person", "444",
+               "--from", "2030-01-04", "--to", "2030-01-09") == 1  # overlaps
+    assert run(config, "delegate", "--list") == 0
+    assert "2030-01-01" in capsys.readouterr().out
+    assert run(config, "delegate", "--revoke", "1") == 0
+    assert run(config, "delegate", "--list") == 0
+    assert "tidak ada Plt/Plh" in capsys.readouterr().out

@@ -96,6 +96,10 @@ WHERE: dict[str, tuple[frozenset[Status], Status | None]] = {
     "mark_published": (frozenset({S.APPROVED}), S.PUBLISHED),
     "mark_publish_failed": (frozenset({S.APPROVED}), S.PUBLISH_FAILED),
     "retry_publish": (frozenset({S.PUBLISH_FAILED}), S.APPROVED),
+    # SPEC §3/§10: "an editor may release a claimed item to the queue; an admin or the Head
+    # of Office may reassign it".
+    "release": (frozenset({S.IN_EDITING}), S.SUBMITTED),
+    "reassign": (frozenset({S.IN_EDITING}), S.IN_EDITING),
 }
 SYSTEM_ACTIONS = frozenset({"mark_published", "mark_publish_failed"})
 PERSON_ACTIONS = tuple(a for a in WHERE if a not in SYSTEM_ACTIONS)
@@ -154,11 +158,14 @@ def may(action: str, person: MPerson | None, item: MItem) -> bool:
         return holds(person, P) and item.officer_id == person.id
     if action == "claim":  # any editor of the IT team claims
         return holds(person, E)
-    if action in ("edit", "forward", "return_to_officer"):
+    if action in ("edit", "forward", "return_to_officer", "release"):
         # the editor who claimed it edits, forwards or returns it
         return holds(person, E) and item.editor_id == person.id
     if action in ("approve", "reject", "request_revision"):
-        return holds(person, J)
+        # SPEC §10: "nobody approves their own item"
+        return holds(person, J) and item.officer_id != person.id
+    if action == "reassign":
+        return holds(person, ADM, K)
     if action == "retry_publish":
         # "editor: ... retries publishing"; the SOP's Website/Administrator (webmaster,
         # who gets the publishing alerts) retries too.
@@ -188,7 +195,7 @@ def values_ok(action: str, item: MItem, note: str, edit: Edit | None) -> bool:
 
 
 def apply(action: str, person: MPerson | None, item: MItem, *, append: str = "",
-          edit: Edit | None = None, media_key: str = "") -> None:
+          edit: Edit | None = None, media_key: str = "", to: MPerson | None = None) -> None:
     """The model's effect of a successful action."""
     _, target = WHERE[action]
     item.audit_rows += 1
@@ -203,6 +210,11 @@ def apply(action: str, person: MPerson | None, item: MItem, *, append: str = "",
         item.editor_id = person.id
         if not item.body:
             item.body = item.description
+    elif action == "release":
+        item.editor_id = None
+    elif action == "reassign":
+        assert to is not None
+        item.editor_id = to.id
     elif action == "edit" and edit is not None:
         if edit.title is not None:
             item.title = " ".join(edit.title.split())
@@ -213,8 +225,8 @@ def apply(action: str, person: MPerson | None, item: MItem, *, append: str = "",
     elif action in SYSTEM_ACTIONS:
         item.publish_pending = False
     if target is not None:
+        item.moves += target is not item.state  # a reassignment stays in editing
         item.state = target
-        item.moves += 1
 
 
 # --------------------------------------------------------------------------------------
@@ -300,7 +312,10 @@ def check_records(records: Records) -> None:
             sources, target = WHERE[action]
             assert event.from_state == current and current in sources, where
             assert event.to_state == (target or current), where
-            assert (event.actor_id is None) == (action in SYSTEM_ACTIONS), where
+            # A deactivation from the command line releases claims in nobody's name.
+            by_deactivation = action == "release" and event.data.get("reason") == "deactivated"
+            assert (event.actor_id is None) == (action in SYSTEM_ACTIONS) or \
+                (by_deactivation and event.actor_id is None), where
             current = Status(event.to_state)
         assert current == item.state, where
         actions = [e.action.removeprefix("workflow.") for e in trail]
@@ -365,6 +380,8 @@ def happy_path(item: MItem, rnd: random.Random) -> str:
     if item.state is S.IN_EDITING:
         if rnd.random() < 0.2:
             return "return_to_officer"
+        if rnd.random() < 0.1:
+            return rnd.choice(["release", "reassign"])
         return "forward" if item.title and item.body else "edit"
     if item.state is S.AWAITING_APPROVAL:
         return rnd.choice(["approve", "reject", "request_revision"])
@@ -632,12 +649,21 @@ class PermissionMachine(RuleBasedStateMachine):
             "request_revision": lambda: wf.request_revision(session, actor, item_id, now,
                                                             note),
             "retry_publish": lambda: wf.retry_publish(session, actor, item_id, now),
+            "release": lambda: wf.release(session, actor, item_id, now),
+            "reassign": lambda: wf.reassign(session, actor, item_id, now,
+                                            to_telegram_id=successor.telegram_id),
         }
+        # Reassigning needs an active editor who does not have the item already.
+        successor = self.people["editor2" if item and item.editor_id == self.people[
+            "editor"].id else "editor"]
         allowed = (item is not None and may(action, person, item)
-                   and values_ok(action, item, note, edit))
+                   and values_ok(action, item, note, edit)
+                   and (action != "reassign" or (holds(successor, E)
+                                                 and successor.id != item.editor_id)))
         if self._attempt(f"{action} by {who}", allowed, calls[action], item):
             assert item is not None
-            apply(action, person, item, append=text, edit=edit, media_key=media_key)
+            apply(action, person, item, append=text, edit=edit, media_key=media_key,
+                  to=successor)
         elif item is None and action != "add_media":
             # Asking first says the same: no such item (or not for you at all).
             try:
@@ -687,6 +713,10 @@ class PermissionMachine(RuleBasedStateMachine):
         elif self._attempt(f"set_active by {by}", allowed, lambda: people.set_active(
                 self.admin_session, actor, now, person.telegram_id, active), None):
             person.active = active
+            # SPEC §10: deactivation returns the person's claimed items to the queue.
+            for item in self.items:
+                if not active and item.state is S.IN_EDITING and item.editor_id == person.id:
+                    apply("release", None, item)
 
     # --- after every step -------------------------------------------------------------
 
@@ -794,13 +824,21 @@ def test_one_person_in_two_capacities(session: Session, workflow: Workflow,
             "officer+official": (P, J)}[capacities]
     jack = people.add_person(session, None, now, telegram_id=5501, name="Jack", roles=both)
     helper = people.add_person(session, None, now, telegram_id=5502, name="Helper",
-                               roles=(P, E, J) if capacities != "officer+official" else (E,))
+                               roles=(P, E, J) if capacities != "officer+official" else (E, J))
     cast = {role: (jack if role in both else helper) for role in (P, E, J)}
+    own_item = capacities == "officer+official"
+    if own_item:  # SPEC §10: nobody approves their own item, so another official does
+        cast[J] = helper
     item = workflow.create_draft(session, cast[P], now, description="Kegiatan posyandu")
     workflow.submit(session, cast[P], item.id, now)
     workflow.claim(session, cast[E], item.id, now)
     workflow.edit(session, cast[E], item.id, now, Edit(title="Rapat Desa"))
     workflow.forward(session, cast[E], item.id, now)
+    if own_item:
+        with pytest.raises(WorkflowError) as refused:
+            workflow.approve(session, jack, item.id, now)
+        assert refused.value.code == "own_item"
+        session.rollback()
     workflow.approve(session, cast[J], item.id, now)
     published = workflow.mark_published(session, item.id, now, remote_id="1",
                                         url="https://example.go.id/?p=1")
@@ -825,7 +863,7 @@ BOT_USERS = ("officer", "officer_en", "editor", "editor2", "official", "official
              "stranger", "former")
 DIRECT = {"approve": "approve", "claim": "claim", "submit": "submit", "cancel": "cancel",
           "forward": "forward", "retry": "retry_publish", "setdate": "update_draft",
-          "setsec": "update_draft"}
+          "setsec": "update_draft", "release": "release"}
 ASKS = {"reject": "reject", "revise": "request_revision", "return": "return_to_officer",
         "note": "update_draft"}
 VERBS = (*DIRECT, *ASKS, "date", "preview", "garbage")
@@ -1075,6 +1113,10 @@ def judge(run: BotRun, step: Step, before: Records, after: Records, asked: bool)
         action = event.action.removeprefix("workflow.")
         where = f"{step}: {action} on #{event.item_id} by {event.actor_id}"
         assert event.actor_id == person.id and holds(person, *Role), where
+        if action == "release" and event.data.get("reason") == "deactivated":
+            # An admin's /pengguna nonaktif returns the person's claims (SPEC §10).
+            assert step.verb == "pengguna" and holds(person, ADM), where
+            continue
         assert action in expected, where
         if action == "create":
             assert holds(person, P), where

@@ -45,13 +45,15 @@ EXPECTED: dict[str, dict[Status, tuple[Status, set[str]]]] = {
     },
     "take_down": {S.PUBLISHED: (S.WITHDRAWING, {"official", "head"})},
     "mark_withdrawn": {S.WITHDRAWING: (S.WITHDRAWN, {"system"})},
+    "release": {S.IN_EDITING: (S.SUBMITTED, {"editor"})},
+    "reassign": {S.IN_EDITING: (S.IN_EDITING, {"admin", "head"})},
 }
 
 
 SYSTEM_ONLY = {"mark_published", "mark_publish_failed", "mark_withdrawn"}
 # The claiming editor is nobody until an editor claims the item (SPEC section 3).
 UNCLAIMED = {S.DRAFT, S.SUBMITTED, S.CANCELLED}
-CLAIMING_EDITOR_ONLY = {"edit", "forward", "return_to_officer"}
+CLAIMING_EDITOR_ONLY = {"edit", "forward", "return_to_officer", "release"}
 
 
 def refusal_code(action: str, state: Status, persona: str) -> str:

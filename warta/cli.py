@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import TextIO
 
 from warta.render import describe_change, describe_person, format_item
-from workflow import invitations, people
+from workflow import delegation, invitations, people
 from workflow.calendar import Deadline
 from workflow.catalogue.formats import DEFAULT_LANGUAGE, day_month_time
 from workflow.catalogue.lookup import t_text
 from workflow.config import ConfigError, Settings, load_settings
 from workflow.context import Context
 from workflow.errors import WorkflowError
-from workflow.models import Person, Status
+from workflow.models import Delegation, Person, Status
 from workflow.queries import get_item_unchecked, list_items
 
 Handler = Callable[[Context, argparse.Namespace], int]
@@ -104,6 +104,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how long it may be used: 7d, 12h, 30m (default 7d)")
     invite.add_argument("--auto-approve", action="store_true",
                         help="let people in without an admin's approval")
+
+    deputy = _command(commands, "delegate", "name an acting official (Plt/Plh) for a pejabat; "
+                      "--list or --revoke N instead", cmd_delegate)
+    deputy.add_argument("--for", dest="principal", type=int, metavar="TELEGRAM_ID",
+                        help="the pejabat")
+    deputy.add_argument("--to-person", dest="stand_in", type=int, metavar="TELEGRAM_ID",
+                        help="who acts for them")
+    deputy.add_argument("--from", dest="start", type=date.fromisoformat, metavar="YYYY-MM-DD")
+    deputy.add_argument("--to", dest="end", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                        help="last day included")
+    deputy.add_argument("--title", choices=["plt", "plh"], default="plt")
+    deputy.add_argument("--list", action="store_true", help="running and future delegations")
+    deputy.add_argument("--revoke", type=int, metavar="N", help="end delegation N now")
 
     _command(commands, "run", "run the Telegram bot (long polling, or webhook if configured)",
              cmd_run)
@@ -379,6 +392,38 @@ def cmd_user_active(context: Context, args: argparse.Namespace) -> int:
 def _updated(context: Context, person: Person, change: str = "") -> None:
     language = context.settings.office.language
     say(language, "person_updated", person=describe_person(person, language) + change)
+
+
+def cmd_delegate(context: Context, args: argparse.Namespace) -> int:
+    language = context.settings.office.language
+    now = context.now()
+    with context.session() as session:
+        if args.revoke:
+            delegation.revoke(session, None, now, args.revoke)
+            say(language, "delegation_revoked", number=args.revoke)
+            return 0
+        if args.list:
+            listed = delegation.listed(session, now.date())
+            if not listed:
+                say(language, "no_delegations")
+            for made in listed:
+                _say_delegation(language, made)
+            return 0
+        if None in (args.principal, args.stand_in, args.start, args.end):
+            say(language, "delegate_usage", to=sys.stderr)
+            return 2
+        made = delegation.delegate(
+            session, None, now, now.date(), principal_telegram_id=args.principal,
+            delegate_telegram_id=args.stand_in, starts_on=args.start, ends_on=args.end,
+            title=delegation.Title(args.title.capitalize()))
+        _say_delegation(language, made)
+    return 0
+
+
+def _say_delegation(language: str, made: Delegation) -> None:
+    say(language, "delegation_saved", number=made.id, name=made.delegate.name,
+        title=made.title, principal=made.principal.name,
+        starts_on=made.starts_on.isoformat(), ends_on=made.ends_on.isoformat())
 
 
 def cmd_item_list(context: Context, args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow import checklist
+from workflow.acting import acting_for
 from workflow.actions import Edit
 from workflow.catalogue.lookup import t_text
 from workflow.context import Context
@@ -129,7 +130,7 @@ def item_page(request: web.Request, session: Session, person: Person) -> dict[st
     item = get_item(session, int(request.match_info["item_id"]), person)
     if not person.roles & STAFF:
         raise NotAllowed("the editor is for the office's staff", reason="role")
-    actions = allowed_actions(item, person)
+    actions = allowed_actions(item, person, acting_for(session, person, warta.now().date()))
     editing = "edit" in actions
     return {"template": "item.html", "item": item, "editing": editing,
             "actions": [a for a in actions if a in _BUTTONS], "buttons": _BUTTONS,

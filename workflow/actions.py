@@ -18,7 +18,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from workflow import checklist, transitions
-from workflow.audience import Staff, told_of
+from workflow.acting import Acting, acting_for
+from workflow.audience import Audience, Staff, deciders, told_of
 from workflow.config import ChecklistSettings
 from workflow.deadlines import DeadlinePolicy
 from workflow.errors import (
@@ -140,7 +141,7 @@ class Workflow:
             session.flush()
             _audit(session, item, person, CREATE_VERB, None, Status.DRAFT, now,
                    data={"source": source} if source is not None else None)
-            self._open_deadline(session, item, Status.DRAFT, now)
+            _open_deadline(session, self.deadlines, item, Status.DRAFT, now)
             return item
 
     def current_draft_id(self, session: Session, actor: Person, now: datetime) -> int:
@@ -355,8 +356,37 @@ class Workflow:
                                 url=act.item.remote_url)
             return act.move()
 
+    # --- hand-over -------------------------------------------------------------------
+
+    def release(self, session: Session, actor: Person, item_id: int, now: datetime) -> Item:
+        """The claiming editor puts the item back in the IT team's queue (work kept)."""
+        with self._acting(session, actor, item_id, Action.RELEASE, now) as act:
+            return _hand_back(act)
+
+    def reassign(
+        self, session: Session, actor: Person, item_id: int, now: datetime,
+        *, to_telegram_id: int,
+    ) -> Item:
+        """An admin or the Head of Office gives an item in editing to another editor."""
+        with self._acting(session, actor, item_id, Action.REASSIGN, now) as act:
+            before = act.item.editor
+            successor = session.scalars(
+                select(Person).where(Person.telegram_id == to_telegram_id)
+                .options(WITH_ROLES)).unique().one_or_none()
+            if successor is None or not successor.has_role(Role.EDITOR):
+                raise InvalidValue("not an active editor", field="editor",
+                                   value=to_telegram_id)
+            if before is not None and successor.id == before.id:
+                raise InvalidValue("already this editor's item", field="editor_same")
+            act.item.editor = successor
+            act.item.claimed_at = now
+            return act.move(data={"from_editor_id": before.id if before else None,
+                                  "from_editor": before.name if before else "",
+                                  "to_editor_id": successor.id, "to_editor": successor.name})
+
     def ensure_allowed(
-        self, session: Session, actor: Person, item_id: int, action: Action
+        self, session: Session, actor: Person, item_id: int, action: Action,
+        now: datetime | None = None,
     ) -> Item:
         """Raises the refusal `action` would meet now, changing nothing.
 
@@ -368,8 +398,10 @@ class Workflow:
             item = session.get(Item, item_id, populate_existing=True)
             if item is None:
                 raise NotFound(f"no item {item_id}", item_id=item_id)
+            # Without `now`, no delegation is consulted: only the person's own roles count.
+            acting = self.acting(session, transition, person, now) if now else None
             try:
-                transitions.check(transition, item, person)
+                transitions.check(transition, item, person, acting)
             except WrongState:
                 _explain_conflict(session, transition, item)
                 raise
@@ -393,8 +425,9 @@ class Workflow:
             # loaded after that, or the check would load them a second time.
             item = _lock_item(session, item_id)
             person = _reload_person(session, actor) if actor is not None else None
+            acting = self.acting(session, transition, person, now)
             try:
-                transitions.check(transition, item, person)
+                transitions.check(transition, item, person, acting)
             except WrongState:
                 _explain_conflict(session, transition, item)
                 raise
@@ -402,26 +435,40 @@ class Workflow:
             # Set before the action's own changes, so that they and it are one UPDATE (and
             # one version step) rather than two.
             item.updated_at = now
-            yield _Act(self, session, transition, item, person, now, cleaned)
+            yield _Act(self.deadlines, session, transition, item, person, now, cleaned,
+                       acting, item.editor_id)
             session.flush()
 
-    def _open_deadline(self, session: Session, item: Item, stage: Status, now: datetime) -> None:
-        due = self.deadlines.due(stage, now)
-        if due is not None:
-            session.add(StageDeadline(item_id=item.id, stage=stage, started_at=now, due_at=due))
+    def acting(self, session: Session, transition: Transition, person: Person | None,
+               now: datetime) -> Acting | None:
+        """The delegation by which `person` takes an official's step today, if they need
+        one (a pejabat decides in their own name)."""
+        if person is None or Role.PEJABAT not in transition.roles \
+                or person.has_role(Role.PEJABAT):
+            return None
+        return acting_for(session, person, self.deadlines.office_date(now))
+
+
+def _open_deadline(session: Session, deadlines: DeadlinePolicy, item: Item, stage: Status,
+                   now: datetime) -> None:
+    due = deadlines.due(stage, now)
+    if due is not None:
+        session.add(StageDeadline(item_id=item.id, stage=stage, started_at=now, due_at=due))
 
 
 @dataclass
 class _Act:
     """One action under way inside its transaction."""
 
-    workflow: Workflow
+    deadlines: DeadlinePolicy | None  # None: only for hand-overs, which keep the clock
     session: Session
     transition: Transition
     item: Item
     person: Person | None
     now: datetime
     note: str
+    acting: Acting | None = None  # the delegation the person decides by, if any
+    previous_editor_id: int | None = None  # the item's editor before this action
 
     def record(self, data: dict[str, Any] | None = None, verb: str = "") -> AuditEvent:
         """Audits a change that leaves the item where it is, under the transition's verb
@@ -431,10 +478,17 @@ class _Act:
         event = _audit(
             self.session, self.item, self.person, verb or self.transition.action.audit_verb,
             state, state, self.now,
-            note=self.note, data=data,
+            note=self.note, data=self._with_acting(data),
         )
-        _queue_notifications(self.session, self.item, self.transition, event, self.now)
+        today = self.deadlines.office_date(self.now) if self.deadlines else None
+        _queue_notifications(self.session, self.item, self.transition, event, self.now, today)
         return event
+
+    def _with_acting(self, data: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The audit data, naming in whose name the person acted (Plt/Plh) if they did."""
+        if self.acting is None:
+            return data
+        return {**(data or {}), **self.acting.facts}
 
     def move(self, data: dict[str, Any] | None = None) -> Item:
         """Moves the item to the transition's target with audit, outbox and deadlines."""
@@ -446,14 +500,46 @@ class _Act:
             self.item.last_note = self.note
         event = _audit(
             self.session, self.item, self.person, self.transition.action.audit_verb,
-            source, target, self.now, note=self.note, data=data,
+            source, target, self.now, note=self.note, data=self._with_acting(data),
         )
-        _close_deadlines(self.session, self.item.id, self.now)
-        self.workflow._open_deadline(self.session, self.item, target, self.now)
-        _queue_notifications(self.session, self.item, self.transition, event, self.now)
+        if not self.transition.keeps_clock:
+            # A stage left open by a hand-over (released, then claimed again) keeps the
+            # clock it started with: the SOP's time is the office's, not each editor's.
+            resumed = _close_deadlines(self.session, self.item.id, self.now, but=target)
+            if not resumed:
+                assert self.deadlines is not None
+                _open_deadline(self.session, self.deadlines, self.item, target, self.now)
+        today = self.deadlines.office_date(self.now) if self.deadlines else None
+        _queue_notifications(self.session, self.item, self.transition, event, self.now,
+                             today, self.previous_editor_id)
         if self.transition.website is not WebsiteJob.NONE:
             _queue_website_job(self.session, self.item, self.transition.website, self.now)
         return self.item
+
+
+def _hand_back(act: _Act, data: dict[str, Any] | None = None) -> Item:
+    """Returns a claimed item to the claim queue: title, body and media stay as edited."""
+    editor = act.item.editor
+    act.item.editor = None
+    return act.move(data={"editor_id": editor.id if editor else None,
+                          "editor": editor.name if editor else "", **(data or {})})
+
+
+def release_claims_of(session: Session, editor: Person, actor: Person | None,
+                      now: datetime) -> list[int]:
+    """Inside the caller's transaction (a deactivation), returns every item `editor` had
+    claimed to the IT team's queue, recorded as done by `actor`; returns their ids."""
+    claimed = session.scalars(
+        select(Item).where(Item.editor_id == editor.id, Item.state == Status.IN_EDITING)
+        .order_by(Item.id).with_for_update(of=Item)
+        .execution_options(populate_existing=True)).all()
+    for item in claimed:
+        item.updated_at = now
+        act = _Act(None, session, TRANSITIONS[Action.RELEASE], item, actor, now, "",
+                   previous_editor_id=editor.id)
+        _hand_back(act, {"reason": "deactivated"})
+    session.flush()
+    return [item.id for item in claimed]
 
 
 def _open_draft_id(session: Session, actor: Person) -> int | None:
@@ -578,27 +664,49 @@ def _audit(
     return event
 
 
-def _close_deadlines(session: Session, item_id: int, now: datetime) -> None:
+def _close_deadlines(session: Session, item_id: int, now: datetime, *, but: Status) -> bool:
+    """Closes the item's open stages except one of stage `but`; True if one is left."""
     session.execute(
         update(StageDeadline)
-        .where(StageDeadline.item_id == item_id, StageDeadline.closed_at.is_(None))
+        .where(StageDeadline.item_id == item_id, StageDeadline.closed_at.is_(None),
+               StageDeadline.stage != but)
         .values(closed_at=now)
     )
+    left = session.scalar(select(StageDeadline.id).where(
+        StageDeadline.item_id == item_id, StageDeadline.closed_at.is_(None),
+        StageDeadline.stage == but).limit(1))
+    return left is not None
+
+
+NO_APPROVER_TEMPLATE = "item.no_approver"
+NO_APPROVER_AUDIENCE = (Audience.ADMINS, Audience.ALERT)
 
 
 def _queue_notifications(
-    session: Session, item: Item, transition: Transition, event: AuditEvent, now: datetime
+    session: Session, item: Item, transition: Transition, event: AuditEvent, now: datetime,
+    today: date | None, previous_editor_id: int | None = None,
 ) -> None:
-    for target, recipient_id in told_of(transition.notify, item, Staff(session)):
+    staff = Staff(session, today)
+    told = told_of(transition.notify, item, staff, previous_editor_id)
+    _queue(session, item, event, now, transition.action.notice_template, told)
+    if Audience.OFFICIALS in transition.notify and not deciders(item, staff):
+        # Nobody could decide: the admins hear now, not when the approval deadline passes.
+        _queue(session, item, event, now, NO_APPROVER_TEMPLATE,
+               told_of(NO_APPROVER_AUDIENCE, item, staff), key="no_approver")
+
+
+def _queue(session: Session, item: Item, event: AuditEvent, now: datetime, template: str,
+           told: Sequence[tuple[str, int | None]], key: str = "notify") -> None:
+    for target, recipient_id in told:
         session.add(
             OutboxMessage(
                 kind=OutboxKind.NOTIFY,
                 item_id=item.id,
                 target=target,
                 recipient_id=recipient_id,
-                template=transition.action.notice_template,
+                template=template,
                 payload={"event_id": event.id, "note": event.note},
-                idempotency_key=f"notify:{event.id}:{target}:{recipient_id or ''}",
+                idempotency_key=f"{key}:{event.id}:{target}:{recipient_id or ''}",
                 next_attempt_at=now,
                 created_at=now,
             )

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
+from datetime import date
 from typing import Final, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflow.acting import running_delegations
 from workflow.models import WITH_ROLES, Person, PersonRole, Role, Status
 
 
@@ -22,9 +24,11 @@ class Audience(enum.Enum):
 
     OFFICER = "officer"
     EDITOR = "editor"
+    PREVIOUS_EDITOR = "previous_editor"  # who had the item before a hand-over
     DECIDER = "decider"  # the official who approved
-    OFFICIALS = "officials"  # every active pejabat
+    OFFICIALS = "officials"  # every active pejabat, and whoever acts for one today
     HEADS = "heads"  # every active kepala
+    ADMINS = "admins"  # every active admin
     IT_TEAM = "it_team"  # the IT team chat (or each editor when no chat is set)
     ALERT = "alert"  # the webmaster's alert chat
     CARDS = "cards"  # every copy of the item's card, edited to show what happened
@@ -53,6 +57,7 @@ STAND_INS: Final[Mapping[str, Role]] = {
 _STAFF: Final[Mapping[Audience, Role]] = {
     Audience.OFFICIALS: Role.PEJABAT,
     Audience.HEADS: Role.KEPALA,
+    Audience.ADMINS: Role.ADMIN,
 }
 
 
@@ -70,15 +75,21 @@ class ItemPeople(Protocol):
 
 
 class Staff:
-    """The office's active holders of each role, looked up once per role."""
+    """The office's active holders of each role, looked up once per role; with `today`
+    (the office date), pejabat includes whoever acts for one by a running delegation."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, today: date | None = None) -> None:
         self.session = session
+        self.today = today
         self._ids: dict[Role, list[int]] = {}
 
     def ids(self, role: Role) -> list[int]:
         if role not in self._ids:
-            self._ids[role] = [p.id for p in active_people_with(self.session, role)]
+            found = [p.id for p in active_people_with(self.session, role)]
+            if role is Role.PEJABAT and self.today is not None:
+                found += [d.delegate_id
+                          for d in running_delegations(self.session, self.today)]
+            self._ids[role] = list(dict.fromkeys(found))
         return self._ids[role]
 
 
@@ -95,12 +106,15 @@ def active_people_with(session: Session, role: Role) -> list[Person]:
     )
 
 
-def recipients(audience: Audience, item: ItemPeople, staff: Staff) -> list[Recipient]:
+def recipients(audience: Audience, item: ItemPeople, staff: Staff,
+               previous_editor_id: int | None = None) -> list[Recipient]:
     """Turns one audience into (target, person id) pairs, one outbox row each."""
     if audience is Audience.OFFICER:
         return [("person", item.officer_id)]
     if audience is Audience.EDITOR:
         return [("person", item.editor_id)] if item.editor_id else []
+    if audience is Audience.PREVIOUS_EDITOR:
+        return [("person", previous_editor_id)] if previous_editor_id else []
     if audience is Audience.DECIDER:
         return [("person", item.decided_by_id)] if item.decided_by_id else []
     if audience in _STAFF:
@@ -108,12 +122,21 @@ def recipients(audience: Audience, item: ItemPeople, staff: Staff) -> list[Recip
     return [(audience.value, None)]
 
 
-def told_of(audiences: Iterable[Audience], item: ItemPeople, staff: Staff) -> list[Recipient]:
+def told_of(audiences: Iterable[Audience], item: ItemPeople, staff: Staff,
+            previous_editor_id: int | None = None) -> list[Recipient]:
     """Everyone the audiences name, in order; a person in two capacities (an officer who
     is also the editor) is told once."""
     return list(dict.fromkeys(
-        pair for audience in audiences for pair in recipients(audience, item, staff)
+        pair for audience in audiences
+        for pair in recipients(audience, item, staff, previous_editor_id)
     ))
+
+
+def deciders(item: ItemPeople, staff: Staff) -> list[Recipient]:
+    """Who could decide on `item` now: the officials and their delegates, less its own
+    officer (nobody decides on their own item). Empty: the admins must hear at once."""
+    return [pair for pair in recipients(Audience.OFFICIALS, item, staff)
+            if pair != ("person", item.officer_id)]
 
 
 def responsible(stage: str, item: ItemPeople, staff: Staff) -> list[Recipient]:

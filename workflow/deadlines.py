@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from workflow.calendar import Deadline, WorkingCalendar
@@ -15,6 +15,9 @@ from workflow.models import Status
 class DeadlinePolicy(Protocol):
     def due(self, stage: Status, started_at: datetime) -> datetime | None:
         """When `stage`, entered at `started_at`, is overdue; None: no deadline."""
+
+    def office_date(self, moment: datetime) -> date:
+        """The office's calendar date at `moment` (delegations run by office dates)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +35,9 @@ class StageDeadlines:
     def due(self, stage: Status, started_at: datetime) -> datetime | None:
         allowance = self.allowances.get(stage)
         return None if allowance is None else self.calendar.due(started_at, allowance)
+
+    def office_date(self, moment: datetime) -> date:
+        return moment.astimezone(self.calendar.tz).date()
 
 
 def allowances_from(

@@ -16,7 +16,7 @@ from typing import Any, Final
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, aliased
 
-from workflow.audience import active_people_with
+from workflow.audience import Staff, active_people_with
 from workflow.calendar import WorkingCalendar
 from workflow.models import FINAL_STATES, Item, Person, Role, StageDeadline, Status
 from workflow.outbox import insert_once, notification_values
@@ -99,7 +99,8 @@ def daily_digest(session: Session, now: datetime, calendar: WorkingCalendar) -> 
     lines.sort(key=lambda pair: (pair[0].waiting_since, pair[0].item_id))
     entries: list[DigestEntry] = []
     editor_ids = {p.id for p in active_people_with(session, Role.EDITOR)}
-    officials = {p.id for p in active_people_with(session, Role.PEJABAT)}
+    # Whoever acts for an official today finds the approvals in their digest too.
+    officials = set(Staff(session, now.astimezone(calendar.tz).date()).ids(Role.PEJABAT))
     for person_id in sorted(editor_ids | officials):
         mine = tuple(
             line for line, claimed_by in lines

@@ -35,6 +35,12 @@ class NotAllowed(WorkflowError):
     code = "not_allowed"
 
 
+class OwnItem(NotAllowed):
+    """A decision on one's own item: refused to everyone, delegate or not."""
+
+    code = "own_item"
+
+
 class WrongState(WorkflowError):
     """The action does not apply to the item in its current state."""
 

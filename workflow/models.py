@@ -190,6 +190,15 @@ class Item(Base):
         viewonly=True,
         lazy="selectin",
     )
+    # The decisions' audit rows: a card says in whose name (Plt/Plh) the last was taken.
+    decisions: Mapped[list[AuditEvent]] = relationship(
+        foreign_keys="AuditEvent.item_id",
+        order_by="AuditEvent.id",
+        primaryjoin="and_(AuditEvent.item_id == Item.id, "
+        "AuditEvent.action.in_(('workflow.approve', 'workflow.reject')))",
+        viewonly=True,
+        lazy="selectin",
+    )
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it once)
 

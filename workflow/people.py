@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from workflow.actions import MAX_NAME
+from workflow.actions import MAX_NAME, release_claims_of
 from workflow.config import LANGUAGES
 from workflow.errors import InvalidValue, NotAllowed, NotFound, NotRegistered
 from workflow.models import WITH_ROLES, AuditEvent, Person, PersonRole, Role
@@ -163,11 +163,18 @@ def set_section(
 def set_active(
     session: Session, actor: Person | None, now: datetime, telegram_id: int, active: bool
 ) -> Person:
+    """Activates or deactivates a person; deactivating returns their claimed items."""
     with transaction(session):
         require_admin(session, actor)
         person = _existing(session, telegram_id)
         person.active = active
-        _audit(session, actor, "people.activate" if active else "people.deactivate", now, person)
+        # Work in someone's hands goes back to the IT team with them; drafts and history
+        # stay, and what an officer submitted goes on without them.
+        released = [] if active else release_claims_of(session, person, actor, now)
+        if released:  # reloading the items refreshed their editor: load the roles again
+            person = _existing(session, telegram_id)
+        _audit(session, actor, "people.activate" if active else "people.deactivate", now, person,
+               **({"released": released} if released else {}))
         return person
 
 

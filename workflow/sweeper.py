@@ -178,7 +178,7 @@ def sweep(
     plan = _Plan(now, settings, calendar, allowances_from(deadlines))
     to_do = [row for row in _overdue(session, now) if plan.levels_due(row)]
     result = SweepResult()
-    staff = Staff(session)
+    staff = Staff(session, now.astimezone(calendar.tz).date())  # delegates answer too
     for start in range(0, len(to_do), batch_size):
         ids = [row.id for row in to_do[start:start + batch_size]]
         result += _sweep_batch(session, plan, staff, ids)

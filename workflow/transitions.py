@@ -10,8 +10,9 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from workflow.acting import Acting
 from workflow.audience import Audience
-from workflow.errors import NotAllowed, WrongState
+from workflow.errors import NotAllowed, OwnItem, WrongState
 from workflow.models import Item, Person, Role, Status
 
 S = Status
@@ -39,6 +40,9 @@ class Action(enum.StrEnum):
     OPEN_CORRECTION = "open_correction"
     TAKE_DOWN = "take_down"
     MARK_WITHDRAWN = "mark_withdrawn"
+    # Hand-over of claimed work (SPEC section 10).
+    RELEASE = "release"
+    REASSIGN = "reassign"
 
     @property
     def audit_verb(self) -> str:
@@ -75,6 +79,10 @@ class Transition:
     needs_note: bool = False
     notify: tuple[Audience, ...] = ()
     website: WebsiteJob = WebsiteJob.NONE
+    # A hand-over: the stage's clock runs on from the first entry into it (see actions).
+    keeps_clock: bool = False
+    # A decision: refused to the item's own officer, whatever their roles or delegation.
+    not_own: bool = False
 
 
 def _t(
@@ -87,15 +95,17 @@ def _t(
     needs_note: bool = False,
     notify: tuple[Audience, ...] = (),
     website: WebsiteJob = WebsiteJob.NONE,
+    keeps_clock: bool = False,
+    not_own: bool = False,
 ) -> Transition:
     return Transition(
         action, frozenset(sources), target, frozenset(roles), owner, needs_note, notify,
-        website,
+        website, keeps_clock, not_own,
     )
 
 
 A = Audience
-P, E, J, ADM = Role.PETUGAS, Role.EDITOR, Role.PEJABAT, Role.ADMIN
+P, E, J, ADM, K = Role.PETUGAS, Role.EDITOR, Role.PEJABAT, Role.ADMIN, Role.KEPALA
 OFFICER_WORK = (S.DRAFT, S.RETURNED_TO_OFFICER)
 ON_THE_SITE = (S.PUBLISHED, S.WITHDRAWN)  # a post exists (public or hidden)
 PUBLISH = WebsiteJob.PUBLISH
@@ -113,11 +123,11 @@ TRANSITIONS: dict[Action, Transition] = {
         _t(Action.RETURN_TO_OFFICER, [S.IN_EDITING], S.RETURNED_TO_OFFICER, [E], Owner.EDITOR,
            needs_note=True, notify=(A.OFFICER, A.CARDS)),
         _t(Action.APPROVE, [S.AWAITING_APPROVAL], S.APPROVED, [J],
-           notify=(A.OFFICER, A.EDITOR, A.CARDS), website=PUBLISH),
+           notify=(A.OFFICER, A.EDITOR, A.CARDS), website=PUBLISH, not_own=True),
         _t(Action.REJECT, [S.AWAITING_APPROVAL], S.REJECTED, [J], needs_note=True,
-           notify=(A.OFFICER, A.EDITOR, A.CARDS)),
+           notify=(A.OFFICER, A.EDITOR, A.CARDS), not_own=True),
         _t(Action.REQUEST_REVISION, [S.AWAITING_APPROVAL], S.IN_EDITING, [J], needs_note=True,
-           notify=(A.EDITOR, A.CARDS)),
+           notify=(A.EDITOR, A.CARDS), not_own=True),
         _t(Action.MARK_PUBLISHED, [S.APPROVED], S.PUBLISHED, [],
            notify=(A.OFFICER, A.EDITOR, A.DECIDER, A.CARDS)),
         _t(Action.MARK_PUBLISH_FAILED, [S.APPROVED], S.PUBLISH_FAILED, [],
@@ -131,38 +141,52 @@ TRANSITIONS: dict[Action, Transition] = {
            notify=(A.CARDS,), website=WebsiteJob.WITHDRAW),
         _t(Action.MARK_WITHDRAWN, [S.WITHDRAWING], S.WITHDRAWN, [],
            notify=(A.OFFICER, A.EDITOR, A.OFFICIALS, A.CARDS)),
+        # Hand-over: back to the claim queue, or to another editor, on the same clock.
+        _t(Action.RELEASE, [S.IN_EDITING], S.SUBMITTED, [E], Owner.EDITOR,
+           notify=(A.IT_TEAM, A.CARDS), keeps_clock=True),
+        _t(Action.REASSIGN, [S.IN_EDITING], S.IN_EDITING, [ADM, K],
+           notify=(A.PREVIOUS_EDITOR, A.EDITOR, A.CARDS), keeps_clock=True),
     )
 }
 
 
-def check(transition: Transition, item: Item, actor: Person | None) -> None:
-    """Raises unless `actor` (None: the system) may take `transition` on `item` now."""
-    _check_actor(transition, item, actor)
+def check(transition: Transition, item: Item, actor: Person | None,
+          acting: Acting | None = None) -> None:
+    """Raises unless `actor` (None: the system) may take `transition` on `item` now;
+    `acting` is the delegation by which `actor` decides for an official today, if any."""
+    _check_actor(transition, item, actor, acting)
     if item.status not in transition.sources:
         raise WrongState(f"{transition.action} does not apply to a {item.state} item",
                          action=transition.action, state=item.state)
 
 
-def _check_actor(transition: Transition, item: Item, actor: Person | None) -> None:
+def _check_actor(transition: Transition, item: Item, actor: Person | None,
+                 acting: Acting | None) -> None:
     if actor is None:
         if transition.roles:
             raise NotAllowed(f"{transition.action} needs a person", action=transition.action)
         return
-    if not actor.active or not any(actor.has_role(role) for role in transition.roles):
+    roles = set(actor.roles)
+    if acting is not None and acting.delegate.id == actor.id:
+        roles.add(J)  # a running delegation from a pejabat makes its delegate one
+    if not actor.active or not roles & transition.roles:
         raise NotAllowed(f"{transition.action} is not for this person's roles",
                          action=transition.action, reason="role")
+    if transition.not_own and item.officer_id == actor.id:
+        raise OwnItem("nobody decides on their own item", action=transition.action)
     if transition.owner is Owner.OFFICER and item.officer_id != actor.id:
         raise NotAllowed("not this officer's item", action=transition.action, reason="owner")
     if transition.owner is Owner.EDITOR and item.editor_id != actor.id:
         raise NotAllowed("claimed by another editor", action=transition.action, reason="owner")
 
 
-def allowed_actions(item: Item, actor: Person | None) -> list[Action]:
+def allowed_actions(item: Item, actor: Person | None,
+                    acting: Acting | None = None) -> list[Action]:
     """The actions `actor` may take on `item` right now, in table order (for buttons)."""
     allowed = []
     for transition in TRANSITIONS.values():
         try:
-            check(transition, item, actor)
+            check(transition, item, actor, acting)
         except (NotAllowed, WrongState):
             continue
         allowed.append(transition.action)

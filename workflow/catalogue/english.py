@@ -487,6 +487,54 @@ MESSAGES: dict[str, str] = {
     "web.item.category": "Category",
     "web.item.tags": "Tags (separated by commas)",
     "web.item.schedule": "Publish at (empty: as soon as approved)",
+    # Hand-over and acting officials (SPEC section 10).
+    "btn.release": "↩️ Release",
+    "editor.released": "↩️ #{id} released; back in the IT team's queue.",
+    "admin.reassigned": "🔀 #{id} reassigned to {name}.",
+    "notify.item.release": "↩️ #{id} {title} is back in the queue (released by {editor}). Press "
+    "Claim to edit it.",
+    "notify.item.reassign": "🔀 #{id} {title} moved from {from_editor} to {to_editor} by "
+    "{actor}. See /pratinjau {id}",
+    "notify.item.no_approver": "⚠️ #{id} {title} awaits approval, but no active official or "
+    "acting official (Plt/Plh) can decide. Name one with /wakil.",
+    "passive.release": "released",
+    "passive.reassign": "reassigned",
+    "done.release": "released",
+    "done.reassign": "reassigned",
+    "error.own_item": "Sorry, nobody may decide on an item they submitted themselves.",
+    "error.invalid.editor": "That person is not an active editor.",
+    "error.invalid.editor_same": "That editor already has the item.",
+    "error.delegation.self": "You cannot name yourself as your deputy.",
+    "error.delegation.inactive": "{name} is deactivated; choose someone else.",
+    "error.delegation.not_official": "{name} is not an active official; only an official's "
+    "decisions can be delegated.",
+    "error.delegation.past": "That date range is in the past.",
+    "error.delegation.reversed": "The end date is before the start date.",
+    "error.delegation.overlap": "Overlaps the delegation to {name} ({starts_on} to {ends_on}).",
+    "error.delegation.too_long": "A delegation lasts at most one year.",
+    "acting.label": "{name} ({title}. for {principal})",
+    "usage.alihkan": "Usage: /alihkan ID EDITOR_TELEGRAM_ID",
+    "usage.lepas": "Usage: /lepas ID",
+    "usage.wakil": "Usage: /wakil TELEGRAM_ID 2026-12-01 2026-12-05 [plt|plh] · /wakil (list) · "
+    "/wakil batal NUMBER · admin: /wakil untuk OFFICIAL_ID TELEGRAM_ID FROM TO",
+    "delegation.saved": "✅ {name} is {title}. for {principal}, {starts_on} to {ends_on} (number "
+    "{number}).",
+    "delegation.revoked": "Delegation number {number} revoked.",
+    "delegation.header": "<b>Acting officials, running and to come</b>",
+    "delegation.line": "{number}. {name} — {title}. for {principal}, {starts_on} to {ends_on}",
+    "delegation.none": "No acting officials running or to come.",
+    "help.wakil": "/wakil TELEGRAM_ID FROM TO [plt|plh] name an acting official · /wakil list · "
+    "/wakil batal NUMBER",
+    "help.alihkan": "/alihkan ID EDITOR_TELEGRAM_ID give an item in editing to another editor",
+    "help.lepas": "/lepas ID (or ↩️ Release) put an item back in the IT team's queue",
+    "cmd.alihkan": "Reassign an item to another editor",
+    "cmd.lepas": "Release an item to the queue",
+    "cmd.wakil": "Acting officials (Plt/Plh)",
+    "cli.delegation_saved": "delegation #{number}: {name} {title}. for {principal}, {starts_on} "
+    "to {ends_on}",
+    "cli.delegation_revoked": "delegation #{number} revoked",
+    "cli.delegate_usage": "warta: give --for, --to-person, --from and --to (or --list, --revoke N)",
+    "cli.no_delegations": "no acting officials running or to come",
 }
 
 # English plural forms by Babel's rules: "one" for exactly 1, "other" for the rest.

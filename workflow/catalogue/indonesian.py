@@ -489,6 +489,56 @@ MESSAGES: dict[str, str] = {
     "web.item.category": "Kategori",
     "web.item.tags": "Tag (pisahkan dengan koma)",
     "web.item.schedule": "Jadwal terbit (kosong: segera setelah disetujui)",
+    # Hand-over and acting officials (SPEC section 10).
+    "btn.release": "↩️ Lepas",
+    "editor.released": "↩️ #{id} dilepas; kembali ke antrean Tim IT.",
+    "admin.reassigned": "🔀 #{id} dialihkan ke {name}.",
+    "notify.item.release": "↩️ #{id} {title} kembali ke antrean (dilepas {editor}). Tekan Ambil "
+    "untuk mengedit.",
+    "notify.item.reassign": "🔀 #{id} {title} dialihkan dari {from_editor} ke {to_editor} oleh "
+    "{actor}. Lihat /pratinjau {id}",
+    "notify.item.no_approver": "⚠️ #{id} {title} menunggu persetujuan, tetapi tidak ada pejabat "
+    "aktif atau Plt/Plh yang dapat memutuskan. Tunjuk wakil dengan /wakil.",
+    "passive.release": "dilepas",
+    "passive.reassign": "dialihkan",
+    "done.release": "melepas",
+    "done.reassign": "mengalihkan",
+    "error.own_item": "Maaf, tidak ada yang boleh memutuskan berita kirimannya sendiri.",
+    "error.invalid.editor": "Orang itu bukan editor aktif.",
+    "error.invalid.editor_same": "Item itu sudah dipegang editor tersebut.",
+    "error.delegation.self": "Tidak bisa menunjuk diri sendiri sebagai wakil.",
+    "error.delegation.inactive": "{name} sudah nonaktif; pilih orang lain.",
+    "error.delegation.not_official": "{name} bukan pejabat aktif; hanya keputusan pejabat yang "
+    "dapat diwakilkan.",
+    "error.delegation.past": "Rentang tanggal itu sudah lewat.",
+    "error.delegation.reversed": "Tanggal akhir sebelum tanggal mulai.",
+    "error.delegation.overlap": "Bertabrakan dengan penunjukan {name} ({starts_on} s.d. "
+    "{ends_on}).",
+    "error.delegation.too_long": "Penunjukan paling lama satu tahun.",
+    "acting.label": "{name} ({title}. untuk {principal})",
+    "usage.alihkan": "Cara pakai: /alihkan ID ID_TELEGRAM_EDITOR",
+    "usage.lepas": "Cara pakai: /lepas ID",
+    "usage.wakil": "Cara pakai: /wakil ID_TELEGRAM 2026-12-01 2026-12-05 [plt|plh] · /wakil "
+    "(daftar) · /wakil batal NOMOR · admin: /wakil untuk ID_PEJABAT ID_TELEGRAM DARI SAMPAI",
+    "delegation.saved": "✅ {name} menjadi {title}. untuk {principal}, {starts_on} s.d. "
+    "{ends_on} (nomor {number}).",
+    "delegation.revoked": "Penunjukan nomor {number} dibatalkan.",
+    "delegation.header": "<b>Plt/Plh berjalan dan mendatang</b>",
+    "delegation.line": "{number}. {name} — {title}. untuk {principal}, {starts_on} s.d. {ends_on}",
+    "delegation.none": "Tidak ada Plt/Plh berjalan atau mendatang.",
+    "help.wakil": "/wakil ID_TELEGRAM DARI SAMPAI [plt|plh] tunjuk Plt/Plh · /wakil daftar · "
+    "/wakil batal NOMOR",
+    "help.alihkan": "/alihkan ID ID_TELEGRAM_EDITOR alihkan item yang sedang diedit ke editor lain",
+    "help.lepas": "/lepas ID (atau ↩️ Lepas) kembalikan item ke antrean Tim IT",
+    "cmd.alihkan": "Alihkan item ke editor lain",
+    "cmd.lepas": "Lepas item ke antrean",
+    "cmd.wakil": "Plt/Plh (wakil pejabat)",
+    "cli.delegation_saved": "wakil #{number}: {name} {title}. untuk {principal}, {starts_on} "
+    "s.d. {ends_on}",
+    "cli.delegation_revoked": "wakil #{number} dibatalkan",
+    "cli.delegate_usage": "warta: beri --for, --to-person, --from dan --to "
+    "(atau --list, --revoke N)",
+    "cli.no_delegations": "tidak ada Plt/Plh berjalan atau mendatang",
 }
 
 # Bahasa Indonesia does not inflect for number: one form, "other" (Babel's plural rules).
