@@ -223,6 +223,9 @@ def error_text(error: WorkflowError, lang: str, zone: ZoneInfo) -> str:
         key = "error.not_yours" if facts.get("reason") == "owner" else "error.not_allowed"
         return t(key, lang)
     if isinstance(error, MissingNote):
+        if facts.get("reason") == "too_short":
+            return t("error.short_note", lang, words=str(facts.get("min_words", "")),
+                     chars=str(facts.get("min_chars", "")))
         return t("error.missing_note", lang)
     if isinstance(error, Incomplete):
         return t(f"error.incomplete.{facts.get('missing', 'content')}", lang)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from workflow import transitions
 from workflow.audience import Staff, told_of
+from workflow.config import NoteSettings
 from workflow.deadlines import DeadlinePolicy
 from workflow.errors import (
     Conflict,
@@ -101,8 +102,10 @@ class Edit:
 class Workflow:
     """The office's SOP, bound to its deadline policy."""
 
-    def __init__(self, deadlines: DeadlinePolicy) -> None:
+    def __init__(self, deadlines: DeadlinePolicy, notes: NoteSettings | None = None) -> None:
         self.deadlines = deadlines
+        # None: any non-empty note will do (tests that drive the workflow directly).
+        self.notes = notes or NoteSettings(min_words=0, min_chars=0)
 
     # --- officer ---------------------------------------------------------------------
 
@@ -360,7 +363,7 @@ class Workflow:
             except WrongState:
                 _explain_conflict(session, transition, item)
                 raise
-            cleaned = _clean_note(note, transition)
+            cleaned = _clean_note(note, transition, self.notes)
             # Set before the action's own changes, so that they and it are one UPDATE (and
             # one version step) rather than two.
             item.updated_at = now
@@ -496,10 +499,18 @@ def _explain_conflict(session: Session, transition: Transition, item: Item) -> N
     )
 
 
-def _clean_note(note: str | None, transition: Transition) -> str:
+def _clean_note(note: str | None, transition: Transition, notes: NoteSettings) -> str:
     cleaned = (note or "").strip()
     if transition.needs_note and not cleaned:
         raise MissingNote(f"{transition.action} needs a reason", action=transition.action)
+    # Only an official's reason has a minimum: the officer and the editor act on it, and
+    # "tidak" tells them nothing. The editor's note to the officer and the publisher's
+    # error text are taken as written.
+    if (transition.needs_note and Role.PEJABAT in transition.roles
+            and not notes.long_enough(cleaned)):
+        raise MissingNote(f"{transition.action} reason too short", action=transition.action,
+                          reason="too_short", min_words=notes.min_words,
+                          min_chars=notes.min_chars)
     if len(cleaned) > MAX_NOTE:
         raise InvalidValue("note too long", field="note", limit=MAX_NOTE)
     return cleaned

@@ -46,7 +46,8 @@ class Context:
 
     @cached_property
     def workflow(self) -> Workflow:
-        return Workflow(StageDeadlines.from_settings(self.settings.deadlines, self.calendar))
+        return Workflow(StageDeadlines.from_settings(self.settings.deadlines, self.calendar),
+                        self.settings.notes)
 
     @cached_property
     def media(self) -> MediaStore:

@@ -99,6 +99,7 @@ MESSAGES: dict[str, str] = {
     "error.not_allowed": "Sorry, you are not allowed to do that.",
     "error.not_yours": "Sorry, this item is not yours to act on.",
     "error.missing_note": "A reason or note is required.",
+    "error.short_note": "Too short: write at least {words} words or {chars} characters.",
     "error.incomplete.content": "The draft is empty: "
     "send photos, documents or a description first.",
     "error.incomplete.title": "No title yet: /judul ID text.",

@@ -100,6 +100,7 @@ MESSAGES: dict[str, str] = {
     "error.not_allowed": "Maaf, Anda tidak berwenang untuk itu.",
     "error.not_yours": "Maaf, item ini bukan milik/tanggungan Anda.",
     "error.missing_note": "Alasan atau catatan wajib diisi.",
+    "error.short_note": "Terlalu singkat: tulis minimal {words} kata atau {chars} huruf.",
     "error.incomplete.content": "Draf masih kosong: kirim foto, dokumen atau keterangan dulu.",
     "error.incomplete.title": "Judul belum diisi: /judul ID teks.",
     "error.incomplete.body": "Isi berita belum diisi: /isi ID teks.",
