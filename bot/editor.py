@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,10 @@ def parse_edit(item: Item, command: str, text: str, zone: ZoneInfo) -> Edit:
     raise InvalidValue(f"unknown edit {command}", field="command")
 
 
+# `/isi 3 text` and, as phones type it, `/isi 3` with the text on the lines below: any
+# whitespace separates the parts, and the text keeps its own line breaks.
+EDIT_COMMAND = re.compile(r"/(?P<command>\S+)(?:\s+(?P<id>\S+))?\s*(?P<value>.*)", re.DOTALL)
+
 # Cards an editor may reply to with the item's text: the IT team's card, the editing panel.
 TEXT_CARDS = ("claim", "editing")
 
@@ -218,10 +223,12 @@ async def on_edit_command(update: Update, context: WartaContext) -> None:
     message = update.effective_message
     if message is None or not message.text:
         return
-    command, _, rest = message.text.partition(" ")
-    command = command.lstrip("/").split("@")[0].lower()
-    item_text, _, value = rest.strip().partition(" ")
-    item_id = parse_id(item_text)
+    found = EDIT_COMMAND.match(message.text)
+    if found is None:
+        return
+    command = found["command"].split("@")[0].lower()
+    item_id = parse_id(found["id"] or "")
+    value = found["value"]
     if item_id is None or not value.strip():
         await reply(update, t(f"usage.{command}", context.lang))
         return
