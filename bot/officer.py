@@ -37,13 +37,18 @@ async def show_draft(update: Update, context: WartaContext, item_id: int) -> Non
 
 def message_source(update: Update) -> str | None:
     """Names the message behind an update, so that handling the update again after a crash
-    (bot.inbox) does not append its text or create its draft twice. An edited message
-    counts as a new source, as it did before: its new text is appended."""
+    (bot.inbox) does not append its text or create its draft twice. Each edit of a message
+    is a source of its own, after the message's name (see `message_name`)."""
     message = update.effective_message
     if message is None:
         return None
     edited = int(message.edit_date.timestamp()) if message.edit_date else 0
-    return f"telegram:{message.chat_id}:{message.message_id}:{edited}"
+    return f"{message_name(message)}:{edited}"
+
+
+def message_name(message: Message) -> str:
+    """The message, whichever version of it: what its edits have in common."""
+    return f"telegram:{message.chat_id}:{message.message_id}"
 
 
 def _attachment(message: Message) -> tuple[MediaKind, str, str, int | None, str | None] | None:
@@ -96,7 +101,7 @@ async def on_media(update: Update, context: WartaContext) -> None:
             mime=stored.mime, size=stored.size, width=stored.width, height=stored.height,
             thumbnail_path=stored.thumbnail_path or "", original_name=stored.display_name or "",
             telegram_file_unique_id=unique_id,
-        ))
+        ), source=message_source(update))
         if message.caption:
             warta.workflow.update_draft(session, context.me, draft_id, warta.now(),
                                         append_text=message.caption,
@@ -144,6 +149,26 @@ async def on_text(update: Update, context: WartaContext) -> None:
         draft = warta.workflow.add_text(session, context.me, warta.now(), message.text,
                                         message_source(update))
     await show_draft(update, context, draft.id)
+
+
+@answers_errors
+async def on_edited(update: Update, context: WartaContext) -> None:
+    """An officer corrected a text or a caption: the new words replace the old ones in the
+    draft; once sent to the IT team the edit is refused (it would change nothing)."""
+    message = update.edited_message
+    if message is None:
+        return
+    warta = context.warta
+    source = message_source(update)
+    assert source is not None  # the update carries a message
+    with warta.sessions() as session:
+        item = warta.workflow.revise_text(session, context.me, warta.now(),
+                                          message_name(message),
+                                          message.text or message.caption or "", source)
+    if item is None:
+        await reply(update, t("officer.edit_unused", context.lang))
+        return
+    await show_draft(update, context, item.id)
 
 
 @answer_for("note")

@@ -216,6 +216,8 @@ def error_text(error: WorkflowError, lang: str, zone: ZoneInfo) -> str:
         return t("error.conflict", lang, action=Safe(t(f"passive.{error.action}", lang)),
                  by=clip(error.by, CONFLICT_NAME_LIMIT) or t("system", lang),
                  at=when(error.at, zone, lang))
+    if isinstance(error, WrongState) and facts.get("reason") == "edited_late":
+        return t("error.edited_late", lang, id=str(facts.get("item_id", "")))
     if isinstance(error, WrongState):
         return t("error.wrong_state", lang,
                  state=Safe(state_label(str(facts.get("state", "draft")), lang)))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from tests.botkit import Office
-from workflow.models import Status
+from tests.test_media import jpeg_bytes
+from workflow.models import Item, Status
 
 
 async def test_a_too_short_rejection_reason_is_asked_again(bot_office: Office) -> None:
@@ -46,3 +49,32 @@ async def test_body_and_title_on_the_lines_below_the_command(bot_office: Office)
     await double.send_command(office.editor, "isi", f"{item_id}\n\n")
     await double.wait_for_message(office.editor, contains="Cara pakai: /isi")
     assert office.item(item_id).body == "Kalimat pertama.\n\nKalimat kedua."
+
+
+def officer_items(office: Office) -> list[int]:
+    with office.warta.sessions() as session:
+        officer = office.person("officer")
+        return list(session.scalars(select(Item.id).where(Item.officer_id == officer.id)))
+
+
+async def test_an_edited_text_or_caption_replaces_what_it_said(bot_office: Office) -> None:
+    office, double = bot_office, bot_office.double
+    text = await double.send_text(office.officer, "Rapat di balai desa")
+    await double.wait_for_message(office.officer, contains="Draf #")
+    photo = await double.send_photo(office.officer, jpeg_bytes((640, 480)),
+                                    caption="Foto pertama")
+    await double.wait_for_message(office.officer, contains="1 foto")
+    await double.edit_by_user(office.officer, text, "Rapat di balai desa Ampah")
+    await double.wait_for_message(office.officer, contains="balai desa Ampah")
+    await double.edit_by_user(office.officer, photo, "Peserta rapat")
+    summary = await double.wait_for_message(office.officer, contains="Peserta rapat")
+    item = office.latest_item()
+    assert item.description == "Rapat di balai desa Ampah\n\nPeserta rapat"
+    assert len(item.media) == 1
+    await double.click(office.officer, summary, "📤 Kirim")
+    await double.wait_for_message(office.officer, contains="diteruskan ke Tim IT")
+    await double.edit_by_user(office.officer, photo, "Peserta rapat desa")
+    refused = await double.wait_for_message(office.officer, contains="tidak ikut")
+    assert f"#{item.id}" in refused.plain
+    assert officer_items(office) == [item.id]
+    assert office.item(item.id).description == "Rapat di balai desa Ampah\n\nPeserta rapat"

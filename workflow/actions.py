@@ -140,7 +140,8 @@ class Workflow:
             session.add(item)
             session.flush()
             _audit(session, item, person, CREATE_VERB, None, Status.DRAFT, now,
-                   data={"source": source} if source is not None else None)
+                   data={"source": source, "text": item.description}
+                   if source is not None else None)
             self._open_deadline(session, item, Status.DRAFT, now)
             return item
 
@@ -161,9 +162,12 @@ class Workflow:
                                  source=source)
 
     def add_media(
-        self, session: Session, actor: Person, item_id: int, now: datetime, new: NewMedia
+        self, session: Session, actor: Person, item_id: int, now: datetime, new: NewMedia,
+        source: str | None = None,
     ) -> Media:
-        """Attaches a stored file; the same Telegram file sent twice is attached once."""
+        """Attaches a stored file; the same Telegram file sent twice is attached once.
+        `source` names the message that carried it (so that editing its caption later
+        finds the item, see revise_text)."""
         with self._acting(session, actor, item_id, Action.UPDATE_DRAFT, now) as act:
             if new.telegram_file_unique_id:
                 already = session.scalars(
@@ -187,7 +191,10 @@ class Workflow:
             )
             session.add(media)
             session.flush()
-            act.record(data={"media_id": media.id, "kind": new.kind}, verb="workflow.add_media")
+            data: dict[str, Any] = {"media_id": media.id, "kind": new.kind}
+            if source is not None:
+                data["source"] = source
+            act.record(data=data, verb="workflow.add_media")
             return media
 
     def update_draft(
@@ -221,7 +228,7 @@ class Workflow:
                 )
                 data["appended"] = len(text)
                 if source is not None:
-                    data["source"] = source
+                    data["source"], data["text"] = source, text
             if section is not None:
                 item.section = _bounded(section, MAX_NAME, "section")
                 data["section"] = item.section
@@ -229,6 +236,31 @@ class Workflow:
                 item.activity_date = activity_date
                 data["activity_date"] = activity_date.isoformat()
             act.record(data=data)
+            return item
+
+    def revise_text(
+        self, session: Session, actor: Person, now: datetime, message: str, text: str,
+        source: str,
+    ) -> Item | None:
+        """An officer edited a message they had sent (`message`: its source without the edit
+        time): the text it gave the description is replaced by `text`, not added to it.
+        None when the message gave no item anything. Once the item has left the officer's
+        hands the edit changes nothing and is refused, naming the item."""
+        given = _given_by_message(session, actor, message)
+        if given is None:
+            return None
+        item_id, earlier = given
+        current = session.get(Item, item_id, populate_existing=True)
+        session.rollback()
+        if current is None or current.status not in transitions.OFFICER_WORK:
+            raise WrongState("the message's item has left the officer", item_id=item_id,
+                             state=current.state if current else "", reason="edited_late")
+        with self._acting(session, actor, item_id, Action.UPDATE_DRAFT, now) as act:
+            item, new = act.item, text.strip()
+            if _text_applied(session, item.id, source):
+                return item
+            item.description = _replace_part(item.description, earlier, new)
+            act.record(data={"source": source, "text": new, "replaced": len(earlier)})
             return item
 
     def submit(self, session: Session, actor: Person, item_id: int, now: datetime) -> Item:
@@ -443,6 +475,38 @@ def _text_applied(session: Session, item_id: int, source: str) -> bool:
         .limit(1)
     )
     return found is not None
+
+
+def _given_by_message(session: Session, actor: Person, message: str) -> tuple[int, str] | None:
+    """(item id, the text it gave now) for the officer's message `message`: the newest
+    text among the audit rows of its versions, "" when it gave only a file."""
+    rows = session.execute(
+        select(AuditEvent.item_id, AuditEvent.data)
+        .join(Item, Item.id == AuditEvent.item_id)
+        .where(Item.officer_id == actor.id,
+               AuditEvent.data["source"].as_string().startswith(f"{message}:"))
+        .order_by(AuditEvent.id)
+    ).all()
+    session.rollback()
+    if not rows:
+        return None
+    texts = [str(data["text"]) for _, data in rows if "text" in data]
+    item_id = rows[-1][0]
+    assert item_id is not None  # joined to its item
+    return item_id, texts[-1] if texts else ""
+
+
+def _replace_part(description: str, old: str, new: str) -> str:
+    """The description with its last `old` replaced by `new` (or `new` added after it,
+    when `old` is gone: the officer wrote around it since)."""
+    at = description.rfind(old) if old else -1
+    if at < 0:
+        return "\n\n".join(part for part in (description, new) if part)
+    before, after = description[:at], description[at + len(old):]
+    if not new:  # the part is emptied: its separator goes with it
+        before = before.removesuffix("\n\n") if before else before
+        after = after.removeprefix("\n\n") if not before else after
+    return before + new + after
 
 
 def _draft_made_by(session: Session, person: Person, source: str) -> Item | None:

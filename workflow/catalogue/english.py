@@ -63,6 +63,7 @@ MESSAGES: dict[str, str] = {
     "ask.request_revision": "Type the revision note for the editor, #{id}:",
     "officer.only_officers": "Only officers can send news material.",
     "officer.submitted": "📤 Submission #{id} has been sent to the IT team.",
+    "officer.edit_unused": "This edit is not used. Send it as a new message if needed.",
     "officer.cancelled": "🗑 Draft #{id} cancelled.",
     "officer.pick_date": "Activity date and section for #{id}? "
     "(or /tanggal 2026-11-25, /bidang Section Name)",
@@ -96,6 +97,8 @@ MESSAGES: dict[str, str] = {
     "time.days": "{d} days {h} h",
     "error.conflict": "Already {action} by {by} at {at}.",
     "error.wrong_state": "Not possible: the item is {state}.",
+    "error.edited_late": "Submission #{id} is already with the IT team, so this edit does "
+                          "not reach it. Send the IT team a new message if needed.",
     "error.not_allowed": "Sorry, you are not allowed to do that.",
     "error.not_yours": "Sorry, this item is not yours to act on.",
     "error.missing_note": "A reason or note is required.",

@@ -64,6 +64,8 @@ MESSAGES: dict[str, str] = {
     "ask.request_revision": "Tulis catatan revisi untuk editor, #{id}:",
     "officer.only_officers": "Hanya petugas yang dapat mengirim bahan berita.",
     "officer.submitted": "📤 Kiriman #{id} sudah diteruskan ke Tim IT.",
+    "officer.edit_unused": "Perubahan pesan ini tidak dipakai. "
+                           "Kirim sebagai pesan baru bila perlu.",
     "officer.cancelled": "🗑 Draf #{id} dibatalkan.",
     "officer.pick_date": "Tanggal kegiatan dan bidang untuk #{id}? "
     "(atau /tanggal 2026-11-25, /bidang Nama Bidang)",
@@ -97,6 +99,8 @@ MESSAGES: dict[str, str] = {
     "time.days": "{d} hari {h} jam",
     "error.conflict": "Sudah {action} oleh {by} pada {at}.",
     "error.wrong_state": "Tidak bisa: item sedang {state}.",
+    "error.edited_late": "Kiriman #{id} sudah di Tim IT, jadi perubahan pesan ini tidak ikut. "
+                          "Tulis pesan baru ke Tim IT bila perlu.",
     "error.not_allowed": "Maaf, Anda tidak berwenang untuk itu.",
     "error.not_yours": "Maaf, item ini bukan milik/tanggungan Anda.",
     "error.missing_note": "Alasan atau catatan wajib diisi.",
