@@ -16,6 +16,7 @@ from workflow.actions import NewMedia
 from workflow.catalogue.formats import day_month
 from workflow.catalogue.lookup import Safe, t
 from workflow.errors import InvalidValue
+from workflow.greetings import is_greeting
 from workflow.media.refusals import MediaRejected
 from workflow.models import Item, MediaKind, Role
 from workflow.people import known_sections
@@ -143,6 +144,9 @@ async def on_text(update: Update, context: WartaContext) -> None:
         return
     if not context.me.has_role(Role.PETUGAS):
         await reply(update, t("hint.use_commands", context.lang))
+        return
+    if is_greeting(message.text):
+        await reply(update, t("officer.greeting", context.lang, name=context.me.name))
         return
     warta = context.warta
     with warta.sessions() as session:

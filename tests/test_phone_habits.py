@@ -78,3 +78,20 @@ async def test_an_edited_text_or_caption_replaces_what_it_said(bot_office: Offic
     assert f"#{item.id}" in refused.plain
     assert officer_items(office) == [item.id]
     assert office.item(item.id).description == "Rapat di balai desa Ampah\n\nPeserta rapat"
+
+
+async def test_a_greeting_is_answered_and_opens_no_draft(bot_office: Office) -> None:
+    office, double = bot_office, bot_office.double
+    for greeting in ("halo", "Selamat pagi, Pak!", "terima kasih 🙏", "hi"):
+        await double.send_text(office.officer, greeting)
+        hint = await double.wait_for_message(office.officer, contains="Halo, Sari")
+        assert "Kirim" in hint.plain
+    assert officer_items(office) == []
+    await double.send_text(office.officer, "Rapat di balai desa")
+    await double.wait_for_message(office.officer, contains="Draf #")
+    await double.send_text(office.officer, "thanks")
+    await double.wait_for_message(office.officer, contains="Halo, Sari")
+    await double.send_text(office.officer_en, "Good morning")
+    await double.wait_for_message(office.officer_en, contains="Hello, Sam")
+    assert office.latest_item().description == "Rapat di balai desa"
+    assert len(officer_items(office)) == 1

@@ -63,6 +63,8 @@ MESSAGES: dict[str, str] = {
     "ask.request_revision": "Type the revision note for the editor, #{id}:",
     "officer.only_officers": "Only officers can send news material.",
     "officer.submitted": "📤 Submission #{id} has been sent to the IT team.",
+    "officer.greeting": "Hello, {name}! Send photos of the activity with a description "
+                        "(what, where, when), then tap 📤 Kirim.",
     "officer.edit_unused": "This edit is not used. Send it as a new message if needed.",
     "officer.cancelled": "🗑 Draft #{id} cancelled.",
     "officer.pick_date": "Activity date and section for #{id}? "

@@ -64,6 +64,8 @@ MESSAGES: dict[str, str] = {
     "ask.request_revision": "Tulis catatan revisi untuk editor, #{id}:",
     "officer.only_officers": "Hanya petugas yang dapat mengirim bahan berita.",
     "officer.submitted": "📤 Kiriman #{id} sudah diteruskan ke Tim IT.",
+    "officer.greeting": "Halo, {name}! Kirim foto kegiatan dengan keterangannya "
+                        "(apa, di mana, kapan), lalu tekan 📤 Kirim.",
     "officer.edit_unused": "Perubahan pesan ini tidak dipakai. "
                            "Kirim sebagai pesan baru bila perlu.",
     "officer.cancelled": "🗑 Draf #{id} dibatalkan.",
