@@ -99,7 +99,8 @@ def build_application(warta: Context, builder: Any | None = None,
     private = filters.ChatType.PRIVATE
     app.add_handler(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, on_edited))
     app.add_handler(MessageHandler(
-        private & (filters.PHOTO | filters.VIDEO | filters.Document.ALL), officer.on_media))
+        private & (filters.PHOTO | filters.VIDEO | filters.VIDEO_NOTE | filters.Document.ALL),
+        officer.on_media))
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, on_private_text))
     app.add_handler(MessageHandler(
         filters.ChatType.GROUPS & filters.REPLY & filters.TEXT & ~filters.COMMAND,

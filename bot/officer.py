@@ -62,6 +62,9 @@ def _attachment(message: Message) -> tuple[MediaKind, str, str, int | None, str 
         video = message.video
         return (MediaKind.VIDEO, video.file_id, video.file_unique_id, video.file_size,
                 video.file_name)
+    if message.video_note:  # a round video recorded in the chat: a video like any other
+        note = message.video_note
+        return (MediaKind.VIDEO, note.file_id, note.file_unique_id, note.file_size, None)
     if message.document:
         doc = message.document
         return (MediaKind.DOCUMENT, doc.file_id, doc.file_unique_id, doc.file_size,

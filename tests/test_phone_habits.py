@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import select
 
 from tests.botkit import Office
-from tests.test_media import jpeg_bytes
+from tests.test_media import jpeg_bytes, mp4_bytes
 from workflow.models import Item, Status
 
 
@@ -95,3 +97,30 @@ async def test_a_greeting_is_answered_and_opens_no_draft(bot_office: Office) -> 
     await double.wait_for_message(office.officer_en, contains="Hello, Sam")
     assert office.latest_item().description == "Rapat di balai desa"
     assert len(officer_items(office)) == 1
+
+
+async def test_a_round_video_is_a_video_and_other_kinds_are_declined(
+    bot_office: Office,
+) -> None:
+    office, double = bot_office, bot_office.double
+    await double.send_video_note(office.officer, mp4_bytes())
+    await double.wait_for_message(office.officer, contains="1 video")
+    assert [media.kind for media in office.latest_item().media] == ["video"]
+    officer = office.officer
+    others: list[dict[str, object]] = [
+        {"voice": {"file_id": "v1", "file_unique_id": "uv1", "duration": 3}},
+        {"location": {"latitude": -1.5, "longitude": 114.9}},
+        {"contact": {"phone_number": "+62811", "first_name": "Budi"}},
+        {"sticker": {"file_id": "s1", "file_unique_id": "us1", "type": "regular",
+                     "width": 512, "height": 512, "is_animated": False, "is_video": False}},
+        {"poll": {"id": "p1", "question": "Rapat?", "options": [], "total_voter_count": 0,
+                  "is_closed": False, "is_anonymous": True, "type": "regular",
+                  "allows_multiple_answers": False, "allows_revoting": False,
+                  "members_only": False}},
+    ]
+    for number, content in enumerate(others):
+        await double.send_update({"message": {
+            "message_id": 9000 + number, "date": int(time.time()), "chat": officer.chat_api(),
+            "from": officer.to_api(), **content}})
+        await double.wait_for_message(officer, contains="tidak bisa diterima")
+    assert len(office.latest_item().media) == 1
