@@ -5,7 +5,16 @@ from __future__ import annotations
 import asyncio
 from datetime import date, datetime, timedelta
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageOriginChannel,
+    MessageOriginChat,
+    MessageOriginHiddenUser,
+    MessageOriginUser,
+    Update,
+)
 from telegram.error import TelegramError
 
 from bot.base import WartaContext, answer_button, answers_errors, log, reply
@@ -50,6 +59,21 @@ def message_source(update: Update) -> str | None:
 def message_name(message: Message) -> str:
     """The message, whichever version of it: what its edits have in common."""
     return f"telegram:{message.chat_id}:{message.message_id}"
+
+
+def forwarded_from(message: Message) -> str:
+    """Who the forwarded message first came from ("" when it is the officer's own): a
+    channel's or group's title, a person's name, or the name a hidden sender shows."""
+    origin = message.forward_origin
+    if isinstance(origin, MessageOriginChannel):
+        return origin.chat.title or ""
+    if isinstance(origin, MessageOriginChat):
+        return origin.sender_chat.title or ""
+    if isinstance(origin, MessageOriginUser):
+        return origin.sender_user.full_name
+    if isinstance(origin, MessageOriginHiddenUser):
+        return origin.sender_user_name
+    return ""
 
 
 def _attachment(message: Message) -> tuple[MediaKind, str, str, int | None, str | None] | None:
@@ -105,11 +129,12 @@ async def on_media(update: Update, context: WartaContext) -> None:
             mime=stored.mime, size=stored.size, width=stored.width, height=stored.height,
             thumbnail_path=stored.thumbnail_path or "", original_name=stored.display_name or "",
             telegram_file_unique_id=unique_id,
-        ), source=message_source(update))
+        ), source=message_source(update), forwarded_from=forwarded_from(message))
         if message.caption:
             warta.workflow.update_draft(session, context.me, draft_id, warta.now(),
                                         append_text=message.caption,
-                                        source=message_source(update))
+                                        source=message_source(update),
+                                        forwarded_from=forwarded_from(message))
     if message.media_group_id:
         _answer_album_later(update, context, draft_id, message.media_group_id)
     else:
@@ -154,7 +179,7 @@ async def on_text(update: Update, context: WartaContext) -> None:
     warta = context.warta
     with warta.sessions() as session:
         draft = warta.workflow.add_text(session, context.me, warta.now(), message.text,
-                                        message_source(update))
+                                        message_source(update), forwarded_from(message))
     await show_draft(update, context, draft.id)
 
 

@@ -199,6 +199,8 @@ def _card(item: Item, lang: str, zone: ZoneInfo, body: str, short: bool | None) 
         media=Safe(media_counts(item, lang)), state=Safe(state_label(item.status, lang)),
         date=numeric_date(item.activity_date, lang) if item.activity_date else "-",
     )
+    if item.forwarded_from:
+        text += "\n" + t("item.forwarded_from", lang, source=fit(item.forwarded_from))
     if item.status is Status.PUBLISHED and item.remote_url:
         text += "\n" + t("item.published_at", lang, url=item.remote_url)
     elif item.status in (Status.REJECTED, Status.RETURNED_TO_OFFICER) and item.last_note:

@@ -6,7 +6,7 @@ import time
 
 from sqlalchemy import select
 
-from tests.botkit import Office
+from tests.botkit import IT_CHAT, Office
 from tests.test_media import jpeg_bytes, mp4_bytes
 from workflow.models import Item, Status
 
@@ -124,3 +124,29 @@ async def test_a_round_video_is_a_video_and_other_kinds_are_declined(
             "from": officer.to_api(), **content}})
         await double.wait_for_message(officer, contains="tidak bisa diterima")
     assert len(office.latest_item().media) == 1
+
+
+async def test_forwarded_material_keeps_its_source_on_the_editors_card(
+    bot_office: Office,
+) -> None:
+    office, double = bot_office, bot_office.double
+    channel = {"type": "channel", "chat": {"id": -100777, "type": "channel",
+                                           "title": "Humas Kabupaten"},
+               "message_id": 7, "date": int(time.time()) - 600}
+    person = {"type": "user", "sender_user": {"id": 5555, "is_bot": False,
+                                              "first_name": "Budi", "last_name": "Lurah"},
+              "date": int(time.time()) - 300}
+    with double.forwarded_from(channel):
+        await double.send_photo(office.officer, jpeg_bytes((640, 480)),
+                                caption="Bupati meresmikan pasar")
+    await double.wait_for_message(office.officer, contains="1 foto")
+    with double.forwarded_from(person):
+        await double.send_text(office.officer, "Pasar dibuka pukul 08.00")
+    summary = await double.wait_for_message(office.officer, contains="pukul 08.00")
+    await double.send_text(office.officer, "Rapat di balai desa")
+    await double.wait_for_message(office.officer, contains="balai desa")
+    item = office.latest_item()
+    assert item.forwarded_from == "Humas Kabupaten; Budi Lurah"
+    await double.click(office.officer, summary, "📤 Kirim")
+    card = await double.wait_for_message(IT_CHAT, contains=f"#{item.id}")
+    assert "Diteruskan dari Humas Kabupaten; Budi Lurah" in card.plain

@@ -54,6 +54,8 @@ MAX_TITLE = 300
 MAX_NAME = 200  # section and category columns
 MAX_TAGS = 20
 MAX_TAG = 60
+MAX_ORIGINS = 300  # items.forwarded_from; sources past it are left out
+ORIGIN_SEPARATOR = "; "
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ class Workflow:
         *,
         description: str = "",
         source: str | None = None,
+        forwarded_from: str = "",
     ) -> Item:
         """A new draft; with `source` (the message that asked for it), asking again from
         the same message returns the draft it made instead of a second one."""
@@ -137,6 +140,7 @@ class Workflow:
                 created_at=now,
                 updated_at=now,
             )
+            _note_origin(item, forwarded_from)
             session.add(item)
             session.flush()
             _audit(session, item, person, CREATE_VERB, None, Status.DRAFT, now,
@@ -151,19 +155,22 @@ class Workflow:
         return existing if existing is not None else self.create_draft(session, actor, now).id
 
     def add_text(
-        self, session: Session, actor: Person, now: datetime, text: str, source: str | None
+        self, session: Session, actor: Person, now: datetime, text: str, source: str | None,
+        forwarded_from: str = "",
     ) -> Item:
         """An officer's message: appended to their open draft, or the start of a new one
-        (one transaction either way)."""
+        (one transaction either way). `forwarded_from` names where a forwarded text
+        came from."""
         existing = _open_draft_id(session, actor)
         if existing is None:
-            return self.create_draft(session, actor, now, description=text, source=source)
+            return self.create_draft(session, actor, now, description=text, source=source,
+                                     forwarded_from=forwarded_from)
         return self.update_draft(session, actor, existing, now, append_text=text,
-                                 source=source)
+                                 source=source, forwarded_from=forwarded_from)
 
     def add_media(
         self, session: Session, actor: Person, item_id: int, now: datetime, new: NewMedia,
-        source: str | None = None,
+        source: str | None = None, forwarded_from: str = "",
     ) -> Media:
         """Attaches a stored file; the same Telegram file sent twice is attached once.
         `source` names the message that carried it (so that editing its caption later
@@ -191,6 +198,7 @@ class Workflow:
             )
             session.add(media)
             session.flush()
+            _note_origin(act.item, forwarded_from)
             data: dict[str, Any] = {"media_id": media.id, "kind": new.kind}
             if source is not None:
                 data["source"] = source
@@ -208,6 +216,7 @@ class Workflow:
         section: str | None = None,
         activity_date: date | None = None,
         source: str | None = None,
+        forwarded_from: str = "",
     ) -> Item:
         """The officer adds to the description, or sets the section or activity date.
 
@@ -223,6 +232,7 @@ class Workflow:
                 if section is None and activity_date is None:
                     return item
             if text:
+                _note_origin(item, forwarded_from)
                 item.description = "\n\n".join(
                     part for part in (item.description, text) if part
                 )
@@ -475,6 +485,16 @@ def _text_applied(session: Session, item_id: int, source: str) -> bool:
         .limit(1)
     )
     return found is not None
+
+
+def _note_origin(item: Item, origin: str) -> None:
+    """Adds where forwarded material came from to the item's list of sources, once."""
+    origin = " ".join(origin.split())[:MAX_NAME]
+    known = [name for name in (item.forwarded_from or "").split(ORIGIN_SEPARATOR) if name]
+    if origin and origin not in known:
+        joined = ORIGIN_SEPARATOR.join([*known, origin])
+        if len(joined) <= MAX_ORIGINS:
+            item.forwarded_from = joined
 
 
 def _given_by_message(session: Session, actor: Person, message: str) -> tuple[int, str] | None:

@@ -166,6 +166,8 @@ class Item(Base):
     activity_date: Mapped[date | None]
     publish_at: Mapped[datetime | None]
     last_note: Mapped[str] = mapped_column(Text, default="")
+    # Forwarded material keeps its source: the channels, chats or people it came from.
+    forwarded_from: Mapped[str] = mapped_column(String(300), default="", server_default="")
     remote_id: Mapped[str] = mapped_column(String(100), default="")
     remote_url: Mapped[str] = mapped_column(String(1000), default="")
     created_at: Mapped[moment]

@@ -42,6 +42,7 @@ MESSAGES: dict[str, str] = {
     "Status: <b>{state}</b>",
     "item.published_at": "🌐 Published: {url}",
     "item.last_note": "Note: {note}",
+    "item.forwarded_from": "↪️ Forwarded from {source}",
     "item.decided": "Decided by {by}, {at}",
     "item.documents": "Documents: {names}",
     "btn.submit": "📤 Submit",

@@ -43,6 +43,7 @@ MESSAGES: dict[str, str] = {
     "Status: <b>{state}</b>",
     "item.published_at": "🌐 Terbit: {url}",
     "item.last_note": "Catatan: {note}",
+    "item.forwarded_from": "↪️ Diteruskan dari {source}",
     "item.decided": "Diputuskan oleh {by}, {at}",
     "item.documents": "Dokumen: {names}",
     "btn.submit": "📤 Kirim",
