@@ -107,6 +107,9 @@ async def on_media(update: Update, context: WartaContext) -> None:
         return
     kind, file_id, unique_id, declared, name = found
     warta = context.warta
+    # An album part holds back the album's answer while it downloads: a slow part must
+    # not let the answer go out before it is stored.
+    held = _hold_album_answer(update, context, message.media_group_id)
     try:
         warta.media.check_declared_size(kind, declared)
         temp = warta.media.new_temp_path()
@@ -121,6 +124,8 @@ async def on_media(update: Update, context: WartaContext) -> None:
         stored = await asyncio.to_thread(warta.media.store, temp, kind, name)
     except MediaRejected as refusal:
         await reply(update, media_refusal(refusal, context.lang))
+        if held is not None and message.media_group_id:
+            _answer_album_later(update, context, held, message.media_group_id)
         return
     with warta.sessions() as session:
         draft_id = warta.workflow.current_draft_id(session, context.me, warta.now())
@@ -141,20 +146,33 @@ async def on_media(update: Update, context: WartaContext) -> None:
         await show_draft(update, context, draft_id)
 
 
+def _hold_album_answer(update: Update, context: WartaContext,
+                       group: str | None) -> int | None:
+    """Takes back the album's pending answer; returns the draft it would have shown."""
+    queue, chat = context.job_queue, update.effective_chat
+    if queue is None or chat is None or not group:
+        return None
+    held = None
+    for job in queue.get_jobs_by_name(ALBUM_JOB.format(chat=chat.id, group=group)):
+        job.schedule_removal()
+        held = job.data if isinstance(job.data, int) else held
+    return held
+
+
 def _answer_album_later(update: Update, context: WartaContext, draft_id: int, group: str) -> None:
-    """Album parts arrive as separate updates: answer once, after the last one."""
+    """Album parts arrive as separate updates: answer once, when no part has arrived for
+    `telegram.album_wait_seconds` after the last one was stored."""
     queue = context.job_queue
     chat = update.effective_chat
     if queue is None or chat is None:
         return
-    name = ALBUM_JOB.format(chat=chat.id, group=group)
-    for job in queue.get_jobs_by_name(name):
-        job.schedule_removal()
+    _hold_album_answer(update, context, group)
 
     async def answer(_: object) -> None:
         await show_draft(update, context, draft_id)
 
-    queue.run_once(answer, context.warta.settings.telegram.album_wait_seconds, name=name)
+    queue.run_once(answer, context.warta.settings.telegram.album_wait_seconds,
+                   data=draft_id, name=ALBUM_JOB.format(chat=chat.id, group=group))
 
 
 def media_refusal(refusal: MediaRejected, lang: str) -> str:

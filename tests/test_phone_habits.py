@@ -150,3 +150,18 @@ async def test_forwarded_material_keeps_its_source_on_the_editors_card(
     await double.click(office.officer, summary, "📤 Kirim")
     card = await double.wait_for_message(IT_CHAT, contains=f"#{item.id}")
     assert "Diteruskan dari Humas Kabupaten; Budi Lurah" in card.plain
+
+
+async def test_an_album_with_a_slow_part_is_answered_once(bot_office: Office) -> None:
+    office, double = bot_office, bot_office.double
+    await double.send_photo(office.officer, jpeg_bytes((640, 480)), caption="Kerja bakti",
+                            media_group_id="album-slow")
+    await double.wait_until(lambda: len(double.downloads) == 1)
+    double.hang_next("getFile", seconds=1.0)  # longer than the album wait (0.3 s)
+    await double.send_photo(office.officer, jpeg_bytes((480, 640)),
+                            media_group_id="album-slow")
+    summary = await double.wait_for_message(office.officer, contains="Draf #")
+    assert "2 foto" in summary.plain
+    await double.settle(quiet=0.6)
+    answers = [m for m in double.sent_to(office.officer) if "Draf #" in (m.plain or "")]
+    assert len(answers) == 1
