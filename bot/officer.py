@@ -178,8 +178,7 @@ def _answer_album_later(update: Update, context: WartaContext, draft_id: int, gr
 def media_refusal(refusal: MediaRejected, lang: str) -> str:
     details = refusal.details
     limit = details.get("limit_mb", "")
-    return t(f"media.{refusal.reason_code}", lang, limit=limit,
-             detected=str(details.get("detected", "")))
+    return t(f"media.{refusal.reason_code}", lang, limit=limit)
 
 
 @answers_errors

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import time
 
+from PIL import Image
 from sqlalchemy import select
 
 from tests.botkit import IT_CHAT, Office
@@ -165,3 +167,32 @@ async def test_an_album_with_a_slow_part_is_answered_once(bot_office: Office) ->
     await double.settle(quiet=0.6)
     answers = [m for m in double.sent_to(office.officer) if "Draf #" in (m.plain or "")]
     assert len(answers) == 1
+
+
+def heic_bytes(size: tuple[int, int] = (640, 480)) -> bytes:
+    """An iPhone-style HEIC photo with the camera's make and a GPS position in its EXIF."""
+    exif = Image.Exif()
+    exif[0x010F] = "Apple"
+    exif[0x8825] = {1: "S", 2: (1.0, 30.0, 0.0), 3: "E", 4: (114.0, 50.0, 0.0)}
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(out, "HEIF", exif=exif.tobytes(), quality=60)
+    return out.getvalue()
+
+
+async def test_a_heic_photo_sent_as_a_file_becomes_a_clean_jpeg(bot_office: Office) -> None:
+    office, double = bot_office, bot_office.double
+    await double.send_document(office.officer, heic_bytes(), "IMG_0042.HEIC", "image/heic")
+    await double.wait_for_message(office.officer, contains="1 foto")
+    media = office.latest_item().media
+    assert [(m.kind, m.mime, m.width, m.height) for m in media] == [
+        ("photo", "image/jpeg", 640, 480)]
+    with Image.open(office.warta.media.open_stored(media[0].stored_path)) as stored:
+        assert stored.format == "JPEG" and not stored.getexif()
+    broken = heic_bytes()[:300]
+    await double.send_document(office.officer, broken, "IMG_0043.HEIC", "image/heic")
+    refused = await double.wait_for_message(office.officer, contains="rusak")
+    assert "kirim ulang sebagai foto, bukan file" in refused.plain
+    assert "image/" not in refused.plain
+    await double.send_document(office.officer_en, b"GIF89a" + bytes(40), "a.gif", "image/gif")
+    refused = await double.wait_for_message(office.officer_en, contains="not accepted")
+    assert "as a photo, not a file" in refused.plain and "image/" not in refused.plain

@@ -133,10 +133,11 @@ MESSAGES: dict[str, str] = {
     "media.too_large": "The file is too large (max. {limit} MB). Shrink or split it.",
     "media.too_large_to_download": "Files over {limit} MB cannot be fetched by the bot. Send a "
     "smaller version, or hand it to the IT team directly.",
-    "media.unsupported_type": "This file type is not accepted ({detected}). Send photos (JPG/PNG), "
-    "videos (MP4), PDF, Word, Excel or PowerPoint.",
+    "media.unsupported_type": "This kind of file is not accepted. Send photos (as a photo, "
+    "not a file), videos, PDF, Word, Excel or PowerPoint.",
     "media.broken_file": "The file is damaged or incomplete; please send it again.",
-    "media.broken_image": "The photo is damaged or incomplete; please send it again.",
+    "media.broken_image": "The photo is damaged or cannot be read; send it again as a photo, "
+    "not a file.",
     "media.image_too_big": "The image resolution is too large; send it as a normal photo.",
     "usage.riwayat": "Usage: /riwayat ID",
     "usage.bahasa": "Usage: /bahasa id or /bahasa en",

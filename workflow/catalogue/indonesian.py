@@ -134,10 +134,11 @@ MESSAGES: dict[str, str] = {
     "media.too_large": "Berkas terlalu besar (maks. {limit} MB). Kecilkan atau bagi berkasnya.",
     "media.too_large_to_download": "Berkas di atas {limit} MB tidak bisa diambil bot. Kirim versi "
     "lebih kecil, atau serahkan langsung ke Tim IT.",
-    "media.unsupported_type": "Jenis berkas tidak diterima ({detected}). Kirim foto (JPG/PNG), "
-    "video (MP4), PDF, Word, Excel atau PowerPoint.",
+    "media.unsupported_type": "Jenis berkas ini tidak diterima. Kirim foto (sebagai foto, "
+    "bukan file), video, PDF, Word, Excel atau PowerPoint.",
     "media.broken_file": "Berkas rusak atau tidak lengkap; kirim ulang.",
-    "media.broken_image": "Foto rusak atau tidak lengkap; kirim ulang.",
+    "media.broken_image": "Foto rusak atau tidak bisa dibaca; kirim ulang sebagai foto, "
+    "bukan file.",
     "media.image_too_big": "Gambar terlalu besar resolusinya; kirim sebagai foto biasa.",
     "usage.riwayat": "Cara pakai: /riwayat ID",
     "usage.bahasa": "Cara pakai: /bahasa id atau /bahasa en",

@@ -10,6 +10,8 @@ from workflow.media.mime_types import (
     DOCX,
     GPP,
     GPP2,
+    HEIC,
+    HEIF,
     JPEG,
     MKV,
     MOV,
@@ -47,7 +49,7 @@ class MediaLimits:
     jpeg_quality: int = 85
     thumbnail_long_edge: int = 320
     max_image_pixels: int = 40_000_000
-    photo_mime_types: frozenset[str] = frozenset({JPEG, PNG, WEBP})
+    photo_mime_types: frozenset[str] = frozenset({JPEG, PNG, WEBP, HEIC, HEIF})
     document_mime_types: frozenset[str] = frozenset(
         {PDF, DOC, DOCX, XLS, XLSX, PPT, PPTX, ODT, ODS, ODP}
     )
