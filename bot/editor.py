@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from telegram import Bot, InputMediaPhoto, InputMediaVideo, Update
+from telegram import Bot, InputMediaPhoto, InputMediaVideo, Message, Update
 from telegram.constants import ParseMode
 
 from bot.base import (
@@ -30,6 +30,7 @@ from workflow.catalogue.lookup import Safe, t
 from workflow.context import Context
 from workflow.errors import InvalidValue
 from workflow.models import Item, MediaKind, MessageCopy, Person, Status
+from workflow.post_html import STYLES, Span
 from workflow.queries import get_item, list_items, stage_started_at
 from workflow.transaction import transaction
 from workflow.transitions import Action
@@ -147,12 +148,14 @@ def _number_to_media(item: Item, number: str) -> int:
         raise InvalidValue(f"no media number {number}", field="media") from None
 
 
-def parse_edit(item: Item, command: str, text: str, zone: ZoneInfo) -> Edit:
-    """Turns `/judul 12 ...`-style arguments (after the id) into an Edit."""
+def parse_edit(item: Item, command: str, text: str, zone: ZoneInfo,
+               spans: tuple[Span, ...] = ()) -> Edit:
+    """Turns `/judul 12 ...`-style arguments (after the id) into an Edit; `spans` is the
+    text's formatting (kept for the body)."""
     if command == "judul":
         return Edit(title=text)
     if command == "isi":
-        return Edit(body=text)
+        return Edit(body=text, body_format=spans)
     if command == "kategori":
         return Edit(category=text)
     if command == "tag":
@@ -234,11 +237,32 @@ async def on_edit_command(update: Update, context: WartaContext) -> None:
         return
     warta = context.warta
     item = item_for(context, item_id)
-    changes = parse_edit(item, command, value, warta.zone)
+    changes = parse_edit(item, command, value, warta.zone,
+                         formatting(message, found.start("value")))
     with warta.sessions() as session:
         edited = warta.workflow.edit(session, context.me, item.id, warta.now(), changes)
     await reply(update, t("editor.saved", context.lang, id=edited.id,
                           what=Safe(t(f"edit.{command}", context.lang))))
+
+
+def formatting(message: Message, start: int) -> tuple[Span, ...]:
+    """The message's bold, italic, underline, strikethrough and links after `start`, as
+    spans over message.text[start:] (Telegram counts offsets in UTF-16 units)."""
+    text = message.text or ""
+    index, units = {}, 0
+    for position, char in enumerate(text):
+        index[units] = position
+        units += 2 if ord(char) > 0xFFFF else 1
+    index[units] = len(text)
+    spans = []
+    for entity in message.entities:
+        left, right = index.get(entity.offset), index.get(entity.offset + entity.length)
+        style = str(entity.type)
+        if style in STYLES and left is not None and right is not None:
+            left, right = max(left - start, 0), right - start
+            if right > left:
+                spans.append(Span(style, left, right, entity.url or ""))
+    return tuple(spans)
 
 
 def for_item_argument(button: ItemHandler, usage: str) -> Handler:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from tests.botkit import IT_CHAT, Office
 from tests.test_media import jpeg_bytes, mp4_bytes
 from workflow.models import Item, Status
+from workflow.post_html import post_html_for_preview
 
 
 async def test_a_too_short_rejection_reason_is_asked_again(bot_office: Office) -> None:
@@ -196,3 +197,35 @@ async def test_a_heic_photo_sent_as_a_file_becomes_a_clean_jpeg(bot_office: Offi
     await double.send_document(office.officer_en, b"GIF89a" + bytes(40), "a.gif", "image/gif")
     refused = await double.wait_for_message(office.officer_en, contains="not accepted")
     assert "as a photo, not a file" in refused.plain and "image/" not in refused.plain
+
+
+def entity(kind: str, text: str, part: str, **extra: str) -> dict[str, object]:
+    """A Telegram message entity over `part` of `text` (offsets in UTF-16 units)."""
+    at = text.index(part)
+    return {"type": kind, "offset": len(text[:at].encode("utf-16-le")) // 2,
+            "length": len(part.encode("utf-16-le")) // 2, **extra}
+
+
+async def test_the_editors_formatting_reaches_the_post(bot_office: Office) -> None:
+    office, double = bot_office, bot_office.double
+    item_id = in_editing(office)
+    text = (f"/isi {item_id}\n🎉 Rapat <b>desa</b> berjalan lancar.\n"
+            "Lihat situs kabupaten.\n\n- hadir 40 orang\n- dipimpin camat")
+    await double.send_text(office.editor, text, entities=[
+        entity("bot_command", text, "/isi"), entity("bold", text, "Rapat"),
+        entity("italic", text, "berjalan lancar"), entity("underline", text, "lancar"),
+        entity("strikethrough", text, "40"),
+        entity("text_link", text, "situs kabupaten", url="https://kab.go.id/?a=1&b=2"),
+        entity("text_link", text, "camat", url="javascript:alert(1)")])
+    await double.wait_for_message(office.editor, contains="isi disimpan")
+    html = post_html_for_preview(office.item(item_id), [])
+    assert "🎉 <strong>Rapat</strong> &lt;b&gt;desa&lt;/b&gt; <em>berjalan </em>" in html
+    assert "<u><em>lancar</em></u>.<br>" in html
+    assert ('<a href="https://kab.go.id/?a=1&amp;b=2" rel="nofollow noopener">'
+            "situs kabupaten</a>") in html
+    assert '<ul class="wp-block-list"><!-- wp:list-item -->' in html
+    assert "<li>hadir <s>40</s> orang</li>" in html and "<li>dipimpin camat</li>" in html
+    assert "javascript" not in html
+    await double.send_command(office.editor, "bantuan")
+    help_text = await double.wait_for_message(office.editor, contains="/isi")
+    assert "tebal, miring" in help_text.plain

@@ -44,6 +44,7 @@ from workflow.models import (
     StageDeadline,
     Status,
 )
+from workflow.post_html import Span
 from workflow.transaction import transaction
 from workflow.transitions import TRANSITIONS, Action, Transition
 
@@ -80,6 +81,7 @@ class Edit:
 
     title: str | None = None
     body: str | None = None
+    body_format: Sequence[Span] = ()  # with `body`: its formatting (offsets into it)
     category: str | None = None
     tags: Sequence[str] | None = None
     cover_media_id: int | None = None
@@ -91,6 +93,7 @@ class Edit:
         changes = {
             "title": self.title,
             "body": self.body,
+            "body_format": [span.to_json() for span in self.body_format] or None,
             "category": self.category,
             "tags": list(self.tags) if self.tags is not None else None,
             "cover_media_id": self.cover_media_id,
@@ -731,6 +734,11 @@ def _apply_edit(session: Session, item: Item, changes: Edit, now: datetime) -> N
         if not changes.body.strip():
             raise InvalidValue("body must not be empty", field="body")
         item.body = changes.body.strip()
+        lead = len(changes.body) - len(changes.body.lstrip())
+        item.body_format = [
+            Span(span.style, max(span.start - lead, 0), min(span.end - lead, len(item.body)),
+                 span.url).to_json()
+            for span in changes.body_format if span.end - lead > max(span.start - lead, 0)]
     if changes.category is not None:
         item.category = _bounded(changes.category, MAX_NAME, "category")
     if changes.tags is not None:

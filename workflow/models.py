@@ -160,6 +160,9 @@ class Item(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     title: Mapped[str] = mapped_column(String(300), default="")
     body: Mapped[str] = mapped_column(Text, default="")
+    # The editor's formatting of the body (workflow.post_html.Span as JSON objects).
+    body_format: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list,
+                                                              server_default="[]")
     section: Mapped[str] = mapped_column(String(200), default="")
     category: Mapped[str] = mapped_column(String(200), default="")
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -13,7 +13,9 @@ MESSAGES: dict[str, str] = {
     "/judul ID text · /isi ID text · /sampul ID N · /hapus ID N · /urut ID 3 1 2\n"
     "/kategori ID name · /tag ID a, b · /jadwal ID 2026-12-01 09:00\n"
     "/ajukan ID\n"
-    "Or reply to its card: the first line becomes the title, the rest the body.",
+    "Or reply to its card: the first line becomes the title, the rest the body.\n"
+    "In /isi, bold, italic, underline, strikethrough, links, line breaks and lists (- or 1.) "
+    "reach the website.",
     "help.pejabat": "<b>Official</b>: on a preview press ✅ Approve, ❌ Reject (with a reason) "
     "or ✏️ Revise (with a note).",
     "help.admin": "<b>Admin</b>: /pengguna list · /pengguna add ID ROLE NAME · "

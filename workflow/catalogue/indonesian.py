@@ -13,7 +13,9 @@ MESSAGES: dict[str, str] = {
     "/judul ID teks · /isi ID teks · /sampul ID N · /hapus ID N · /urut ID 3 1 2\n"
     "/kategori ID nama · /tag ID a, b · /jadwal ID 2026-12-01 09:00\n"
     "/ajukan ID\n"
-    "Atau balas kartunya: baris pertama jadi judul, sisanya isi.",
+    "Atau balas kartunya: baris pertama jadi judul, sisanya isi.\n"
+    "Di /isi, tebal, miring, garis bawah, coret, tautan, baris baru dan daftar (- atau 1.) "
+    "ikut ke situs.",
     "help.pejabat": "<b>Pejabat</b>: pada pratinjau tekan ✅ Setujui, ❌ Tolak (dengan alasan) "
     "atau ✏️ Revisi (dengan catatan).",
     "help.admin": "<b>Admin</b>: /pengguna daftar · /pengguna tambah ID PERAN NAMA · "
