@@ -29,7 +29,7 @@ from workflow.actions import Edit
 from workflow.catalogue.lookup import Safe, t
 from workflow.context import Context
 from workflow.errors import InvalidValue
-from workflow.models import Item, MediaKind, MessageCopy, Person, Status
+from workflow.models import Item, Media, MediaKind, MessageCopy, Person, Status
 from workflow.post_html import STYLES, Span
 from workflow.queries import get_item, list_items, stage_started_at
 from workflow.transaction import transaction
@@ -66,9 +66,9 @@ async def send_album(bot: Bot, warta: Context, item: Item, chat_id: int,
     False when it has none (nothing was sent)."""
     visual = [m for m in item.media if m.kind in (MediaKind.PHOTO, MediaKind.VIDEO)]
     album = []
-    for number, media in enumerate(visual[:ALBUM_LIMIT], start=1):
+    for media in visual[:ALBUM_LIMIT]:
         path = warta.media.open_stored(media.stored_path)
-        caption = f"{number}" + (" ★" if item.cover is media else "")
+        caption = f"{media.position}" + (" ★" if item.cover is media else "")
         wrap = InputMediaPhoto if media.kind == MediaKind.PHOTO else InputMediaVideo
         album.append(wrap(await asyncio.to_thread(Path(path).read_bytes), caption=caption))
     if len(album) == 1:
@@ -88,7 +88,7 @@ async def send_card(bot: Bot, warta: Context, item: Item, chat_id: int, lang: st
     text = item_card(item, lang, warta.zone)
     documents = [m for m in item.media if m.kind == MediaKind.DOCUMENT]
     if documents:
-        names = ", ".join(m.original_name or m.mime for m in documents)
+        names = ", ".join(f"{m.original_name or m.mime} ({m.position})" for m in documents)
         text += "\n" + t("item.documents", lang, names=clip(names, DOCUMENT_NAMES))
     message = await bot.send_message(
         chat_id, text, parse_mode=ParseMode.HTML, disable_web_page_preview=True,
@@ -141,11 +141,36 @@ async def return_with_note(update: Update, context: WartaContext, item_id: int,
 
 
 def _number_to_media(item: Item, number: str) -> int:
-    """Media are shown numbered 1..n in previews; editors refer to them by that number."""
-    try:
-        return item.media[int(number) - 1].id
-    except (ValueError, IndexError):
-        raise InvalidValue(f"no media number {number}", field="media") from None
+    """Media are numbered in previews by their position, which removing one does not
+    change (only /urut renumbers); editors refer to them by that number."""
+    found = next((m.id for m in item.media if str(m.position) == number.strip()), None)
+    if found is None:
+        raise InvalidValue(f"no media number {number}", field="media")
+    return found
+
+
+def _media_names(media: list[Media], lang: str) -> str:
+    """"foto 1, video 3": each medium with its kind and number."""
+    return ", ".join(t("edit.medium", lang, kind=Safe(t(f"kind.{m.kind}", lang)),
+                       number=m.position) for m in media) or "-"
+
+
+def media_answer(command: str, before: Item, after: Item, lang: str) -> str | None:
+    """What a media command did, by number (None for the other commands)."""
+    if command == "sampul" and after.cover is not None:
+        return t("editor.cover_now", lang, id=after.id,
+                 medium=Safe(_media_names([after.cover], lang)))
+    if command == "hapus":
+        kept = {m.id for m in after.media}
+        return t("editor.media_removed", lang, id=after.id,
+                 removed=Safe(_media_names([m for m in before.media if m.id not in kept], lang)),
+                 left=Safe(_media_names(after.media, lang)))
+    if command == "urut":
+        was = {m.id: m.position for m in before.media}
+        moves = ", ".join(t("edit.renumbered", lang, number=m.position, was=was[m.id])
+                          for m in after.media)
+        return t("editor.media_renumbered", lang, id=after.id, order=Safe(moves))
+    return None
 
 
 def parse_edit(item: Item, command: str, text: str, zone: ZoneInfo,
@@ -240,9 +265,10 @@ async def on_edit_command(update: Update, context: WartaContext) -> None:
     changes = parse_edit(item, command, value, warta.zone,
                          formatting(message, found.start("value")))
     with warta.sessions() as session:
-        edited = warta.workflow.edit(session, context.me, item.id, warta.now(), changes)
-    await reply(update, t("editor.saved", context.lang, id=edited.id,
-                          what=Safe(t(f"edit.{command}", context.lang))))
+        warta.workflow.edit(session, context.me, item.id, warta.now(), changes)
+    answer = media_answer(command, item, item_for(context, item.id), context.lang)
+    await reply(update, answer or t("editor.saved", context.lang, id=item.id,
+                                    what=Safe(t(f"edit.{command}", context.lang))))
 
 
 def formatting(message: Message, start: int) -> tuple[Span, ...]:

@@ -229,3 +229,36 @@ async def test_the_editors_formatting_reaches_the_post(bot_office: Office) -> No
     await double.send_command(office.editor, "bantuan")
     help_text = await double.wait_for_message(office.editor, contains="/isi")
     assert "tebal, miring" in help_text.plain
+
+
+async def test_media_numbers_stay_after_one_is_removed(bot_office: Office) -> None:
+    office, double = bot_office, bot_office.double
+    await double.send_album(office.officer, [jpeg_bytes((800, 600)), jpeg_bytes((600, 800)),
+                                             jpeg_bytes((640, 480))], caption="Kerja bakti")
+    summary = await double.wait_for_message(office.officer, contains="3 foto")
+    await double.click(office.officer, summary, "📤 Kirim")
+    await double.wait_for_message(office.officer, contains="diteruskan ke Tim IT")
+    item = office.latest_item()
+    first, second, third = (m.id for m in item.media)
+    with office.warta.sessions() as session:
+        office.warta.workflow.claim(session, office.person("editor"), item.id,
+                                    office.warta.now())
+    await double.send_command(office.editor, "hapus", f"{item.id} 1")
+    removed = await double.wait_for_message(office.editor, contains="dihapus")
+    assert "foto 1 dihapus" in removed.plain and "tetap: foto 2, foto 3" in removed.plain
+    await double.send_command(office.editor, "sampul", f"{item.id} 3")
+    cover = await double.wait_for_message(office.editor, contains="sampul")
+    assert "sampul sekarang foto 3" in cover.plain
+    assert office.item(item.id).cover is not None
+    assert office.item(item.id).cover.id == third  # the third photo sent, not the fourth
+    await double.send_command(office.editor, "hapus", f"{item.id} 1")
+    await double.wait_for_message(office.editor, contains="Nomor media tidak ada")
+    await double.send_command(office.editor, "pratinjau", str(item.id))
+    album = await double.wait_for(
+        "sendMediaGroup", lambda call: call.messages[0].chat_id == office.editor.id)
+    assert [m.caption for m in album.messages] == ["2", "3 ★"]
+    await double.send_command(office.editor, "urut", f"{item.id} 3 2")
+    order = await double.wait_for_message(office.editor, contains="urutan baru")
+    assert "1 (dulu 3), 2 (dulu 2)" in order.plain
+    assert [m.id for m in office.item(item.id).media] == [third, second]
+    assert first not in [m.id for m in office.item(item.id).media]
