@@ -5,11 +5,17 @@ from __future__ import annotations
 import io
 import time
 
+import pytest
 from PIL import Image
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tests.botkit import IT_CHAT, Office
+from tests.conftest import Office as ConftestOffice
 from tests.test_media import jpeg_bytes, mp4_bytes
+from workflow.actions import Workflow
+from workflow.config import NoteSettings
+from workflow.errors import WrongState
 from workflow.models import Item, Status
 from workflow.post_html import post_html_for_preview
 
@@ -262,3 +268,39 @@ async def test_media_numbers_stay_after_one_is_removed(bot_office: Office) -> No
     assert "1 (dulu 3), 2 (dulu 2)" in order.plain
     assert [m.id for m in office.item(item.id).media] == [third, second]
     assert first not in [m.id for m in office.item(item.id).media]
+
+
+# --- the workflow rules behind them, on each database ------------------------------------
+
+
+def test_an_edited_message_replaces_its_own_part_only(
+    session: Session, workflow: Workflow, office: ConftestOffice,
+) -> None:
+    officer, now = office.officer, office.now
+    item = workflow.add_text(session, officer, now, "Rapat desa", "telegram:1:10:0")
+    workflow.add_text(session, officer, now, "Peserta 30 orang", "telegram:1:11:0")
+    workflow.add_text(session, officer, now, "Dihadiri camat", "telegram:1:12:0")
+    workflow.revise_text(session, officer, now, "telegram:1:10", "Rapat Desa Ampah",
+                         "telegram:1:10:5")
+    # The same edit handled twice (after a crash) changes nothing more.
+    workflow.revise_text(session, officer, now, "telegram:1:10", "Rapat Desa Ampah",
+                         "telegram:1:10:5")
+    revised = workflow.revise_text(session, officer, now, "telegram:1:12", "",
+                                   "telegram:1:12:6")
+    assert revised is not None and revised.id == item.id
+    stored = session.get(Item, item.id, populate_existing=True)
+    assert stored is not None and stored.description == "Rapat Desa Ampah\n\nPeserta 30 orang"
+    assert workflow.revise_text(session, officer, now, "telegram:1:99", "x",
+                                "telegram:1:99:1") is None
+    workflow.submit(session, officer, item.id, now)
+    with pytest.raises(WrongState) as refused:
+        workflow.revise_text(session, officer, now, "telegram:1:11", "lain", "telegram:1:11:7")
+    assert refused.value.facts["reason"] == "edited_late"
+
+
+def test_an_officials_reason_needs_three_words_or_fifteen_characters() -> None:
+    notes = NoteSettings()
+    assert not notes.long_enough("Tidak layak")
+    assert notes.long_enough("Foto kurang jelas")
+    assert notes.long_enough("Kurangfotonyaaa")
+    assert NoteSettings(min_words=0, min_chars=0).long_enough("x")

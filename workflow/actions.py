@@ -521,7 +521,8 @@ def _given_by_message(session: Session, actor: Person, message: str) -> tuple[in
 
 def _replace_part(description: str, old: str, new: str) -> str:
     """The description with its last `old` replaced by `new` (or `new` added after it,
-    when `old` is gone: the officer wrote around it since)."""
+    when `old` is gone: the officer wrote around it since). Two messages with the very
+    same words are told apart by nothing, so the later one's place is taken."""
     at = description.rfind(old) if old else -1
     if at < 0:
         return "\n\n".join(part for part in (description, new) if part)
