@@ -30,7 +30,7 @@ from workflow.media.refusals import MediaRejected
 from workflow.models import Item, MediaKind, Role
 from workflow.people import known_sections
 from workflow.queries import items_of_officer, stage_started_at
-from workflow.transitions import Action
+from workflow.transitions import OFFICER_WORK, Action
 
 ALBUM_JOB = "album-{chat}-{group}"
 SECTION_BUTTONS = 12
@@ -216,8 +216,10 @@ async def on_edited(update: Update, context: WartaContext) -> None:
                                           message.text or message.caption or "", source)
     if item is None:
         await reply(update, t("officer.edit_unused", context.lang))
-        return
-    await show_draft(update, context, item.id)
+    elif item.status in OFFICER_WORK:
+        await show_draft(update, context, item.id)
+    else:
+        await reply(update, t("officer.edit_passed_on", context.lang, id=item.id))
 
 
 @answer_for("note")

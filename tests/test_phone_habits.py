@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import time
 
-import pytest
 from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,10 +12,9 @@ from sqlalchemy.orm import Session
 from tests.botkit import IT_CHAT, Office
 from tests.conftest import Office as ConftestOffice
 from tests.test_media import jpeg_bytes, mp4_bytes
-from workflow.actions import Workflow
+from workflow.actions import Edit, Workflow
 from workflow.config import NoteSettings
-from workflow.errors import WrongState
-from workflow.models import Item, Status
+from workflow.models import Item, OutboxMessage, Status
 from workflow.post_html import post_html_for_preview
 
 
@@ -85,10 +83,28 @@ async def test_an_edited_text_or_caption_replaces_what_it_said(bot_office: Offic
     await double.click(office.officer, summary, "📤 Kirim")
     await double.wait_for_message(office.officer, contains="diteruskan ke Tim IT")
     await double.edit_by_user(office.officer, photo, "Peserta rapat desa")
-    refused = await double.wait_for_message(office.officer, contains="tidak ikut")
-    assert f"#{item.id}" in refused.plain
+    await double.wait_for_message(office.officer, contains=f"#{item.id} sudah di Tim IT")
+    await office.flush()
+    note = await double.wait_for_message(IT_CHAT, contains="mengubah keterangan")
+    assert "Sari Petugas" in note.plain and "Peserta rapat desa" in note.plain
+    with office.warta.sessions() as session:
+        office.warta.workflow.claim(session, office.person("editor"), item.id,
+                                    office.warta.now())
+    await double.edit_by_user(office.officer, text, "Rapat di balai Desa Ampah")
+    await double.wait_for_message(office.officer, contains="diteruskan ke editornya")
+    await office.flush()
+    await double.wait_for_message(office.editor, contains="menjadi: Rapat di balai Desa Ampah")
     assert officer_items(office) == [item.id]
     assert office.item(item.id).description == "Rapat di balai desa Ampah\n\nPeserta rapat"
+    with office.warta.sessions() as session:
+        wf, now = office.warta.workflow, office.warta.now()
+        editor = office.person("editor")
+        wf.edit(session, editor, item.id, now, Edit(title="Rapat Desa", body="Isi berita"))
+        wf.forward(session, editor, item.id, now)
+        wf.approve(session, office.person("official"), item.id, now)
+    await double.edit_by_user(office.officer, photo, "Peserta rapat RT")
+    refused = await double.wait_for_message(office.officer, contains="tidak ikut")
+    assert f"#{item.id}" in refused.plain
 
 
 async def test_a_greeting_is_answered_and_opens_no_draft(bot_office: Office) -> None:
@@ -293,9 +309,14 @@ def test_an_edited_message_replaces_its_own_part_only(
     assert workflow.revise_text(session, officer, now, "telegram:1:99", "x",
                                 "telegram:1:99:1") is None
     workflow.submit(session, officer, item.id, now)
-    with pytest.raises(WrongState) as refused:
-        workflow.revise_text(session, officer, now, "telegram:1:11", "lain", "telegram:1:11:7")
-    assert refused.value.facts["reason"] == "edited_late"
+    for _ in range(2):  # handled twice after a crash: one note
+        workflow.revise_text(session, officer, now, "telegram:1:11", "Peserta 35 orang",
+                             "telegram:1:11:7")
+    notes = session.scalars(select(OutboxMessage).where(
+        OutboxMessage.template == "item.officer_edit")).all()
+    assert [(n.target, n.payload["note"]) for n in notes] == [("it_team", "Peserta 35 orang")]
+    stored = session.get(Item, item.id, populate_existing=True)
+    assert stored is not None and stored.description == "Rapat Desa Ampah\n\nPeserta 30 orang"
 
 
 def test_an_officials_reason_needs_three_words_or_fifteen_characters() -> None:

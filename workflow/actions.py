@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from workflow import transitions
-from workflow.audience import Staff, told_of
+from workflow.audience import Audience, Staff, told_of
 from workflow.config import NoteSettings
 from workflow.deadlines import DeadlinePolicy
 from workflow.errors import (
@@ -55,6 +55,10 @@ MAX_TITLE = 300
 MAX_NAME = 200  # section and category columns
 MAX_TAGS = 20
 MAX_TAG = 60
+# An officer's edit of a message after Kirim, while the IT team has the item: a note to it.
+EDITED_FOR_EDITOR = (Status.SUBMITTED, Status.IN_EDITING, Status.AWAITING_APPROVAL)
+OFFICER_EDIT_VERB = "workflow.officer_edit"
+OFFICER_EDIT_TEMPLATE = "item.officer_edit"
 MAX_ORIGINS = 300  # items.forwarded_from; sources past it are left out
 ORIGIN_SEPARATOR = "; "
 
@@ -257,14 +261,17 @@ class Workflow:
     ) -> Item | None:
         """An officer edited a message they had sent (`message`: its source without the edit
         time): the text it gave the description is replaced by `text`, not added to it.
-        None when the message gave no item anything. Once the item has left the officer's
-        hands the edit changes nothing and is refused, naming the item."""
+        None when the message gave no item anything. Once the item is with the IT team the
+        edit changes nothing but reaches its editor as a note (see _pass_on_edit); once
+        decided it is refused, naming the item."""
         given = _given_by_message(session, actor, message)
         if given is None:
             return None
         item_id, earlier = given
         current = session.get(Item, item_id, populate_existing=True)
         session.rollback()
+        if current is not None and current.status in EDITED_FOR_EDITOR:
+            return _pass_on_edit(session, actor, now, item_id, text.strip(), source)
         if current is None or current.status not in transitions.OFFICER_WORK:
             raise WrongState("the message's item has left the officer", item_id=item_id,
                              state=current.state if current else "", reason="edited_late")
@@ -482,7 +489,8 @@ def _text_applied(session: Session, item_id: int, source: str) -> bool:
         select(AuditEvent.id)
         .where(
             AuditEvent.item_id == item_id,
-            AuditEvent.action.in_((Action.UPDATE_DRAFT.audit_verb, CREATE_VERB)),
+            AuditEvent.action.in_((Action.UPDATE_DRAFT.audit_verb, CREATE_VERB,
+                                   OFFICER_EDIT_VERB)),
             AuditEvent.data["source"].as_string() == source,
         )
         .limit(1)
@@ -498,6 +506,34 @@ def _note_origin(item: Item, origin: str) -> None:
         joined = ORIGIN_SEPARATOR.join([*known, origin])
         if len(joined) <= MAX_ORIGINS:
             item.forwarded_from = joined
+
+
+def _pass_on_edit(session: Session, actor: Person, now: datetime, item_id: int, text: str,
+                  source: str) -> Item:
+    """The officer's edit of a message, for an item the IT team has: audited and sent to
+    its editor (the IT team while nobody has claimed it) as a note; the item is as it was."""
+    with transaction(session):
+        person = _reload_person(session, actor)
+        item = _lock_item(session, item_id)
+        if item.status not in EDITED_FOR_EDITOR:  # decided meanwhile
+            raise WrongState("the message's item has left the editor", item_id=item_id,
+                             state=item.state, reason="edited_late")
+        if _text_applied(session, item.id, source):
+            return item
+        event = _audit(session, item, person, OFFICER_EDIT_VERB, item.status, item.status, now,
+                       note=text[:MAX_NOTE], data={"source": source})
+        staff = Staff(session)
+        told = told_of((Audience.EDITOR,), item, staff) or told_of((Audience.IT_TEAM,), item,
+                                                                   staff)
+        for target, recipient_id in told:
+            session.add(OutboxMessage(
+                kind=OutboxKind.NOTIFY, item_id=item.id, target=target,
+                recipient_id=recipient_id, template=OFFICER_EDIT_TEMPLATE,
+                payload={"event_id": event.id, "note": event.note},
+                idempotency_key=f"notify:{event.id}:{target}:{recipient_id or ''}",
+                next_attempt_at=now, created_at=now))
+        session.flush()
+        return item
 
 
 def _given_by_message(session: Session, actor: Person, message: str) -> tuple[int, str] | None:

@@ -66,6 +66,8 @@ MESSAGES: dict[str, str] = {
     "ask.request_revision": "Type the revision note for the editor, #{id}:",
     "officer.only_officers": "Only officers can send news material.",
     "officer.submitted": "📤 Submission #{id} has been sent to the IT team.",
+    "officer.edit_passed_on": "Submission #{id} is with the IT team: this change is passed "
+                              "to its editor as a note.",
     "officer.greeting": "Hello, {name}! Send photos of the activity with a description "
                         "(what, where, when), then tap 📤 Kirim.",
     "officer.edit_unused": "This edit is not used. Send it as a new message if needed.",
@@ -168,6 +170,8 @@ MESSAGES: dict[str, str] = {
     "notify.item.claim": "✋ Submission #{id} is being edited by {actor}.",
     "notify.item.return_to_officer": "↩️ Submission #{id} was returned by {actor}: {note}\n"
     "Complete it, then press Submit.",
+    "notify.item.officer_edit": "✏️ #{id} {title}: officer {actor} changed a description "
+                                "to: {note}",
     "notify.item.approve": "✅ #{id} {title} approved by {actor}; it will be published shortly.",
     "notify.item.reject": "❌ #{id} {title} rejected by {actor}. Reason: {note}",
     "notify.item.request_revision": "✏️ {actor} asks for a revision of #{id} {title}: {note}",

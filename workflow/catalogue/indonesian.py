@@ -67,6 +67,8 @@ MESSAGES: dict[str, str] = {
     "ask.request_revision": "Tulis catatan revisi untuk editor, #{id}:",
     "officer.only_officers": "Hanya petugas yang dapat mengirim bahan berita.",
     "officer.submitted": "📤 Kiriman #{id} sudah diteruskan ke Tim IT.",
+    "officer.edit_passed_on": "Kiriman #{id} sudah di Tim IT: perubahan ini diteruskan ke "
+                              "editornya sebagai catatan.",
     "officer.greeting": "Halo, {name}! Kirim foto kegiatan dengan keterangannya "
                         "(apa, di mana, kapan), lalu tekan 📤 Kirim.",
     "officer.edit_unused": "Perubahan pesan ini tidak dipakai. "
@@ -169,6 +171,8 @@ MESSAGES: dict[str, str] = {
     "notify.item.claim": "✋ Kiriman #{id} sedang diedit oleh {actor}.",
     "notify.item.return_to_officer": "↩️ Kiriman #{id} dikembalikan oleh {actor}: {note}\n"
     "Lengkapi lalu tekan Kirim.",
+    "notify.item.officer_edit": "✏️ #{id} {title}: petugas {actor} mengubah keterangan "
+                                "menjadi: {note}",
     "notify.item.approve": "✅ #{id} {title} disetujui oleh {actor}; segera terbit.",
     "notify.item.reject": "❌ #{id} {title} ditolak oleh {actor}. Alasan: {note}",
     "notify.item.request_revision": "✏️ {actor} meminta revisi #{id} {title}: {note}",
