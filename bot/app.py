@@ -53,6 +53,7 @@ from workflow import people
 from workflow.catalogue.lookup import t
 from workflow.context import Context
 from workflow.errors import InvalidValue
+from workflow.models import Role
 from workflow.transitions import TRANSITIONS, Action
 
 NOTIFIER_TICK_SECONDS = 2.0
@@ -108,8 +109,10 @@ def build_application(warta: Context, builder: Any | None = None,
         app.add_handler(CommandHandler(name, guarded(name)))
     app.add_handler(CallbackQueryHandler(on_button))
     private = filters.ChatType.PRIVATE
+    app.add_handler(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, on_edited))
     app.add_handler(MessageHandler(
-        private & (filters.PHOTO | filters.VIDEO | filters.Document.ALL), officer.on_media))
+        private & (filters.PHOTO | filters.VIDEO | filters.VIDEO_NOTE | filters.Document.ALL),
+        officer.on_media))
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, on_private_text))
     app.add_handler(MessageHandler(
         filters.ChatType.GROUPS & filters.REPLY & filters.TEXT & ~filters.COMMAND,
@@ -193,6 +196,15 @@ def _is_date(text: str) -> bool:
 async def on_private_text(update: Update, context: WartaContext) -> None:
     if not await _answered_as_reply(update, context):
         await officer.on_text(update, context)
+
+
+async def on_edited(update: Update, context: WartaContext) -> None:
+    """An edited message: an officer's correction of their draft; anyone else's edited
+    text is read as the text it now is."""
+    if context.me.has_role(Role.PETUGAS):
+        await officer.on_edited(update, context)
+    elif update.effective_message is not None and update.effective_message.text:
+        await on_private_text(update, context)
 
 
 async def on_group_reply(update: Update, context: WartaContext) -> None:

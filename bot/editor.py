@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from telegram import Bot, InputMediaPhoto, InputMediaVideo, Update
+from telegram import Bot, InputMediaPhoto, InputMediaVideo, Message, Update
 from telegram.constants import ParseMode
 
 from bot.base import (
@@ -37,7 +38,8 @@ from workflow.actions import Edit
 from workflow.catalogue.lookup import Safe, t
 from workflow.context import Context
 from workflow.errors import InvalidValue
-from workflow.models import Item, MediaKind, MessageCopy, Person, Status
+from workflow.models import Item, Media, MediaKind, MessageCopy, Person, Status
+from workflow.post_html import STYLES, Span
 from workflow.queries import get_item, list_items, stage_started_at
 from workflow.transaction import transaction
 from workflow.transitions import Action
@@ -73,9 +75,9 @@ async def send_album(bot: Bot, warta: Context, item: Item, chat_id: int,
     False when it has none (nothing was sent)."""
     visual = [m for m in item.media if m.kind in (MediaKind.PHOTO, MediaKind.VIDEO)]
     album = []
-    for number, media in enumerate(visual[:ALBUM_LIMIT], start=1):
+    for media in visual[:ALBUM_LIMIT]:
         path = warta.media.open_stored(media.stored_path)
-        caption = f"{number}" + (" ★" if item.cover is media else "")
+        caption = f"{media.position}" + (" ★" if item.cover is media else "")
         wrap = InputMediaPhoto if media.kind == MediaKind.PHOTO else InputMediaVideo
         album.append(wrap(await asyncio.to_thread(Path(path).read_bytes), caption=caption))
     if len(album) == 1:
@@ -95,7 +97,7 @@ async def send_card(bot: Bot, warta: Context, item: Item, chat_id: int, lang: st
     text = item_card(item, lang, warta.zone, card_checks(item, card, warta.settings.checklist))
     documents = [m for m in item.media if m.kind == MediaKind.DOCUMENT]
     if documents:
-        names = ", ".join(m.original_name or m.mime for m in documents)
+        names = ", ".join(f"{m.original_name or m.mime} ({m.position})" for m in documents)
         text += "\n" + t("item.documents", lang, names=clip(names, DOCUMENT_NAMES))
     message = await bot.send_message(
         chat_id, text, parse_mode=ParseMode.HTML, disable_web_page_preview=True,
@@ -169,19 +171,46 @@ async def correct_with_reason(update: Update, context: WartaContext, item_id: in
 
 
 def _number_to_media(item: Item, number: str) -> int:
-    """Media are shown numbered 1..n in previews; editors refer to them by that number."""
-    try:
-        return item.media[int(number) - 1].id
-    except (ValueError, IndexError):
-        raise InvalidValue(f"no media number {number}", field="media") from None
+    """Media are numbered in previews by their position, which removing one does not
+    change (only /urut renumbers); editors refer to them by that number."""
+    found = next((m.id for m in item.media if str(m.position) == number.strip()), None)
+    if found is None:
+        raise InvalidValue(f"no media number {number}", field="media")
+    return found
 
 
-def parse_edit(item: Item, command: str, text: str, zone: ZoneInfo) -> Edit:
-    """Turns `/judul 12 ...`-style arguments (after the id) into an Edit."""
+def _media_names(media: list[Media], lang: str) -> str:
+    """"foto 1, video 3": each medium with its kind and number."""
+    return ", ".join(t("edit.medium", lang, kind=Safe(t(f"kind.{m.kind}", lang)),
+                       number=m.position) for m in media) or "-"
+
+
+def media_answer(command: str, before: Item, after: Item, lang: str) -> str | None:
+    """What a media command did, by number (None for the other commands)."""
+    if command == "sampul" and after.cover is not None:
+        return t("editor.cover_now", lang, id=after.id,
+                 medium=Safe(_media_names([after.cover], lang)))
+    if command == "hapus":
+        kept = {m.id for m in after.media}
+        return t("editor.media_removed", lang, id=after.id,
+                 removed=Safe(_media_names([m for m in before.media if m.id not in kept], lang)),
+                 left=Safe(_media_names(after.media, lang)))
+    if command == "urut":
+        was = {m.id: m.position for m in before.media}
+        moves = ", ".join(t("edit.renumbered", lang, number=m.position, was=was[m.id])
+                          for m in after.media)
+        return t("editor.media_renumbered", lang, id=after.id, order=Safe(moves))
+    return None
+
+
+def parse_edit(item: Item, command: str, text: str, zone: ZoneInfo,
+               spans: tuple[Span, ...] = ()) -> Edit:
+    """Turns `/judul 12 ...`-style arguments (after the id) into an Edit; `spans` is the
+    text's formatting (kept for the body)."""
     if command == "judul":
         return Edit(title=text)
     if command == "isi":
-        return Edit(body=text)
+        return Edit(body=text, body_format=spans)
     if command == "kategori":
         return Edit(category=text)
     if command == "tag":
@@ -200,6 +229,10 @@ def parse_edit(item: Item, command: str, text: str, zone: ZoneInfo) -> Edit:
         return Edit(publish_at=local.replace(tzinfo=zone))
     raise InvalidValue(f"unknown edit {command}", field="command")
 
+
+# `/isi 3 text` and, as phones type it, `/isi 3` with the text on the lines below: any
+# whitespace separates the parts, and the text keeps its own line breaks.
+EDIT_COMMAND = re.compile(r"/(?P<command>\S+)(?:\s+(?P<id>\S+))?\s*(?P<value>.*)", re.DOTALL)
 
 # Cards an editor may reply to with the item's text: the IT team's card, the editing panel.
 TEXT_CARDS = ("claim", "editing")
@@ -248,20 +281,44 @@ async def on_edit_command(update: Update, context: WartaContext) -> None:
     message = update.effective_message
     if message is None or not message.text:
         return
-    command, _, rest = message.text.partition(" ")
-    command = command.lstrip("/").split("@")[0].lower()
-    item_text, _, value = rest.strip().partition(" ")
-    item_id = parse_id(item_text)
+    found = EDIT_COMMAND.match(message.text)
+    if found is None:
+        return
+    command = found["command"].split("@")[0].lower()
+    item_id = parse_id(found["id"] or "")
+    value = found["value"]
     if item_id is None or not value.strip():
         await reply(update, t(f"usage.{command}", context.lang))
         return
     warta = context.warta
     item = item_for(context, item_id)
-    changes = parse_edit(item, command, value, warta.zone)
+    changes = parse_edit(item, command, value, warta.zone,
+                         formatting(message, found.start("value")))
     with warta.sessions() as session:
-        edited = warta.workflow.edit(session, context.me, item.id, warta.now(), changes)
-    await reply(update, t("editor.saved", context.lang, id=edited.id,
-                          what=Safe(t(f"edit.{command}", context.lang))))
+        warta.workflow.edit(session, context.me, item.id, warta.now(), changes)
+    answer = media_answer(command, item, item_for(context, item.id), context.lang)
+    await reply(update, answer or t("editor.saved", context.lang, id=item.id,
+                                    what=Safe(t(f"edit.{command}", context.lang))))
+
+
+def formatting(message: Message, start: int) -> tuple[Span, ...]:
+    """The message's bold, italic, underline, strikethrough and links after `start`, as
+    spans over message.text[start:] (Telegram counts offsets in UTF-16 units)."""
+    text = message.text or ""
+    index, units = {}, 0
+    for position, char in enumerate(text):
+        index[units] = position
+        units += 2 if ord(char) > 0xFFFF else 1
+    index[units] = len(text)
+    spans = []
+    for entity in message.entities:
+        left, right = index.get(entity.offset), index.get(entity.offset + entity.length)
+        style = str(entity.type)
+        if style in STYLES and left is not None and right is not None:
+            left, right = max(left - start, 0), right - start
+            if right > left:
+                spans.append(Span(style, left, right, entity.url or ""))
+    return tuple(spans)
 
 
 def for_item_argument(button: ItemHandler, usage: str) -> Handler:

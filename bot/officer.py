@@ -5,7 +5,16 @@ from __future__ import annotations
 import asyncio
 from datetime import date, datetime, timedelta
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageOriginChannel,
+    MessageOriginChat,
+    MessageOriginHiddenUser,
+    MessageOriginUser,
+    Update,
+)
 from telegram.error import TelegramError
 
 from bot.base import WartaContext, answer_button, answers_errors, log, reply
@@ -16,11 +25,12 @@ from workflow.actions import NewMedia
 from workflow.catalogue.formats import day_month
 from workflow.catalogue.lookup import Safe, t
 from workflow.errors import InvalidValue
+from workflow.greetings import is_greeting
 from workflow.media.refusals import MediaRejected
 from workflow.models import Item, MediaKind, Role
 from workflow.people import known_sections
 from workflow.queries import items_of_officer, stage_started_at
-from workflow.transitions import Action
+from workflow.transitions import OFFICER_WORK, Action
 
 ALBUM_JOB = "album-{chat}-{group}"
 SECTION_BUTTONS = 12
@@ -37,13 +47,33 @@ async def show_draft(update: Update, context: WartaContext, item_id: int) -> Non
 
 def message_source(update: Update) -> str | None:
     """Names the message behind an update, so that handling the update again after a crash
-    (bot.inbox) does not append its text or create its draft twice. An edited message
-    counts as a new source, as it did before: its new text is appended."""
+    (bot.inbox) does not append its text or create its draft twice. Each edit of a message
+    is a source of its own, after the message's name (see `message_name`)."""
     message = update.effective_message
     if message is None:
         return None
     edited = int(message.edit_date.timestamp()) if message.edit_date else 0
-    return f"telegram:{message.chat_id}:{message.message_id}:{edited}"
+    return f"{message_name(message)}:{edited}"
+
+
+def message_name(message: Message) -> str:
+    """The message, whichever version of it: what its edits have in common."""
+    return f"telegram:{message.chat_id}:{message.message_id}"
+
+
+def forwarded_from(message: Message) -> str:
+    """Who the forwarded message first came from ("" when it is the officer's own): a
+    channel's or group's title, a person's name, or the name a hidden sender shows."""
+    origin = message.forward_origin
+    if isinstance(origin, MessageOriginChannel):
+        return origin.chat.title or ""
+    if isinstance(origin, MessageOriginChat):
+        return origin.sender_chat.title or ""
+    if isinstance(origin, MessageOriginUser):
+        return origin.sender_user.full_name
+    if isinstance(origin, MessageOriginHiddenUser):
+        return origin.sender_user_name
+    return ""
 
 
 def _attachment(message: Message) -> tuple[MediaKind, str, str, int | None, str | None] | None:
@@ -56,6 +86,9 @@ def _attachment(message: Message) -> tuple[MediaKind, str, str, int | None, str 
         video = message.video
         return (MediaKind.VIDEO, video.file_id, video.file_unique_id, video.file_size,
                 video.file_name)
+    if message.video_note:  # a round video recorded in the chat: a video like any other
+        note = message.video_note
+        return (MediaKind.VIDEO, note.file_id, note.file_unique_id, note.file_size, None)
     if message.document:
         doc = message.document
         return (MediaKind.DOCUMENT, doc.file_id, doc.file_unique_id, doc.file_size,
@@ -74,6 +107,9 @@ async def on_media(update: Update, context: WartaContext) -> None:
         return
     kind, file_id, unique_id, declared, name = found
     warta = context.warta
+    # An album part holds back the album's answer while it downloads: a slow part must
+    # not let the answer go out before it is stored.
+    held = _hold_album_answer(update, context, message.media_group_id)
     try:
         warta.media.check_declared_size(kind, declared)
         temp = warta.media.new_temp_path()
@@ -88,6 +124,8 @@ async def on_media(update: Update, context: WartaContext) -> None:
         stored = await asyncio.to_thread(warta.media.store, temp, kind, name)
     except MediaRejected as refusal:
         await reply(update, media_refusal(refusal, context.lang))
+        if held is not None and message.media_group_id:
+            _answer_album_later(update, context, held, message.media_group_id)
         return
     with warta.sessions() as session:
         draft_id = warta.workflow.current_draft_id(session, context.me, warta.now())
@@ -96,38 +134,51 @@ async def on_media(update: Update, context: WartaContext) -> None:
             mime=stored.mime, size=stored.size, width=stored.width, height=stored.height,
             thumbnail_path=stored.thumbnail_path or "", original_name=stored.display_name or "",
             telegram_file_unique_id=unique_id,
-        ))
+        ), source=message_source(update), forwarded_from=forwarded_from(message))
         if message.caption:
             warta.workflow.update_draft(session, context.me, draft_id, warta.now(),
                                         append_text=message.caption,
-                                        source=message_source(update))
+                                        source=message_source(update),
+                                        forwarded_from=forwarded_from(message))
     if message.media_group_id:
         _answer_album_later(update, context, draft_id, message.media_group_id)
     else:
         await show_draft(update, context, draft_id)
 
 
+def _hold_album_answer(update: Update, context: WartaContext,
+                       group: str | None) -> int | None:
+    """Takes back the album's pending answer; returns the draft it would have shown."""
+    queue, chat = context.job_queue, update.effective_chat
+    if queue is None or chat is None or not group:
+        return None
+    held = None
+    for job in queue.get_jobs_by_name(ALBUM_JOB.format(chat=chat.id, group=group)):
+        job.schedule_removal()
+        held = job.data if isinstance(job.data, int) else held
+    return held
+
+
 def _answer_album_later(update: Update, context: WartaContext, draft_id: int, group: str) -> None:
-    """Album parts arrive as separate updates: answer once, after the last one."""
+    """Album parts arrive as separate updates: answer once, when no part has arrived for
+    `telegram.album_wait_seconds` after the last one was stored."""
     queue = context.job_queue
     chat = update.effective_chat
     if queue is None or chat is None:
         return
-    name = ALBUM_JOB.format(chat=chat.id, group=group)
-    for job in queue.get_jobs_by_name(name):
-        job.schedule_removal()
+    _hold_album_answer(update, context, group)
 
     async def answer(_: object) -> None:
         await show_draft(update, context, draft_id)
 
-    queue.run_once(answer, context.warta.settings.telegram.album_wait_seconds, name=name)
+    queue.run_once(answer, context.warta.settings.telegram.album_wait_seconds,
+                   data=draft_id, name=ALBUM_JOB.format(chat=chat.id, group=group))
 
 
 def media_refusal(refusal: MediaRejected, lang: str) -> str:
     details = refusal.details
     limit = details.get("limit_mb", "")
-    return t(f"media.{refusal.reason_code}", lang, limit=limit,
-             detected=str(details.get("detected", "")))
+    return t(f"media.{refusal.reason_code}", lang, limit=limit)
 
 
 @answers_errors
@@ -139,11 +190,36 @@ async def on_text(update: Update, context: WartaContext) -> None:
     if not context.me.has_role(Role.PETUGAS):
         await reply(update, t("hint.use_commands", context.lang))
         return
+    if is_greeting(message.text):
+        await reply(update, t("officer.greeting", context.lang, name=context.me.name))
+        return
     warta = context.warta
     with warta.sessions() as session:
         draft = warta.workflow.add_text(session, context.me, warta.now(), message.text,
-                                        message_source(update))
+                                        message_source(update), forwarded_from(message))
     await show_draft(update, context, draft.id)
+
+
+@answers_errors
+async def on_edited(update: Update, context: WartaContext) -> None:
+    """An officer corrected a text or a caption: the new words replace the old ones in the
+    draft; once sent to the IT team the edit is refused (it would change nothing)."""
+    message = update.edited_message
+    if message is None:
+        return
+    warta = context.warta
+    source = message_source(update)
+    assert source is not None  # the update carries a message
+    with warta.sessions() as session:
+        item = warta.workflow.revise_text(session, context.me, warta.now(),
+                                          message_name(message),
+                                          message.text or message.caption or "", source)
+    if item is None:
+        await reply(update, t("officer.edit_unused", context.lang))
+    elif item.status in OFFICER_WORK:
+        await show_draft(update, context, item.id)
+    else:
+        await reply(update, t("officer.edit_passed_on", context.lang, id=item.id))
 
 
 @answer_for("note")

@@ -287,6 +287,8 @@ def _card(item: Item, lang: str, zone: ZoneInfo, body: str, short: bool | None,
         media=Safe(media_counts(item, lang)), state=Safe(state_label(item.status, lang)),
         date=numeric_date(item.activity_date, lang) if item.activity_date else "-",
     )
+    if item.forwarded_from:
+        text += "\n" + t("item.forwarded_from", lang, source=fit(item.forwarded_from))
     if item.remote_url and item.status not in OFF_THE_SITE:  # also while being corrected
         text += "\n" + t("item.published_at", lang, url=item.remote_url)
     if item.status in NOTE_SHOWN and item.last_note:
@@ -317,6 +319,8 @@ def error_text(error: WorkflowError, lang: str, zone: ZoneInfo) -> str:
         return t("error.conflict", lang, action=Safe(t(f"passive.{error.action}", lang)),
                  by=clip(error.by, CONFLICT_NAME_LIMIT) or t("system", lang),
                  at=when(error.at, zone, lang))
+    if isinstance(error, WrongState) and facts.get("reason") == "edited_late":
+        return t("error.edited_late", lang, id=str(facts.get("item_id", "")))
     if isinstance(error, WrongState):
         return t("error.wrong_state", lang,
                  state=Safe(state_label(str(facts.get("state", "draft")), lang)))
@@ -329,6 +333,9 @@ def error_text(error: WorkflowError, lang: str, zone: ZoneInfo) -> str:
         key = "error.not_yours" if facts.get("reason") == "owner" else "error.not_allowed"
         return t(key, lang)
     if isinstance(error, MissingNote):
+        if facts.get("reason") == "too_short":
+            return t("error.short_note", lang, words=str(facts.get("min_words", "")),
+                     chars=str(facts.get("min_chars", "")))
         return t("error.missing_note", lang)
     if isinstance(error, Incomplete):
         failed = facts.get("failed")

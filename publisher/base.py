@@ -33,6 +33,7 @@ from typing import Final, Literal, Protocol, runtime_checkable
 import requests
 
 from workflow.models import MediaKind
+from workflow.post_html import Span
 
 __all__ = [
     "STATUSES",
@@ -91,6 +92,8 @@ class PublishRequest:
     corrections: tuple[str, ...] = ()
     # 0 for the first publication, then one more for every correction: keys a delivery.
     revision: int = 0
+    # The editor's formatting of `body` (bold, italic, links...), rendered by post_html.
+    body_format: tuple[Span, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

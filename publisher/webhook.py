@@ -184,7 +184,7 @@ def _payload_fields(request: PublishRequest, event: str, remote_id: str | None
         "idempotency_key": request.idempotency_key,
         "title": request.title,
         "body": request.body,
-        "html": body_html(request.body),
+        "html": body_html(request.body, request.body_format),
         "excerpt": request.excerpt,
         "category": request.category,
         "tags": list(request.tags),

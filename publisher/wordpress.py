@@ -327,7 +327,8 @@ class WordPressAdapter:
             # runs shortcodes; users' text must arrive as text.
             "title": html.escape(request.title, quote=False),
             "excerpt": escape_text(request.excerpt),
-            "content": post_html(request.body, shown, request.corrections),
+            "content": post_html(request.body, shown, request.corrections,
+                                 request.body_format),
         }
         if request.publish_at is not None and request.status == "future":
             # date_gmt without an offset is read as UTC.

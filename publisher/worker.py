@@ -85,7 +85,7 @@ from workflow.errors import WrongState
 from workflow.logs import bind
 from workflow.media.storage import InvalidMediaPath, MediaStore
 from workflow.models import Item, Media, MediaKind, OutboxKind, OutboxMessage, Status
-from workflow.post_html import photo_alt, photo_caption
+from workflow.post_html import photo_alt, photo_caption, spans_from_json
 from workflow.transaction import transaction
 
 __all__ = [
@@ -508,6 +508,7 @@ def build_request(
         idempotency_key=key,
         title=item.title,
         body=item.body,
+        body_format=spans_from_json(item.body_format),
         excerpt=excerpt(item.body),
         category=item.category.strip() or None,
         tags=tuple(item.tags or ()),

@@ -357,7 +357,10 @@ class BotApiDouble:
         else:
             message.text = message.plain = text
         message.entities = entities or []
-        message.edit_date = max(int(time.time()), message.date + 1)
+        # Each edit gets a later edit_date, as a person's edits are seconds apart: a
+        # handler may tell the versions of a message apart by it.
+        message.edit_date = max(int(time.time()), message.date + 1,
+                                (message.edit_date or 0) + 1)
         await self.send_update({"edited_message": message.to_api()})
         return message
 

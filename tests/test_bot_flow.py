@@ -41,7 +41,7 @@ async def editor_prepares(office: Office, item_id: int) -> None:
                               f"{item_id} Kegiatan posyandu berjalan lancar.")
     await double.wait_for_message(office.editor, contains="isi disimpan")
     await double.send_command(office.editor, "sampul", f"{item_id} 2")
-    await double.wait_for_message(office.editor, contains="sampul disimpan")
+    await double.wait_for_message(office.editor, contains="sampul sekarang foto 2")
     await double.send_command(office.editor, "pratinjau", str(item_id))
     preview = await double.wait_for_message(office.editor, contains="Posyandu Desa Ampah")
     assert "Status: sedang diedit" in preview.plain

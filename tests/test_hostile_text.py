@@ -474,7 +474,7 @@ async def _awaiting(office: Office, official_name: str | None = None,
         wf, now = office.warta.workflow, office.warta.now()
         with office.warta.sessions() as session:
             official, editor = office.person("official"), office.person("editor")
-            wf.request_revision(session, official, item_id, now, "judul")
+            wf.request_revision(session, official, item_id, now, "judul perlu diganti")
             wf.edit(session, editor, item_id, now, Edit(title=title))
             wf.forward(session, editor, item_id, now)
     await office.flush()

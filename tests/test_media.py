@@ -601,9 +601,14 @@ def test_bad_iso_bmff_refused(store: MediaStore) -> None:
     assert (err.reason_code, err.details["detected"]) == ("unsupported_type", "audio/mp4")
     err = reject(store, mp4_bytes()[:-10], "video")  # truncated mdat
     assert err.reason_code == "broken_file"
+    # HEIC photos are decoded (and converted to JPEG): one that cannot be is a broken photo.
     heic = box(b"ftyp", b"heic" + bytes(4) + b"mif1heic") + box(b"meta", bytes(20))
     err = reject(store, heic, "photo")
-    assert (err.reason_code, err.details["detected"]) == ("unsupported_type", "image/heic")
+    assert (err.reason_code, err.details["detected"]) == ("broken_image", "image/heic")
+    sequence = box(b"ftyp", b"hevc" + bytes(4) + b"mif1hevc") + box(b"meta", bytes(20))
+    err = reject(store, sequence, "photo")
+    assert (err.reason_code, err.details["detected"]) == ("unsupported_type",
+                                                          "image/heic-sequence")
 
 
 def test_matroska_family(store: MediaStore) -> None:

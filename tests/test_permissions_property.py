@@ -1201,7 +1201,7 @@ async def seed_items(office: Office) -> list[int]:
                 continue
             wf.forward(session, editor, item.id, now)
             if target is S.REJECTED:
-                wf.reject(session, official, item.id, now, "Belum layak")
+                wf.reject(session, official, item.id, now, "Belum layak tayang")
             elif target is not S.AWAITING_APPROVAL:
                 wf.approve(session, official, item.id, now)
             if target is S.PUBLISH_FAILED:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from workflow import checklist, transitions
 from workflow.acting import Acting, acting_for
 from workflow.audience import Audience, Staff, deciders, told_of
-from workflow.config import ChecklistSettings
+from workflow.config import ChecklistSettings, NoteSettings
 from workflow.deadlines import DeadlinePolicy
 from workflow.errors import (
     Conflict,
@@ -45,6 +45,7 @@ from workflow.models import (
     StageDeadline,
     Status,
 )
+from workflow.post_html import Span
 from workflow.transaction import transaction
 from workflow.transitions import TRANSITIONS, Action, Transition, WebsiteJob
 
@@ -55,6 +56,12 @@ MAX_TITLE = 300
 MAX_NAME = 200  # section and category columns
 MAX_TAGS = 20
 MAX_TAG = 60
+# An officer's edit of a message after Kirim, while the IT team has the item: a note to it.
+EDITED_FOR_EDITOR = (Status.SUBMITTED, Status.IN_EDITING, Status.AWAITING_APPROVAL)
+OFFICER_EDIT_VERB = "workflow.officer_edit"
+OFFICER_EDIT_TEMPLATE = "item.officer_edit"
+MAX_ORIGINS = 300  # items.forwarded_from; sources past it are left out
+ORIGIN_SEPARATOR = "; "
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,7 @@ class Edit:
 
     title: str | None = None
     body: str | None = None
+    body_format: Sequence[Span] = ()  # with `body`: its formatting (offsets into it)
     category: str | None = None
     tags: Sequence[str] | None = None
     cover_media_id: int | None = None
@@ -90,6 +98,7 @@ class Edit:
         changes = {
             "title": self.title,
             "body": self.body,
+            "body_format": [span.to_json() for span in self.body_format] or None,
             "category": self.category,
             "tags": list(self.tags) if self.tags is not None else None,
             "cover_media_id": self.cover_media_id,
@@ -103,8 +112,13 @@ class Edit:
 class Workflow:
     """The office's SOP, bound to its deadline policy and its forwarding checklist."""
 
-    def __init__(self, deadlines: DeadlinePolicy, *, checklist: ChecklistSettings) -> None:
+    def __init__(
+        self, deadlines: DeadlinePolicy, notes: NoteSettings | None = None, *,
+        checklist: ChecklistSettings,
+    ) -> None:
         self.deadlines = deadlines
+        # None: any non-empty note will do (tests that drive the workflow directly).
+        self.notes = notes or NoteSettings(min_words=0, min_chars=0)
         self.checklist = checklist
 
     # --- officer ---------------------------------------------------------------------
@@ -117,6 +131,7 @@ class Workflow:
         *,
         description: str = "",
         source: str | None = None,
+        forwarded_from: str = "",
     ) -> Item:
         """A new draft; with `source` (the message that asked for it), asking again from
         the same message returns the draft it made instead of a second one."""
@@ -137,10 +152,12 @@ class Workflow:
                 created_at=now,
                 updated_at=now,
             )
+            _note_origin(item, forwarded_from)
             session.add(item)
             session.flush()
             _audit(session, item, person, CREATE_VERB, None, Status.DRAFT, now,
-                   data={"source": source} if source is not None else None)
+                   data={"source": source, "text": item.description}
+                   if source is not None else None)
             _open_deadline(session, self.deadlines, item, Status.DRAFT, now)
             return item
 
@@ -150,20 +167,26 @@ class Workflow:
         return existing if existing is not None else self.create_draft(session, actor, now).id
 
     def add_text(
-        self, session: Session, actor: Person, now: datetime, text: str, source: str | None
+        self, session: Session, actor: Person, now: datetime, text: str, source: str | None,
+        forwarded_from: str = "",
     ) -> Item:
         """An officer's message: appended to their open draft, or the start of a new one
-        (one transaction either way)."""
+        (one transaction either way). `forwarded_from` names where a forwarded text
+        came from."""
         existing = _open_draft_id(session, actor)
         if existing is None:
-            return self.create_draft(session, actor, now, description=text, source=source)
+            return self.create_draft(session, actor, now, description=text, source=source,
+                                     forwarded_from=forwarded_from)
         return self.update_draft(session, actor, existing, now, append_text=text,
-                                 source=source)
+                                 source=source, forwarded_from=forwarded_from)
 
     def add_media(
-        self, session: Session, actor: Person, item_id: int, now: datetime, new: NewMedia
+        self, session: Session, actor: Person, item_id: int, now: datetime, new: NewMedia,
+        source: str | None = None, forwarded_from: str = "",
     ) -> Media:
-        """Attaches a stored file; the same Telegram file sent twice is attached once."""
+        """Attaches a stored file; the same Telegram file sent twice is attached once.
+        `source` names the message that carried it (so that editing its caption later
+        finds the item, see revise_text)."""
         with self._acting(session, actor, item_id, Action.UPDATE_DRAFT, now) as act:
             if new.telegram_file_unique_id:
                 already = session.scalars(
@@ -187,7 +210,11 @@ class Workflow:
             )
             session.add(media)
             session.flush()
-            act.record(data={"media_id": media.id, "kind": new.kind}, verb="workflow.add_media")
+            _note_origin(act.item, forwarded_from)
+            data: dict[str, Any] = {"media_id": media.id, "kind": new.kind}
+            if source is not None:
+                data["source"] = source
+            act.record(data=data, verb="workflow.add_media")
             return media
 
     def update_draft(
@@ -201,6 +228,7 @@ class Workflow:
         section: str | None = None,
         activity_date: date | None = None,
         source: str | None = None,
+        forwarded_from: str = "",
     ) -> Item:
         """The officer adds to the description, or sets the section or activity date.
 
@@ -216,12 +244,13 @@ class Workflow:
                 if section is None and activity_date is None:
                     return item
             if text:
+                _note_origin(item, forwarded_from)
                 item.description = "\n\n".join(
                     part for part in (item.description, text) if part
                 )
                 data["appended"] = len(text)
                 if source is not None:
-                    data["source"] = source
+                    data["source"], data["text"] = source, text
             if section is not None:
                 item.section = _bounded(section, MAX_NAME, "section")
                 data["section"] = item.section
@@ -229,6 +258,34 @@ class Workflow:
                 item.activity_date = activity_date
                 data["activity_date"] = activity_date.isoformat()
             act.record(data=data)
+            return item
+
+    def revise_text(
+        self, session: Session, actor: Person, now: datetime, message: str, text: str,
+        source: str,
+    ) -> Item | None:
+        """An officer edited a message they had sent (`message`: its source without the edit
+        time): the text it gave the description is replaced by `text`, not added to it.
+        None when the message gave no item anything. Once the item is with the IT team the
+        edit changes nothing but reaches its editor as a note (see _pass_on_edit); once
+        decided it is refused, naming the item."""
+        given = _given_by_message(session, actor, message)
+        if given is None:
+            return None
+        item_id, earlier = given
+        current = session.get(Item, item_id, populate_existing=True)
+        session.rollback()
+        if current is not None and current.status in EDITED_FOR_EDITOR:
+            return _pass_on_edit(session, actor, now, item_id, text.strip(), source)
+        if current is None or current.status not in transitions.OFFICER_WORK:
+            raise WrongState("the message's item has left the officer", item_id=item_id,
+                             state=current.state if current else "", reason="edited_late")
+        with self._acting(session, actor, item_id, Action.UPDATE_DRAFT, now) as act:
+            item, new = act.item, text.strip()
+            if _text_applied(session, item.id, source):
+                return item
+            item.description = _replace_part(item.description, earlier, new)
+            act.record(data={"source": source, "text": new, "replaced": len(earlier)})
             return item
 
     def submit(self, session: Session, actor: Person, item_id: int, now: datetime) -> Item:
@@ -431,7 +488,7 @@ class Workflow:
             except WrongState:
                 _explain_conflict(session, transition, item)
                 raise
-            cleaned = _clean_note(note, transition)
+            cleaned = _clean_note(note, transition, self.notes)
             # Set before the action's own changes, so that they and it are one UPDATE (and
             # one version step) rather than two.
             item.updated_at = now
@@ -561,12 +618,84 @@ def _text_applied(session: Session, item_id: int, source: str) -> bool:
         select(AuditEvent.id)
         .where(
             AuditEvent.item_id == item_id,
-            AuditEvent.action.in_((Action.UPDATE_DRAFT.audit_verb, CREATE_VERB)),
+            AuditEvent.action.in_((Action.UPDATE_DRAFT.audit_verb, CREATE_VERB,
+                                   OFFICER_EDIT_VERB)),
             AuditEvent.data["source"].as_string() == source,
         )
         .limit(1)
     )
     return found is not None
+
+
+def _note_origin(item: Item, origin: str) -> None:
+    """Adds where forwarded material came from to the item's list of sources, once."""
+    origin = " ".join(origin.split())[:MAX_NAME]
+    known = [name for name in (item.forwarded_from or "").split(ORIGIN_SEPARATOR) if name]
+    if origin and origin not in known:
+        joined = ORIGIN_SEPARATOR.join([*known, origin])
+        if len(joined) <= MAX_ORIGINS:
+            item.forwarded_from = joined
+
+
+def _pass_on_edit(session: Session, actor: Person, now: datetime, item_id: int, text: str,
+                  source: str) -> Item:
+    """The officer's edit of a message, for an item the IT team has: audited and sent to
+    its editor (the IT team while nobody has claimed it) as a note; the item is as it was."""
+    with transaction(session):
+        person = _reload_person(session, actor)
+        item = _lock_item(session, item_id)
+        if item.status not in EDITED_FOR_EDITOR:  # decided meanwhile
+            raise WrongState("the message's item has left the editor", item_id=item_id,
+                             state=item.state, reason="edited_late")
+        if _text_applied(session, item.id, source):
+            return item
+        event = _audit(session, item, person, OFFICER_EDIT_VERB, item.status, item.status, now,
+                       note=text[:MAX_NOTE], data={"source": source})
+        staff = Staff(session)
+        told = told_of((Audience.EDITOR,), item, staff) or told_of((Audience.IT_TEAM,), item,
+                                                                   staff)
+        for target, recipient_id in told:
+            session.add(OutboxMessage(
+                kind=OutboxKind.NOTIFY, item_id=item.id, target=target,
+                recipient_id=recipient_id, template=OFFICER_EDIT_TEMPLATE,
+                payload={"event_id": event.id, "note": event.note},
+                idempotency_key=f"notify:{event.id}:{target}:{recipient_id or ''}",
+                next_attempt_at=now, created_at=now))
+        session.flush()
+        return item
+
+
+def _given_by_message(session: Session, actor: Person, message: str) -> tuple[int, str] | None:
+    """(item id, the text it gave now) for the officer's message `message`: the newest
+    text among the audit rows of its versions, "" when it gave only a file."""
+    rows = session.execute(
+        select(AuditEvent.item_id, AuditEvent.data)
+        .join(Item, Item.id == AuditEvent.item_id)
+        .where(Item.officer_id == actor.id,
+               AuditEvent.data["source"].as_string().startswith(f"{message}:"))
+        .order_by(AuditEvent.id)
+    ).all()
+    session.rollback()
+    if not rows:
+        return None
+    texts = [str(data["text"]) for _, data in rows if "text" in data]
+    item_id = rows[-1][0]
+    assert item_id is not None  # joined to its item
+    return item_id, texts[-1] if texts else ""
+
+
+def _replace_part(description: str, old: str, new: str) -> str:
+    """The description with its last `old` replaced by `new` (or `new` added after it,
+    when `old` is gone: the officer wrote around it since). Two messages with the very
+    same words are told apart by nothing, so the later one's place is taken."""
+    at = description.rfind(old) if old else -1
+    if at < 0:
+        return "\n\n".join(part for part in (description, new) if part)
+    before, after = description[:at], description[at + len(old):]
+    if not new:  # the part is emptied: its separator goes with it
+        before = before.removesuffix("\n\n") if before else before
+        after = after.removeprefix("\n\n") if not before else after
+    return before + new + after
 
 
 def _draft_made_by(session: Session, person: Person, source: str) -> Item | None:
@@ -623,10 +752,18 @@ def _explain_conflict(session: Session, transition: Transition, item: Item) -> N
     )
 
 
-def _clean_note(note: str | None, transition: Transition) -> str:
+def _clean_note(note: str | None, transition: Transition, notes: NoteSettings) -> str:
     cleaned = (note or "").strip()
     if transition.needs_note and not cleaned:
         raise MissingNote(f"{transition.action} needs a reason", action=transition.action)
+    # Only an official's reason has a minimum: the officer and the editor act on it, and
+    # "tidak" tells them nothing. The editor's note to the officer and the publisher's
+    # error text are taken as written.
+    if (transition.needs_note and Role.PEJABAT in transition.roles
+            and not notes.long_enough(cleaned)):
+        raise MissingNote(f"{transition.action} reason too short", action=transition.action,
+                          reason="too_short", min_words=notes.min_words,
+                          min_chars=notes.min_chars)
     if len(cleaned) > MAX_NOTE:
         raise InvalidValue("note too long", field="note", limit=MAX_NOTE)
     return cleaned
@@ -827,6 +964,11 @@ def _apply_edit(session: Session, item: Item, changes: Edit, now: datetime) -> N
         if not changes.body.strip():
             raise InvalidValue("body must not be empty", field="body")
         item.body = changes.body.strip()
+        lead = len(changes.body) - len(changes.body.lstrip())
+        item.body_format = [
+            Span(span.style, max(span.start - lead, 0), min(span.end - lead, len(item.body)),
+                 span.url).to_json()
+            for span in changes.body_format if span.end - lead > max(span.start - lead, 0)]
     if changes.category is not None:
         item.category = _bounded(changes.category, MAX_NAME, "category")
     if changes.tags is not None:

@@ -202,6 +202,19 @@ class ChecklistSettings:
 
 
 @dataclass(frozen=True)
+class NoteSettings:
+    """How much an official must write to reject or to ask for a revision: at least
+    `min_words` words or `min_chars` characters, so that "ok" or "x" is asked again."""
+
+    min_words: int = 3
+    min_chars: int = 15
+
+    def long_enough(self, text: str) -> bool:
+        words = text.split()
+        return len(words) >= self.min_words or len(text.strip()) >= self.min_chars
+
+
+@dataclass(frozen=True)
 class Settings:
     office: OfficeSettings = OfficeSettings()
     telegram: TelegramSettings = TelegramSettings()
@@ -214,6 +227,7 @@ class Settings:
     deadlines: DeadlineSettings = DeadlineSettings()
     alerts: AlertSettings = AlertSettings()
     checklist: ChecklistSettings = ChecklistSettings()
+    notes: NoteSettings = NoteSettings()
     web: WebSettings = WebSettings()
     source: str = ""
 
@@ -356,6 +370,9 @@ def _check_values(settings: Settings) -> None:
     for name in ("min_body_words", "max_title_chars"):
         if getattr(settings.checklist, name) < 0:
             raise ConfigError(f"checklist.{name}", "must be 0 (not checked) or more")
+    for name in ("min_words", "min_chars"):
+        if getattr(settings.notes, name) < 0:
+            raise ConfigError(f"notes.{name}", "must be 0 (not checked) or more")
     if not 1 <= settings.media.jpeg_quality <= 95:
         raise ConfigError("media.jpeg_quality", "must be between 1 and 95")
     settings.deadlines.allowances()

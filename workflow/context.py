@@ -47,7 +47,7 @@ class Context:
     @cached_property
     def workflow(self) -> Workflow:
         return Workflow(StageDeadlines.from_settings(self.settings.deadlines, self.calendar),
-                        checklist=self.settings.checklist)
+                        self.settings.notes, checklist=self.settings.checklist)
 
     @cached_property
     def media(self) -> MediaStore:

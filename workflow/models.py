@@ -164,12 +164,17 @@ class Item(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     title: Mapped[str] = mapped_column(String(300), default="")
     body: Mapped[str] = mapped_column(Text, default="")
+    # The editor's formatting of the body (workflow.post_html.Span as JSON objects).
+    body_format: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list,
+                                                              server_default="[]")
     section: Mapped[str] = mapped_column(String(200), default="")
     category: Mapped[str] = mapped_column(String(200), default="")
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     activity_date: Mapped[date | None]
     publish_at: Mapped[datetime | None]
     last_note: Mapped[str] = mapped_column(Text, default="")
+    # Forwarded material keeps its source: the channels, chats or people it came from.
+    forwarded_from: Mapped[str] = mapped_column(String(300), default="", server_default="")
     remote_id: Mapped[str] = mapped_column(String(100), default="")
     remote_url: Mapped[str] = mapped_column(String(1000), default="")
     created_at: Mapped[moment]

@@ -13,6 +13,7 @@ and block themes treat it as blocks, and classic themes see plain ``<p>``/``<fig
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -24,11 +25,10 @@ from workflow.models import MediaKind
 if TYPE_CHECKING:
     from workflow.models import Item, Media
 
-__all__ = ["Embedded", "body_html", "corrections_html", "escape_text", "photo_alt", "photo_caption",
-           "post_html", "post_html_for_preview"]
+__all__ = ["STYLES", "Embedded", "Span", "body_html", "corrections_html", "escape_text",
+           "photo_alt", "photo_caption", "post_html", "post_html_for_preview", "spans_from_json"]
 
 _SHORTCODE_BRACKETS: Final = {ord("["): "&#91;", ord("]"): "&#93;"}
-_PARAGRAPH_BREAK: Final = re.compile(r"\n[ \t]*\n+")
 # An http(s) URL in raw user text. Quotes, angle brackets and square brackets end it, so a
 # link never needs them (they would be escaped in the href anyway).
 _URL: Final = re.compile(r"https?://[^\s<>\"'\[\]]+")
@@ -40,6 +40,43 @@ _ATTR_ESCAPES: Final = (
 )
 # Punctuation that usually ends a sentence rather than the URL it follows.
 _URL_TRAILING: Final = ".,;:!?)"
+
+
+# The formatting an editor's text keeps on the website (from Telegram's message entities),
+# each with the element it becomes; anything else (code, spoilers, mentions) stays plain.
+STYLES: Final[dict[str, str]] = {"bold": "strong", "italic": "em", "underline": "u",
+                                 "strikethrough": "s", "text_link": "a"}
+_LINK_SCHEMES: Final = ("http://", "https://", "mailto:")
+# A line that starts a list item: "- ", "• ", "* " (bullets) or "1. ", "2) " (numbers).
+_BULLET: Final = re.compile(r"[-•*]\s+")
+_NUMBERED: Final = re.compile(r"\d{1,3}[.)]\s+")
+
+
+@dataclass(frozen=True)
+class Span:
+    """Formatting over text[start:end] (Python string offsets); `url` for links."""
+
+    style: str
+    start: int
+    end: int
+    url: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return {"style": self.style, "start": self.start, "end": self.end, "url": self.url}
+
+
+def spans_from_json(rows: Iterable[object]) -> tuple[Span, ...]:
+    """The spans stored with an item's body; anything malformed or unknown is left out."""
+    spans = []
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        style, start, end, url = (row.get("style"), row.get("start"), row.get("end"),
+                                  row.get("url", ""))
+        if (style in STYLES and isinstance(start, int) and isinstance(end, int)
+                and 0 <= start < end and isinstance(url, str)):
+            spans.append(Span(style, start, end, url))
+    return tuple(spans)
 
 
 @dataclass(frozen=True)
@@ -75,9 +112,48 @@ def _line_html(line: str) -> str:
     return "".join(out)
 
 
-def _paragraphs(text: str) -> list[str]:
-    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
-    return [p.strip() for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
+def _styled(text: str, start: int, end: int, spans: Sequence[Span]) -> str:
+    """text[start:end] as escaped inline HTML: runs of the same formatting wrapped in their
+    elements (closed and reopened where formatting changes, so elements always nest),
+    links only to http(s) and mailto, and bare URLs outside links made links."""
+    cuts = sorted({start, end, *(p for s in spans for p in (s.start, s.end) if start < p < end)})
+    out = []
+    for left, right in itertools.pairwise(cuts):
+        active = [s for s in spans if s.start <= left and right <= s.end]
+        link = next((s.url for s in active if s.style == "text_link"
+                     and s.url.lower().startswith(_LINK_SCHEMES)), "")
+        piece = text[left:right]
+        inner = escape_text(piece) if link else _line_html(piece)
+        for tag in sorted({STYLES[s.style] for s in active if s.style != "text_link"}):
+            inner = f"<{tag}>{inner}</{tag}>"
+        if link:
+            inner = f'<a href="{escape_text(link)}" rel="nofollow noopener">{inner}</a>'
+        out.append(inner)
+    return "".join(out)
+
+
+def _lines(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each line of `text`, without the spaces around it."""
+    found, at = [], 0
+    for line in text.split("\n"):
+        stripped = line.strip()
+        lead = len(line) - len(line.lstrip())
+        found.append((at + lead, at + lead + len(stripped)))
+        at += len(line) + 1
+    return found
+
+
+def _list_block(text: str, lines: list[tuple[int, int]], spans: Sequence[Span]) -> str | None:
+    """A paragraph whose every line is a list item, as a list block; else None."""
+    for marker, tag in ((_BULLET, "ul"), (_NUMBERED, "ol")):
+        found = [marker.match(text, start, end) for start, end in lines]
+        if len(lines) > 1 and all(found):
+            items = "".join(
+                _block("list-item", f"<li>{_styled(text, m.end(), end, spans)}</li>")
+                for m, (_, end) in zip(found, lines, strict=True) if m is not None)
+            attrs: dict[str, object] | None = {"ordered": True} if tag == "ol" else None
+            return _block("list", f'<{tag} class="wp-block-list">{items}</{tag}>', attrs)
+    return None
 
 
 def _block(name: str, inner: str, attrs: dict[str, object] | None = None) -> str:
@@ -91,13 +167,21 @@ def _block(name: str, inner: str, attrs: dict[str, object] | None = None) -> str
     return f"{opener}\n{inner}\n<!-- /wp:{name} -->"
 
 
-def body_html(text: str) -> str:
-    """Paragraph blocks from plain text: blank lines separate paragraphs, single newlines
-    become <br>."""
-    blocks = []
-    for paragraph in _paragraphs(text):
-        lines = [_line_html(line.strip()) for line in paragraph.split("\n")]
-        blocks.append(_block("paragraph", "<p>" + "<br>".join(lines) + "</p>"))
+def body_html(text: str, spans: Sequence[Span] = ()) -> str:
+    """Paragraph blocks from the body: blank lines separate paragraphs, single newlines
+    become <br>, a paragraph of "- " or "1. " lines becomes a list, and `spans` (the
+    editor's bold, italic, underline, strikethrough and links) their elements."""
+    text = text.replace("\r\n", " \n").replace("\r", "\n")  # keeps the spans' offsets
+    blocks, paragraph = [], []
+    for start, end in [*_lines(text), (0, 0)]:
+        if start < end:
+            paragraph.append((start, end))
+            continue
+        if paragraph:
+            listed = _list_block(text, paragraph, spans)
+            blocks.append(listed or _block("paragraph", "<p>" + "<br>".join(
+                _styled(text, s, e, spans) for s, e in paragraph) + "</p>"))
+        paragraph = []
     return "\n\n".join(blocks)
 
 
@@ -149,12 +233,13 @@ def corrections_html(corrections: Sequence[str]) -> str:
         if notes else ""
 
 
-def post_html(body: str, media: Iterable[Embedded], corrections: Sequence[str] = ()) -> str:
-    """Post content: the body, then a gallery of the photos, the videos, the documents,
-    and last any correction notes."""
+def post_html(body: str, media: Iterable[Embedded], corrections: Sequence[str] = (),
+              spans: Sequence[Span] = ()) -> str:
+    """Post content: the body (with its formatting `spans`), then a gallery of the photos,
+    the videos, the documents, and last any correction notes."""
     items = list(media)
     photos = [m for m in items if m.kind == MediaKind.PHOTO]
-    parts = [body_html(body)] if body.strip() else []
+    parts = [body_html(body, spans)] if body.strip() else []
     if photos:
         parts.append(_gallery(photos))
     parts += [_video(m) for m in items if m.kind == MediaKind.VIDEO]
@@ -185,4 +270,4 @@ def post_html_for_preview(item: Item, media: Sequence[tuple[Media, str]]) -> str
                       alt=photo_alt(item, m) if m.kind == MediaKind.PHOTO else "",
                       caption=photo_caption(item) if m.kind == MediaKind.PHOTO else "")
              for m, url in media]
-    return post_html(item.body, shown)
+    return post_html(item.body, shown, spans=spans_from_json(item.body_format))

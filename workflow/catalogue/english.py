@@ -14,7 +14,9 @@ MESSAGES: dict[str, str] = {
     "/judul ID text · /isi ID text · /sampul ID N · /hapus ID N · /urut ID 3 1 2\n"
     "/kategori ID name · /tag ID a, b · /jadwal ID 2026-12-01 09:00\n"
     "/ajukan ID\n"
-    "Or reply to its card: the first line becomes the title, the rest the body.",
+    "Or reply to its card: the first line becomes the title, the rest the body.\n"
+    "In /isi, bold, italic, underline, strikethrough, links, line breaks and lists (- or 1.) "
+    "reach the website.",
     "help.pejabat": "<b>Official</b>: on a preview press ✅ Approve, ❌ Reject (with a reason) "
     "or ✏️ Revise (with a note).",
     "help.admin": "<b>Admin</b>: /undang ROLE [section] invitation link · /pengguna list · "
@@ -44,6 +46,7 @@ MESSAGES: dict[str, str] = {
     "Status: <b>{state}</b>",
     "item.published_at": "🌐 Published: {url}",
     "item.last_note": "Note: {note}",
+    "item.forwarded_from": "↪️ Forwarded from {source}",
     "item.decided": "Decided by {by}, {at}",
     "item.documents": "Documents: {names}",
     "btn.submit": "📤 Submit",
@@ -65,6 +68,11 @@ MESSAGES: dict[str, str] = {
     "ask.request_revision": "Type the revision note for the editor, #{id}:",
     "officer.only_officers": "Only officers can send news material.",
     "officer.submitted": "📤 Submission #{id} has been sent to the IT team.",
+    "officer.edit_passed_on": "Submission #{id} is with the IT team: this change is passed "
+                              "to its editor as a note.",
+    "officer.greeting": "Hello, {name}! Send photos of the activity with a description "
+                        "(what, where, when), then tap 📤 Kirim.",
+    "officer.edit_unused": "This edit is not used. Send it as a new message if needed.",
     "officer.cancelled": "🗑 Draft #{id} cancelled.",
     "officer.pick_date": "Activity date and section for #{id}? "
     "(or /tanggal 2026-11-25, /bidang Section Name)",
@@ -74,6 +82,14 @@ MESSAGES: dict[str, str] = {
     "/tag {id} a, b · /pratinjau {id} · /ajukan {id}\n"
     "Or reply to the card above: the first line becomes the title, the rest the body.",
     "editor.saved": "✔️ #{id}: {what} saved.",
+    "editor.cover_now": "✔️ #{id}: the cover is now {medium}.",
+    "editor.media_removed": "✔️ #{id}: {removed} removed. The other numbers stay: {left}.",
+    "editor.media_renumbered": "✔️ #{id}: new order {order}.",
+    "edit.medium": "{kind} {number}",
+    "edit.renumbered": "{number} (was {was})",
+    "kind.photo": "photo",
+    "kind.video": "video",
+    "kind.document": "document",
     "editor.forwarded": "📨 #{id} forwarded to the officials.",
     "editor.returned": "↩️ #{id} returned to the officer.",
     "editor.retrying": "🔁 #{id} queued for publishing again.",
@@ -98,9 +114,12 @@ MESSAGES: dict[str, str] = {
     "time.days": "{d} days {h} h",
     "error.conflict": "Already {action} by {by} at {at}.",
     "error.wrong_state": "Not possible: the item is {state}.",
+    "error.edited_late": "Submission #{id} is already with the IT team, so this edit does "
+                          "not reach it. Send the IT team a new message if needed.",
     "error.not_allowed": "Sorry, you are not allowed to do that.",
     "error.not_yours": "Sorry, this item is not yours to act on.",
     "error.missing_note": "A reason or note is required.",
+    "error.short_note": "Too short: write at least {words} words or {chars} characters.",
     "error.incomplete.content": "The draft is empty: "
     "send photos, documents or a description first.",
     "error.incomplete.title": "No title yet: /judul ID text.",
@@ -128,12 +147,13 @@ MESSAGES: dict[str, str] = {
     "media.too_large": "The file is too large (max. {limit} MB). Shrink or split it.",
     "media.too_large_to_download": "Files over {limit} MB cannot be fetched by the bot. Send a "
     "smaller version, or hand it to the IT team directly.",
-    "media.unsupported_type": "This file type is not accepted ({detected}). Send photos (JPG/PNG), "
-    "videos (MP4), PDF, Word, Excel or PowerPoint.",
+    "media.unsupported_type": "This kind of file is not accepted. Send photos (as a photo, "
+    "not a file), videos, PDF, Word, Excel or PowerPoint.",
     "media.broken_file": "The file is damaged or incomplete; please send it again.",
-    "media.broken_image": "The photo is damaged or incomplete; please send it again.",
     "media.archive_bomb": "This document is not normal: its contents unpack far too large. "
     "Save it again and resend it, or send it as a PDF.",
+    "media.broken_image": "The photo is damaged or cannot be read; send it again as a photo, "
+    "not a file.",
     "media.image_too_big": "The image resolution is too large; send it as a normal photo.",
     "usage.riwayat": "Usage: /riwayat ID",
     "usage.bahasa": "Usage: /bahasa id or /bahasa en",
@@ -155,6 +175,8 @@ MESSAGES: dict[str, str] = {
     "notify.item.claim": "✋ Submission #{id} is being edited by {actor}.",
     "notify.item.return_to_officer": "↩️ Submission #{id} was returned by {actor}: {note}\n"
     "Complete it, then press Submit.",
+    "notify.item.officer_edit": "✏️ #{id} {title}: officer {actor} changed a description "
+                                "to: {note}",
     "notify.item.approve": "✅ #{id} {title} approved by {actor}; it will be published shortly.",
     "notify.item.reject": "❌ #{id} {title} rejected by {actor}. Reason: {note}",
     "notify.item.request_revision": "✏️ {actor} asks for a revision of #{id} {title}: {note}",

@@ -14,7 +14,9 @@ MESSAGES: dict[str, str] = {
     "/judul ID teks · /isi ID teks · /sampul ID N · /hapus ID N · /urut ID 3 1 2\n"
     "/kategori ID nama · /tag ID a, b · /jadwal ID 2026-12-01 09:00\n"
     "/ajukan ID\n"
-    "Atau balas kartunya: baris pertama jadi judul, sisanya isi.",
+    "Atau balas kartunya: baris pertama jadi judul, sisanya isi.\n"
+    "Di /isi, tebal, miring, garis bawah, coret, tautan, baris baru dan daftar (- atau 1.) "
+    "ikut ke situs.",
     "help.pejabat": "<b>Pejabat</b>: pada pratinjau tekan ✅ Setujui, ❌ Tolak (dengan alasan) "
     "atau ✏️ Revisi (dengan catatan).",
     "help.admin": "<b>Admin</b>: /undang PERAN [bidang] tautan undangan · /pengguna daftar · "
@@ -45,6 +47,7 @@ MESSAGES: dict[str, str] = {
     "Status: <b>{state}</b>",
     "item.published_at": "🌐 Terbit: {url}",
     "item.last_note": "Catatan: {note}",
+    "item.forwarded_from": "↪️ Diteruskan dari {source}",
     "item.decided": "Diputuskan oleh {by}, {at}",
     "item.documents": "Dokumen: {names}",
     "btn.submit": "📤 Kirim",
@@ -66,6 +69,12 @@ MESSAGES: dict[str, str] = {
     "ask.request_revision": "Tulis catatan revisi untuk editor, #{id}:",
     "officer.only_officers": "Hanya petugas yang dapat mengirim bahan berita.",
     "officer.submitted": "📤 Kiriman #{id} sudah diteruskan ke Tim IT.",
+    "officer.edit_passed_on": "Kiriman #{id} sudah di Tim IT: perubahan ini diteruskan ke "
+                              "editornya sebagai catatan.",
+    "officer.greeting": "Halo, {name}! Kirim foto kegiatan dengan keterangannya "
+                        "(apa, di mana, kapan), lalu tekan 📤 Kirim.",
+    "officer.edit_unused": "Perubahan pesan ini tidak dipakai. "
+                           "Kirim sebagai pesan baru bila perlu.",
     "officer.cancelled": "🗑 Draf #{id} dibatalkan.",
     "officer.pick_date": "Tanggal kegiatan dan bidang untuk #{id}? "
     "(atau /tanggal 2026-11-25, /bidang Nama Bidang)",
@@ -75,6 +84,14 @@ MESSAGES: dict[str, str] = {
     "/tag {id} a, b · /pratinjau {id} · /ajukan {id}\n"
     "Atau balas kartu di atas: baris pertama jadi judul, sisanya isi.",
     "editor.saved": "✔️ #{id}: {what} disimpan.",
+    "editor.cover_now": "✔️ #{id}: sampul sekarang {medium}.",
+    "editor.media_removed": "✔️ #{id}: {removed} dihapus. Nomor lain tetap: {left}.",
+    "editor.media_renumbered": "✔️ #{id}: urutan baru {order}.",
+    "edit.medium": "{kind} {number}",
+    "edit.renumbered": "{number} (dulu {was})",
+    "kind.photo": "foto",
+    "kind.video": "video",
+    "kind.document": "dokumen",
     "editor.forwarded": "📨 #{id} diajukan ke pejabat.",
     "editor.returned": "↩️ #{id} dikembalikan ke petugas.",
     "editor.retrying": "🔁 #{id} dijadwalkan terbit lagi.",
@@ -99,9 +116,12 @@ MESSAGES: dict[str, str] = {
     "time.days": "{d} hari {h} jam",
     "error.conflict": "Sudah {action} oleh {by} pada {at}.",
     "error.wrong_state": "Tidak bisa: item sedang {state}.",
+    "error.edited_late": "Kiriman #{id} sudah di Tim IT, jadi perubahan pesan ini tidak ikut. "
+                          "Tulis pesan baru ke Tim IT bila perlu.",
     "error.not_allowed": "Maaf, Anda tidak berwenang untuk itu.",
     "error.not_yours": "Maaf, item ini bukan milik/tanggungan Anda.",
     "error.missing_note": "Alasan atau catatan wajib diisi.",
+    "error.short_note": "Terlalu singkat: tulis minimal {words} kata atau {chars} huruf.",
     "error.incomplete.content": "Draf masih kosong: kirim foto, dokumen atau keterangan dulu.",
     "error.incomplete.title": "Judul belum diisi: /judul ID teks.",
     "error.incomplete.body": "Isi berita belum diisi: /isi ID teks.",
@@ -128,12 +148,13 @@ MESSAGES: dict[str, str] = {
     "media.too_large": "Berkas terlalu besar (maks. {limit} MB). Kecilkan atau bagi berkasnya.",
     "media.too_large_to_download": "Berkas di atas {limit} MB tidak bisa diambil bot. Kirim versi "
     "lebih kecil, atau serahkan langsung ke Tim IT.",
-    "media.unsupported_type": "Jenis berkas tidak diterima ({detected}). Kirim foto (JPG/PNG), "
-    "video (MP4), PDF, Word, Excel atau PowerPoint.",
+    "media.unsupported_type": "Jenis berkas ini tidak diterima. Kirim foto (sebagai foto, "
+    "bukan file), video, PDF, Word, Excel atau PowerPoint.",
     "media.broken_file": "Berkas rusak atau tidak lengkap; kirim ulang.",
-    "media.broken_image": "Foto rusak atau tidak lengkap; kirim ulang.",
     "media.archive_bomb": "Dokumen ini tidak wajar: isinya mengembang terlalu besar saat dibuka. "
     "Simpan ulang dokumennya lalu kirim lagi, atau kirim sebagai PDF.",
+    "media.broken_image": "Foto rusak atau tidak bisa dibaca; kirim ulang sebagai foto, "
+    "bukan file.",
     "media.image_too_big": "Gambar terlalu besar resolusinya; kirim sebagai foto biasa.",
     "usage.riwayat": "Cara pakai: /riwayat ID",
     "usage.bahasa": "Cara pakai: /bahasa id atau /bahasa en",
@@ -155,6 +176,8 @@ MESSAGES: dict[str, str] = {
     "notify.item.claim": "✋ Kiriman #{id} sedang diedit oleh {actor}.",
     "notify.item.return_to_officer": "↩️ Kiriman #{id} dikembalikan oleh {actor}: {note}\n"
     "Lengkapi lalu tekan Kirim.",
+    "notify.item.officer_edit": "✏️ #{id} {title}: petugas {actor} mengubah keterangan "
+                                "menjadi: {note}",
     "notify.item.approve": "✅ #{id} {title} disetujui oleh {actor}; segera terbit.",
     "notify.item.reject": "❌ #{id} {title} ditolak oleh {actor}. Alasan: {note}",
     "notify.item.request_revision": "✏️ {actor} meminta revisi #{id} {title}: {note}",

@@ -10,6 +10,8 @@ from workflow.media.mime_types import (
     DOCX,
     GPP,
     GPP2,
+    HEIC,
+    HEIF,
     JPEG,
     MKV,
     MOV,
@@ -51,7 +53,7 @@ class MediaLimits:
     # and as a multiple of the file's own size (checked without inflating anything).
     max_archive_inflated_bytes: int = 200 * MB
     max_archive_ratio: float = 100.0
-    photo_mime_types: frozenset[str] = frozenset({JPEG, PNG, WEBP})
+    photo_mime_types: frozenset[str] = frozenset({JPEG, PNG, WEBP, HEIC, HEIF})
     document_mime_types: frozenset[str] = frozenset(
         {PDF, DOC, DOCX, XLS, XLSX, PPT, PPTX, ODT, ODS, ODP}
     )

@@ -7,6 +7,8 @@ from typing import Final
 JPEG: Final = "image/jpeg"
 PNG: Final = "image/png"
 WEBP: Final = "image/webp"
+HEIC: Final = "image/heic"  # iPhone photos sent as a file
+HEIF: Final = "image/heif"
 PDF: Final = "application/pdf"
 DOC: Final = "application/msword"
 DOCX: Final = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -48,4 +50,5 @@ STORED_EXTENSION: Final[dict[str, str]] = {
     MKV: "mkv",
 }
 # The only Pillow decoder allowed to open each accepted photo type.
-PILLOW_FORMAT: Final[dict[str, str]] = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP"}
+PILLOW_FORMAT: Final[dict[str, str]] = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP", HEIC: "HEIF",
+                                         HEIF: "HEIF"}

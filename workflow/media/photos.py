@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO, Final
 
 from PIL import Image, ImageOps
+from pillow_heif import register_heif_opener
 
 from workflow.media.limits import MediaLimits
 from workflow.media.mime_types import JPEG, PILLOW_FORMAT
@@ -35,6 +36,7 @@ except ImportError:  # pragma: no cover
     ImageCms = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
+register_heif_opener()  # Pillow opens HEIC/HEIF only as PILLOW_FORMAT allows, like the rest
 
 _DRAFT_MIN_FRACTION: Final = 0.9
 

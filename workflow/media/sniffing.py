@@ -15,7 +15,9 @@
 * The kind of the result comes from the content: a JPEG/PNG/WebP sent "as document" comes
   back as ``kind="photo"`` and is normalised.  The declared kind only selects the size limit
   (the same one :func:`~workflow.media.limits.check_declared_size` applied before download).
-* Plain text, HTML, archives, executables, GIF/BMP/TIFF/HEIC are refused (``unsupported_type``).
+* HEIC/HEIF still photos (iPhones sending a file) are photos, decoded by pillow-heif.
+* Plain text, HTML, archives, executables, GIF/BMP/TIFF, HEIC sequences and AVIF are
+  refused (``unsupported_type``).
 * Polyglots: a file is judged by its leading signature only.  A JPEG with a ZIP (or anything)
   appended is accepted as a photo, because the photo is re-encoded from decoded pixels: the
   stored bytes never contain the appended data.  Documents and videos are stored as sent,

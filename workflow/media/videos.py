@@ -7,20 +7,24 @@ from collections.abc import Iterator
 from typing import BinaryIO, Final
 
 from workflow.media.detected import Detected
-from workflow.media.mime_types import GPP, GPP2, MKV, MOV, MP4, WEBM
+from workflow.media.mime_types import GPP, GPP2, HEIC, HEIF, MKV, MOV, MP4, WEBM
 from workflow.media.refusals import broken_file
 from workflow.models import MediaKind
 
 _MAX_BOXES: Final = 10_000
 
+# Still HEIC/HEIF photos (what an iPhone sends as a file): accepted and converted to JPEG.
+_ISO_PHOTO_BRANDS: Final[dict[bytes, str]] = {
+    b"heic": HEIC,
+    b"heix": HEIC,
+    b"heim": HEIC,
+    b"heis": HEIC,
+    b"mif1": HEIF,
+}
+# Other ISO-BMFF images (sequences, AVIF): named when refused.
 _ISO_IMAGE_BRANDS: Final[dict[bytes, str]] = {
-    b"heic": "image/heic",
-    b"heix": "image/heic",
-    b"heim": "image/heic",
-    b"heis": "image/heic",
     b"hevc": "image/heic-sequence",
     b"hevx": "image/heic-sequence",
-    b"mif1": "image/heif",
     b"msf1": "image/heif-sequence",
     b"avif": "image/avif",
     b"avis": "image/avif",
@@ -65,6 +69,8 @@ def check_iso_bmff(f: BinaryIO, size: int, head: bytes) -> Detected:
     if not 16 <= ftyp_size <= min(len(head), size):
         raise broken_file(MP4)
     major = head[8:12]
+    if major in _ISO_PHOTO_BRANDS:  # decoded, and so checked, by pillow-heif
+        return Detected(_ISO_PHOTO_BRANDS[major], MediaKind.PHOTO)
     if major in _ISO_IMAGE_BRANDS:
         return Detected(_ISO_IMAGE_BRANDS[major])
     if major in _ISO_AUDIO_BRANDS:
