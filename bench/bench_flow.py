@@ -49,6 +49,7 @@ from bench.instruments import (
     StatementCounter,
     database_url,
     environment,
+    load_now,
     spread,
     step,
     step_order,
@@ -156,6 +157,7 @@ class FlowResult:
     api_calls_per_update: float  # Bot API calls the bot made (long polls not counted)
     statements: Counter[str]  # SQL statements per step, BEGIN and COMMIT included
     updates: int
+    texts: Counter[tuple[str, str]]  # (step, statement's opening) with --show-sql
 
     def per_update(self, steps: Iterable[str]) -> float:
         return sum(self.statements[name] for name in steps) / self.updates
@@ -168,23 +170,26 @@ async def _unprofiled(flow: Callable[[], Awaitable[float]]) -> float:
     return await flow()
 
 
-async def measure_flow(items: int, database: str, profile: Profiler = _unprofiled) -> FlowResult:
+async def measure_flow(items: int, database: str, profile: Profiler = _unprofiled,
+                       *, show_sql: bool = False) -> FlowResult:
     with tempfile.TemporaryDirectory(prefix="warta-bench-") as workdir, \
             database_url(database, Path(workdir)) as url, steps_attributed():
         async with BotApiDouble() as double:
             office = Office(double, Path(workdir), url)
-            counter = StatementCounter(office.warta.engine)
+            counter = StatementCounter(office.warta.engine, keep_text=show_sql)
             app = build_application(office.warta, double.app_builder().updater(None))
             async with serve(app, office.warta):
                 await run_flow(office, 5)  # warm-up: first-call costs, connections
                 calls_before = len(double.calls)
                 counter.take()
+                counter.texts.clear()
                 seconds = await profile(lambda: run_flow(office, items))
                 statements = counter.take()
                 calls = [c for c in double.calls[calls_before:] if c.method != "getUpdates"]
             office.warta.close()
     updates = items * UPDATES_PER_ITEM
-    return FlowResult(updates / seconds, len(calls) / updates, statements, updates)
+    return FlowResult(updates / seconds, len(calls) / updates, statements, updates,
+                      counter.texts)
 
 
 async def _answer_three_times(update: Update, _context: object) -> None:
@@ -242,7 +247,8 @@ async def measure_video_memory(megabytes: int) -> tuple[float, float]:
     return before, after
 
 
-async def _main(items: int, repeat: int, video_mb: int, database: str) -> None:
+async def _main(items: int, repeat: int, video_mb: int, database: str,
+                show_sql: bool = False) -> None:
     print(environment(), flush=True)
     print(f"database {database} · {items} items x {UPDATES_PER_ITEM} updates · {repeat} runs",
           flush=True)
@@ -250,7 +256,7 @@ async def _main(items: int, repeat: int, video_mb: int, database: str) -> None:
     echoes, flows, ceilings = [], [], []
     for run in range(1, repeat + 1):
         echo = await measure(echo_app, updates, label="echo floor")
-        flow = await measure_flow(items, database)
+        flow = await measure_flow(items, database, show_sql=show_sql)
         ceiling = await measure(api_only_app, updates, replies_per_update=CEILING_CALLS)
         echoes.append(echo.per_second)
         flows.append(flow)
@@ -259,8 +265,11 @@ async def _main(items: int, repeat: int, video_mb: int, database: str) -> None:
               f"{ceiling.per_second:.0f} · warta {flow.per_second:.0f} "
               f"({flow.per_second / ceiling.per_second:.2f}x ceiling) · "
               f"{flow.api_calls_per_update:.2f} Bot API calls and "
-              f"{flow.per_update(flow.statements):.1f} SQL statements per update", flush=True)
+              f"{flow.per_update(flow.statements):.1f} SQL statements per update · "
+              f"{load_now()}", flush=True)
     print_summary(echoes, ceilings, flows)
+    if show_sql:
+        print_statements(flows[-1])
     if video_mb > 0:
         before, after = await measure_video_memory(video_mb)
         print(f"{video_mb} MB video: peak RSS {before:.1f} MB before, {after:.1f} MB after "
@@ -287,6 +296,16 @@ def print_summary(echoes: list[float], ceilings: list[float], flows: list[FlowRe
               f"{spread([f.per_update([name]) for f in flows]).show(2)} |")
     print(f"| SQL statements per update: all (target <= 10) | "
           f"{spread([f.per_update(f.statements) for f in flows]).show(2)} |")
+
+
+def print_statements(flow: FlowResult, top: int = 8) -> None:
+    """The statements each step runs most, per update, from the last run."""
+    for name in sorted({name for name, _ in flow.texts}, key=step_order):
+        print(f"\n{name}: the {top} most frequent statements, per update")
+        ranked = sorted(((count, text) for (step_name, text), count in flow.texts.items()
+                         if step_name == name), reverse=True)
+        for count, text in ranked[:top]:
+            print(f"  {count / flow.updates:5.2f}  {text}")
 
 
 def pyinstrument_or_cprofile(reports: list[str]) -> Profiler:
@@ -330,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--video-mb", type=int, default=50, help="0 skips the memory figure")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--profile", type=Path, help="profile one flow into this file")
+    parser.add_argument("--show-sql", action="store_true",
+                        help="also list each step's most frequent statements")
     args = parser.parse_args(argv)
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
     os.environ.setdefault("PTB_TIMEDELTA", "true")
@@ -338,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         args.profile.write_text(asyncio.run(_profile(args.items, args.database)))
         print(f"profile written to {args.profile}")
     else:
-        asyncio.run(_main(args.items, args.repeat, args.video_mb, args.database))
+        asyncio.run(_main(args.items, args.repeat, args.video_mb, args.database,
+                          args.show_sql))
     return 0
 
 

@@ -47,6 +47,7 @@ from bench.instruments import (
     StatementCounter,
     database_url,
     environment,
+    load_now,
     percentile,
     spread,
     step_order,
@@ -375,7 +376,7 @@ async def _main(officers: int, rounds: int, repeat: int, database: str) -> None:
         wartas.append(await measure_warta(officers, rounds, database))
         print(f"run {run}: echo p99 {ms(echoes[-1].all_at_once(), 0.99):.1f} ms · warta p99 "
               f"{ms(wartas[-1].all_at_once(), 0.99):.1f} ms, loop max lag "
-              f"{ms(wartas[-1].lags, 1.0):.1f} ms", flush=True)
+              f"{ms(wartas[-1].lags, 1.0):.1f} ms · {load_now()}", flush=True)
     print_tables(echoes, wartas)
 
 

@@ -101,12 +101,19 @@ def steps_attributed() -> Iterator[None]:
 class StatementCounter:
     """SQL statements (BEGIN and COMMIT included where the driver sends them) per step."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, keep_text: bool = False) -> None:
         self.counts: Counter[str] = Counter()
+        # With keep_text: how often each statement's opening words ran, per step.
+        self.texts: Counter[tuple[str, str]] = Counter()
+        self.keep_text = keep_text
         event.listen(engine, "before_cursor_execute", self._count)
 
-    def _count(self, *_: object) -> None:
-        self.counts[STEP.get()] += 1
+    def _count(self, _connection: object, _cursor: object, statement: str,
+               *_: object) -> None:
+        name = STEP.get()
+        self.counts[name] += 1
+        if self.keep_text:
+            self.texts[name, " ".join(statement.split())[:90]] += 1
 
     def take(self) -> Counter[str]:
         """The counts so far (the harness's own left out), and a fresh start."""
@@ -187,6 +194,11 @@ def _postgres_version() -> str:
         return f"unreachable ({type(error).__name__})"
     finally:
         engine.dispose()
+
+
+def load_now() -> str:
+    """The 1-minute load average: other work on a shared machine moves every figure."""
+    return f"load {os.getloadavg()[0]:.1f}"
 
 
 def environment() -> str:
