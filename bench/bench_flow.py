@@ -317,11 +317,15 @@ def pyinstrument_or_cprofile(reports: list[str]) -> Profiler:
         except ImportError:
             pyinstrument = None
         if pyinstrument is not None:
-            profiler = pyinstrument.Profiler(async_mode="disabled", interval=0.0005)
+            # "disabled": every task of the loop is sampled, not only the one that started it.
+            profiler = pyinstrument.Profiler(async_mode="disabled", interval=0.001,
+                                             use_timing_thread=True)
             profiler.start()
             seconds = await flow()
             profiler.stop()
-            report = profiler.output_text(unicode=True, color=False, show_all=False)
+            flat = profiler.output_text(unicode=True, color=False, flat=True)
+            tree = profiler.output_text(unicode=True, color=False, show_all=False)
+            report = f"== self time, flat ==\n{flat}\n\n== call tree ==\n{tree}"
         else:
             profiler = cProfile.Profile()
             profiler.enable()

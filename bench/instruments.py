@@ -119,6 +119,8 @@ class StatementCounter:
         """The counts so far (the harness's own left out), and a fresh start."""
         counts, self.counts = self.counts, Counter()
         del counts[HARNESS]
+        for key in [key for key in self.texts if key[0] == HARNESS]:
+            del self.texts[key]
         return counts
 
 
