@@ -13,7 +13,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.render import error_text
+from bot.render import refusal_text
 from workflow.catalogue.lookup import plain
 from workflow.context import Context
 from workflow.errors import WorkflowError
@@ -117,7 +117,7 @@ def answers_errors(
             with bind(**fields):
                 await handler(update, context, *args, **kwargs)
         except WorkflowError as error:
-            text = error_text(error, context.lang, context.warta.zone)
+            text = refusal_text(error, context.lang, context.warta.zone)
             log.info("refused %s for %s: %s", handler.__name__,
                      context.person.id if context.person else "-", error)
             if update.callback_query is not None:

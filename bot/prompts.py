@@ -15,7 +15,7 @@ from telegram import ForceReply, Update
 from telegram.constants import ParseMode
 
 from bot.base import Handler, WartaContext, answer_button, answers_errors, parse_id, reply
-from bot.render import EARLIER_NAMES, error_text
+from bot.render import EARLIER_NAMES, refusal_text
 from workflow.catalogue.lookup import MESSAGES, t
 from workflow.errors import MissingNote
 from workflow.models import MessageCopy
@@ -134,7 +134,7 @@ async def on_answer(update: Update, context: WartaContext) -> None:
         await ANSWERS[purpose](update, context, item_id, text)
     except MissingNote as missing:
         await ask(update, context, purpose, item_id,
-                  error_text(missing, context.lang, context.warta.zone))
+                  refusal_text(missing, context.lang, context.warta.zone))
 
 
 def has_question(update: Update, context: WartaContext) -> bool:

@@ -11,31 +11,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import markupsafe
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
-from workflow.catalogue.formats import day_month_time, number, numeric_date
+from workflow.catalogue.formats import number, numeric_date
 from workflow.catalogue.lookup import Safe, t
+
+# Re-exported: the bot's modules take the shared wording helpers from here.
+from workflow.catalogue.refusals import checklist_lines as checklist_lines
+from workflow.catalogue.refusals import clip as clip
+from workflow.catalogue.refusals import refusal_text as refusal_text
+from workflow.catalogue.refusals import state_label as state_label
+from workflow.catalogue.refusals import utf16_length as utf16_length
+from workflow.catalogue.refusals import when as when
 from workflow.checklist import Check, evaluate
 from workflow.config import ChecklistSettings
-from workflow.errors import (
-    Conflict,
-    DelegationRefused,
-    Incomplete,
-    InvalidValue,
-    InvitationUnusable,
-    MissingNote,
-    NotAllowed,
-    NotFound,
-    NotRegistered,
-    OwnItem,
-    WorkflowError,
-    WrongState,
-)
 from workflow.models import Item, JoinRequest, MediaKind, Person, Status
 from workflow.transitions import Action, allowed_actions, open_actions
 
@@ -47,7 +40,6 @@ CARD_NOTE_LIMIT = 600
 CARD_MIN_BODY = 800
 SUMMARY_TEXT_LIMIT = 1500
 SUMMARY_FIELD_LIMIT = 200
-CONFLICT_NAME_LIMIT = 60  # answers to buttons hold 200 characters
 _TAG = re.compile(r"<[^<>]*>")
 # Buttons that open a view or a question instead of taking a step: each is shown while
 # the action named is allowed. Every other button is a step, named by its `Action` (its
@@ -157,10 +149,6 @@ def join_card(request: JoinRequest, lang: str, zone: ZoneInfo) -> str:
     return text
 
 
-def when(moment: datetime | None, zone: ZoneInfo, lang: str) -> str:
-    return "-" if moment is None else day_month_time(moment, zone, lang)
-
-
 def duration(minutes: float, lang: str) -> str:
     minutes = max(0, int(minutes))
     if minutes < 60:
@@ -171,36 +159,15 @@ def duration(minutes: float, lang: str) -> str:
     return t("time.days", lang, d=number(hours // 24, lang), h=number(hours % 24, lang))
 
 
-def state_label(state: Status | str, lang: str) -> str:
-    return t(f"state.{Status(state).value}", lang)
-
-
 def media_counts(item: Item, lang: str) -> str:
     kinds = [m.kind for m in item.media]
     return t("item.media_counts", lang, photos=kinds.count(MediaKind.PHOTO),
              documents=kinds.count(MediaKind.DOCUMENT), videos=kinds.count(MediaKind.VIDEO))
 
 
-def utf16_length(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
 def shown_length(markup: str) -> int:
     """How long Telegram counts an HTML message: its text without tags, in UTF-16 units."""
     return utf16_length(markupsafe.Markup(_TAG.sub("", markup)).unescape())
-
-
-def clip(text: str, limit: int) -> str:
-    """`text` cut to at most `limit` UTF-16 code units, ending in "…" when cut."""
-    if utf16_length(text) <= limit:
-        return text
-    kept, used = [], 1  # the ellipsis
-    for char in text:
-        used += 2 if ord(char) > 0xFFFF else 1
-        if used > limit:
-            break
-        kept.append(char)
-    return "".join(kept) + "…" if limit > 0 else ""
 
 
 MESSAGE_BUDGET = 3500  # UTF-16 units of lines per message; Telegram takes 4096 in all
@@ -250,12 +217,6 @@ def card_checks(item: Item, card: str, rules: ChecklistSettings) -> list[Check]:
     if card not in CHECKLIST_CARDS or item.status not in CHECKLIST_STATES:
         return []
     return evaluate(item, rules)
-
-
-def checklist_lines(checks: Sequence[Check], lang: str) -> list[str]:
-    """One ✅/❌ line per rule, with its figures."""
-    return [t("checklist.passed" if check.passed else "checklist.failed", lang,
-              rule=t(f"checklist.{check.key}", lang, **check.facts)) for check in checks]
 
 
 def item_card(item: Item, lang: str, zone: ZoneInfo, checks: Sequence[Check] = ()) -> str:
@@ -310,44 +271,3 @@ def acting_name(name: str, facts: dict[str, Any], lang: str) -> Safe:
         return Safe(markupsafe.escape(name))
     return t("acting.label", lang, name=name, title=str(facts["acting_title"]),
              principal=str(facts.get("acting_for_name", "")))
-
-
-def error_text(error: WorkflowError, lang: str, zone: ZoneInfo) -> str:
-    """One short sentence in the person's language for every refusal of the workflow."""
-    facts = error.facts
-    if isinstance(error, Conflict):
-        return t("error.conflict", lang, action=Safe(t(f"passive.{error.action}", lang)),
-                 by=clip(error.by, CONFLICT_NAME_LIMIT) or t("system", lang),
-                 at=when(error.at, zone, lang))
-    if isinstance(error, WrongState) and facts.get("reason") == "edited_late":
-        return t("error.edited_late", lang, id=str(facts.get("item_id", "")))
-    if isinstance(error, WrongState):
-        return t("error.wrong_state", lang,
-                 state=Safe(state_label(str(facts.get("state", "draft")), lang)))
-    if isinstance(error, OwnItem):
-        return t("error.own_item", lang)
-    if isinstance(error, DelegationRefused):
-        return t(f"error.delegation.{error.reason}", lang,
-                 **{key: str(value) for key, value in facts.items() if key != "reason"})
-    if isinstance(error, NotAllowed):
-        key = "error.not_yours" if facts.get("reason") == "owner" else "error.not_allowed"
-        return t(key, lang)
-    if isinstance(error, MissingNote):
-        if facts.get("reason") == "too_short":
-            return t("error.short_note", lang, words=str(facts.get("min_words", "")),
-                     chars=str(facts.get("min_chars", "")))
-        return t("error.missing_note", lang)
-    if isinstance(error, Incomplete):
-        failed = facts.get("failed")
-        if facts.get("checklist") and isinstance(failed, tuple):
-            return t("error.checklist", lang, lines=Safe("\n".join(checklist_lines(failed, lang))))
-        return t(f"error.incomplete.{facts.get('missing', 'content')}", lang)
-    if isinstance(error, NotFound):
-        return t("error.not_found", lang)
-    if isinstance(error, NotRegistered):
-        return t("error.not_registered", lang)
-    if isinstance(error, InvitationUnusable):
-        return t(f"error.invitation.{error.reason}", lang)
-    if isinstance(error, InvalidValue):
-        return t(f"error.invalid.{facts.get('field', 'value')}", lang)
-    return t("error.generic", lang)

@@ -183,7 +183,7 @@ async def test_an_officer_opening_the_editor_is_refused(browser: Browser,
     english = await signed_in(browser, web, "officer_en")
     answer = await english.goto(f"{web.url}/items/{item_id}")
     assert answer is not None and answer.status == 404
-    assert "does not exist" in await english.locator(".refused").inner_text()
+    assert "not found" in await english.locator(".refused").inner_text()
 
 
 async def test_the_dashboard_draws_the_month(browser: Browser, web: WebOffice) -> None:

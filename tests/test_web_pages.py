@@ -87,11 +87,11 @@ async def test_refusals_have_their_status_and_the_persons_language(web: WebOffic
         async with editor.get(f"{web.url}/people") as answer:
             assert answer.status == 403 and "tidak berwenang" in await answer.text()
         async with editor.get(f"{web.url}/items/999") as answer:
-            assert answer.status == 404 and "tidak ada" in await answer.text()
+            assert answer.status == 404 and "tidak ditemukan" in await answer.text()
         async with official.get(f"{web.url}/dashboard.xlsx") as answer:
             assert answer.status == 403
         async with officer_en.get(f"{web.url}/items/{item_id}") as answer:
-            assert answer.status == 404 and "does not exist" in await answer.text()
+            assert answer.status == 404 and "not found" in await answer.text()
         async with officer_en.get(f"{web.url}/no-such-page") as answer:
             assert answer.status == 404
         # Nobody else edits an item the editor claimed: the official only sees it.

@@ -35,12 +35,10 @@ from workflow import logins
 from workflow.actions import Edit
 from workflow.catalogue.formats import day_month_time
 from workflow.catalogue.lookup import MESSAGES, t_text
+from workflow.catalogue.refusals import refusal_text
 from workflow.context import Context
 from workflow.errors import (
     Conflict,
-    Incomplete,
-    InvalidValue,
-    MissingNote,
     NotAllowed,
     NotFound,
     WorkflowError,
@@ -143,6 +141,9 @@ def _refusal_page(request: web.Request, person: Person | None, refusal: Refusal
     """The refusal in the person's language, its moments in the office's time."""
     lang, zone = _language(request, person), request.app[CONTEXT].zone
     values = {name: _shown(value, zone, lang) for name, value in refusal.values.items()}
+    error = values.pop("error", None)
+    if isinstance(error, WorkflowError):
+        values["reason"] = refusal_text(error, lang, zone)
     return _render(request, person, "refused.html", status=refusal.status,
                    message=t_text(refusal.key, lang, **values))
 
@@ -156,24 +157,16 @@ def _shown(value: object, zone: tzinfo, lang: str) -> object:
     return value
 
 
+# The page's status for each kind of refusal; its sentence is the bot's (refusal_text).
+REFUSAL_STATUS: tuple[tuple[type[WorkflowError], int], ...] = (
+    (Conflict, 409), (WrongState, 409), (NotFound, 404), (NotAllowed, 403),
+)
+
+
 def _refusal_for(error: WorkflowError) -> Refusal:
-    """The workflow's refusal as a page: the same facts the bot's answer gives."""
-    if isinstance(error, Conflict):
-        return Refusal(409, "web.conflict", by=error.by, at=error.at)
-    if isinstance(error, NotFound):
-        return Refusal(404, "web.not_found")
-    if isinstance(error, NotAllowed):
-        return Refusal(403, "web.not_allowed")
-    if isinstance(error, WrongState):
-        return Refusal(409, "web.wrong_state", state=f"state.{error.facts.get('state', 'draft')}")
-    if isinstance(error, MissingNote):
-        return Refusal(400, "error.missing_note")
-    if isinstance(error, Incomplete):
-        return Refusal(400, "web.incomplete")
-    if isinstance(error, InvalidValue):
-        key = f"error.invalid.{error.facts.get('field', 'value')}"
-        return Refusal(400, key if key in MESSAGES["id"] else "error.invalid.value")
-    return Refusal(400, "web.refused", detail=error.code)
+    """The workflow's refusal as a page: the same sentence the bot answers with."""
+    status = next((code for kind, code in REFUSAL_STATUS if isinstance(error, kind)), 400)
+    return Refusal(status, "web.refused_by_workflow", error=error)
 
 
 View = Callable[[web.Request, Session, Person], dict[str, Any]]
