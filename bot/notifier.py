@@ -119,6 +119,10 @@ class Notifier:
                 break
             for row in rows:
                 sent += await self._deliver_one(bot, row)
+            if len(rows) < BATCH:
+                # All that was due is sent; rows queued meanwhile kicked `wanted` (see flush),
+                # so looking again here would only cost a read.
+                break
         return sent
 
     async def _deliver_one(self, bot: Bot, row: OutboxMessage) -> int:
