@@ -221,6 +221,11 @@ def parse_edit(item: Item, command: str, text: str, zone: ZoneInfo,
         return Edit(remove_media_ids=[_number_to_media(item, n) for n in text.split()])
     if command == "urut":
         return Edit(media_order=[_number_to_media(item, n) for n in text.split()])
+    if command == "alt":
+        number, _, words = text.strip().partition(" ")
+        if not words.strip():
+            raise InvalidValue("alt text needs a photo number and words", field="alt_text")
+        return Edit(alt_texts={_number_to_media(item, number): words})
     if command == "jadwal":
         try:
             local = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
@@ -277,7 +282,7 @@ async def on_card_reply(update: Update, context: WartaContext, item_id: int) -> 
 @answers_errors
 async def on_edit_command(update: Update, context: WartaContext) -> None:
     """/judul ID teks, /isi ID teks, /sampul ID N, /hapus ID N.., /urut ID N.., /kategori,
-    /tag ID a, b, /jadwal ID YYYY-MM-DD HH:MM."""
+    /tag ID a, b, /jadwal ID YYYY-MM-DD HH:MM, /alt ID N teks."""
     message = update.effective_message
     if message is None or not message.text:
         return

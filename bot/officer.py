@@ -21,7 +21,7 @@ from bot.base import WartaContext, answer_button, answers_errors, log, reply
 from bot.download import download
 from bot.prompts import answer_for, ask
 from bot.render import draft_summary, duration, fit_lines, keyboard, state_label
-from workflow.actions import NewMedia
+from workflow.actions import MAX_ALT_TEXT, NewMedia
 from workflow.catalogue.formats import day_month
 from workflow.catalogue.lookup import Safe, t
 from workflow.errors import InvalidValue
@@ -134,6 +134,7 @@ async def on_media(update: Update, context: WartaContext) -> None:
             mime=stored.mime, size=stored.size, width=stored.width, height=stored.height,
             thumbnail_path=stored.thumbnail_path or "", original_name=stored.display_name or "",
             telegram_file_unique_id=unique_id,
+            alt_text=photo_alt_text(stored.kind, message.caption),
         ), source=message_source(update), forwarded_from=forwarded_from(message))
         if message.caption:
             warta.workflow.update_draft(session, context.me, draft_id, warta.now(),
@@ -173,6 +174,13 @@ def _answer_album_later(update: Update, context: WartaContext, draft_id: int, gr
 
     queue.run_once(answer, context.warta.settings.telegram.album_wait_seconds,
                    data=draft_id, name=ALBUM_JOB.format(chat=chat.id, group=group))
+
+
+def photo_alt_text(kind: MediaKind, caption: str | None) -> str:
+    """A photo's own caption says what it shows: its alt text until an editor writes one."""
+    if kind != MediaKind.PHOTO or not caption:
+        return ""
+    return " ".join(caption.split())[:MAX_ALT_TEXT]
 
 
 def media_refusal(refusal: MediaRejected, lang: str) -> str:

@@ -204,3 +204,25 @@ async def test_category_tags_and_schedule_are_saved_from_the_editor(web: WebOffi
     assert item.category == "Berita Desa" and item.tags == ["kesehatan", "posyandu"]
     assert item.publish_at is not None
     assert f"{item.publish_at.astimezone(web.office.warta.zone):%d/%m %H:%M}" == "01/12 09:00"
+
+
+async def test_what_each_photo_shows_is_saved_from_the_editor(web: WebOffice) -> None:
+    item_id = await claimed_item(web.office)
+    photos = [m for m in web.office.item(item_id).media if m.kind == "photo"]
+    client = await browser_of(web, "editor")
+    async with client:
+        async with client.get(f"{web.url}/items/{item_id}") as answer:
+            # The album's caption is what its first photo shows, until the editor says better.
+            assert f'name="alt-{photos[0].id}" maxlength="300" value="Posyandu di Desa Ampah"' \
+                in await answer.text()
+        fields = await form_of(client, f"{web.url}/items/{item_id}")
+        async with client.post(f"{web.url}/items/{item_id}/save",
+                               data=fields | {f"alt-{photos[0].id}": "Kader menimbang balita"}
+                               ) as answer:
+            assert answer.status == 200 and "Tersimpan" in await answer.text()
+            assert 'value="Kader menimbang balita"' in await answer.text()
+        bad = await form_of(client, f"{web.url}/items/{item_id}")
+        async with client.post(f"{web.url}/items/{item_id}/save",
+                               data=bad | {f"alt-{photos[0].id}": "x" * 400}) as answer:
+            assert answer.status == 400
+    assert web.office.item(item_id).media[0].alt_text == "Kader menimbang balita"

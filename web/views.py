@@ -246,7 +246,10 @@ def edit_from_form(item: Item, fields: dict[str, str], zone: tzinfo) -> Edit:
     current_order = [m.id for m in item.media]
     category, tags = fields.get("category"), fields.get("tags")
     schedule = fields.get("publish_at", "")
+    alt_texts = {m.id: fields[f"alt-{m.id}"].strip() for m in item.media
+                 if f"alt-{m.id}" in fields and fields[f"alt-{m.id}"].strip() != m.alt_text}
     return Edit(
+        alt_texts=alt_texts or None,
         category=category.strip() if category is not None and
         category.strip() != item.category else None,
         tags=_tags(tags) if tags is not None and

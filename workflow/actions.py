@@ -8,7 +8,7 @@ The session is the caller's; it must not be inside a transaction when a call sta
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -56,6 +56,7 @@ MAX_TITLE = 300
 MAX_NAME = 200  # section and category columns
 MAX_TAGS = 20
 MAX_TAG = 60
+MAX_ALT_TEXT = 300  # media.alt_text
 # An officer's edit of a message after Kirim, while the IT team has the item: a note to it.
 EDITED_FOR_EDITOR = (Status.SUBMITTED, Status.IN_EDITING, Status.AWAITING_APPROVAL)
 OFFICER_EDIT_VERB = "workflow.officer_edit"
@@ -78,6 +79,7 @@ class NewMedia:
     thumbnail_path: str = ""
     original_name: str = ""
     telegram_file_unique_id: str = ""
+    alt_text: str = ""  # a photo's own caption: what it shows, for readers who cannot see it
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class Edit:
     media_order: Sequence[int] | None = None
     remove_media_ids: Sequence[int] = field(default_factory=tuple)
     publish_at: datetime | None = None
+    alt_texts: Mapping[int, str] | None = None  # media id -> what that photo shows
 
     def changed_fields(self) -> dict[str, Any]:
         changes = {
@@ -105,6 +108,8 @@ class Edit:
             "media_order": list(self.media_order) if self.media_order is not None else None,
             "remove_media_ids": list(self.remove_media_ids) or None,
             "publish_at": self.publish_at.isoformat() if self.publish_at else None,
+            "alt_texts": {str(key): value for key, value in self.alt_texts.items()}
+            if self.alt_texts else None,
         }
         return {key: value for key, value in changes.items() if value is not None}
 
@@ -992,6 +997,9 @@ def _apply_edit(session: Session, item: Item, changes: Edit, now: datetime) -> N
         cover.is_cover = True
     if changes.media_order is not None:
         _reorder(media, changes.media_order)
+    for media_id, alt in (changes.alt_texts or {}).items():
+        _known(media, media_id).alt_text = _bounded(alt, MAX_ALT_TEXT, "alt_text") \
+            if alt.strip() else ""
     session.flush()
     session.expire(item, ["media"])
 

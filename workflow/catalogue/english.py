@@ -13,6 +13,7 @@ MESSAGES: dict[str, str] = {
     "help.editor": "<b>Editor</b>: press <b>Claim</b> on a submission card, then\n"
     "/judul ID text · /isi ID text · /sampul ID N · /hapus ID N · /urut ID 3 1 2\n"
     "/kategori ID name · /tag ID a, b · /jadwal ID 2026-12-01 09:00\n"
+    "/alt ID N text: what photo N shows (for readers who cannot see it)\n"
     "/ajukan ID\n"
     "Or reply to its card: the first line becomes the title, the rest the body.\n"
     "In /isi, bold, italic, underline, strikethrough, links, line breaks and lists (- or 1.) "
@@ -170,6 +171,7 @@ MESSAGES: dict[str, str] = {
     "usage.tag": "Usage: /tag ID a, b",
     "usage.sampul": "Usage: /sampul ID N (photo number in the preview)",
     "usage.hapus": "Usage: /hapus ID N",
+    "usage.alt": "Usage: /alt ID N text (what photo N shows)",
     "usage.urut": "Usage: /urut ID 3 1 2",
     "usage.jadwal": "Usage: /jadwal ID 2026-12-01 09:00",
     "notify.item.claim": "✋ Submission #{id} is being edited by {actor}.",
@@ -200,6 +202,7 @@ MESSAGES: dict[str, str] = {
     "digest.more": "… and {n} more (/antrian)",
     "lines.more": "… and {n} more",
     "error.invalid.category": "The category may be at most 200 characters.",
+    "error.invalid.alt_text": "Give the photo number, then what it shows (max. 300 characters).",
     "error.invalid.tags": "At most 20 tags, each at most 60 characters.",
     # The labels of states and stages, for the bot, the reports and the CLI.
     "state.draft": "draft",
@@ -285,7 +288,7 @@ MESSAGES: dict[str, str] = {
     "checklist.activity_date": "Activity date",
     "checklist.section": "Section",
     "checklist.category": "Category",
-    "checklist.alt_text": "Alt text on every photo ({count} missing)",
+    "checklist.alt_text": "Alt text on every photo ({count} missing: photo {photos}; /alt)",
     "error.checklist": "Not forwarded yet, still missing:\n{lines}",
     # Invitations and joining (/undang, /start TOKEN, the admins' answer).
     "usage.undang": "Usage: /undang ROLE [section], e.g. /undang petugas Bidang Sosial",
@@ -337,6 +340,7 @@ MESSAGES: dict[str, str] = {
     "cmd.isi": "Set the body",
     "cmd.sampul": "Choose the cover photo",
     "cmd.hapus": "Remove media",
+    "cmd.alt": "Photo alt text",
     "cmd.urut": "Reorder media",
     "cmd.kategori": "Set the category",
     "cmd.tag": "Set tags",
@@ -352,6 +356,7 @@ MESSAGES: dict[str, str] = {
     "edit.tag": "tags",
     "edit.sampul": "cover",
     "edit.hapus": "media",
+    "edit.alt": "photo alt text",
     "edit.urut": "media order",
     "edit.jadwal": "schedule",
     # The SOP report: plain text, and the headers of its workbook and chart.
@@ -456,6 +461,7 @@ MESSAGES: dict[str, str] = {
     "web.item.up": "Move up",
     "web.item.down": "Move down",
     "web.item.remove": "Remove",
+    "web.item.alt_text": "What it shows",
     "web.item.save": "Save",
     "web.item.checklist": "Checklist",
     "web.note.return_to_officer": "Note for the officer",

@@ -13,6 +13,7 @@ MESSAGES: dict[str, str] = {
     "help.editor": "<b>Editor</b>: tekan <b>Ambil</b> pada kartu kiriman, lalu\n"
     "/judul ID teks · /isi ID teks · /sampul ID N · /hapus ID N · /urut ID 3 1 2\n"
     "/kategori ID nama · /tag ID a, b · /jadwal ID 2026-12-01 09:00\n"
+    "/alt ID N teks: apa yang tampak di foto N (untuk pembaca yang tidak bisa melihat)\n"
     "/ajukan ID\n"
     "Atau balas kartunya: baris pertama jadi judul, sisanya isi.\n"
     "Di /isi, tebal, miring, garis bawah, coret, tautan, baris baru dan daftar (- atau 1.) "
@@ -171,6 +172,7 @@ MESSAGES: dict[str, str] = {
     "usage.tag": "Cara pakai: /tag ID a, b",
     "usage.sampul": "Cara pakai: /sampul ID N (nomor foto di pratinjau)",
     "usage.hapus": "Cara pakai: /hapus ID N",
+    "usage.alt": "Cara pakai: /alt ID N teks (apa yang tampak di foto N)",
     "usage.urut": "Cara pakai: /urut ID 3 1 2",
     "usage.jadwal": "Cara pakai: /jadwal ID 2026-12-01 09:00",
     "notify.item.claim": "✋ Kiriman #{id} sedang diedit oleh {actor}.",
@@ -201,6 +203,7 @@ MESSAGES: dict[str, str] = {
     "digest.more": "… dan {n} lagi (/antrian)",
     "lines.more": "… dan {n} lagi",
     "error.invalid.category": "Kategori paling panjang 200 karakter.",
+    "error.invalid.alt_text": "Tulis nomor foto lalu apa yang tampak, paling panjang 300 karakter.",
     "error.invalid.tags": "Tag paling banyak 20, masing-masing paling panjang 60 karakter.",
     # The labels of states and stages, for the bot, the reports and the CLI.
     "state.draft": "draf",
@@ -286,7 +289,7 @@ MESSAGES: dict[str, str] = {
     "checklist.activity_date": "Tanggal kegiatan",
     "checklist.section": "Bidang",
     "checklist.category": "Kategori",
-    "checklist.alt_text": "Teks alternatif setiap foto (kurang {count})",
+    "checklist.alt_text": "Teks alternatif setiap foto (kurang {count}: foto {photos}; /alt)",
     "error.checklist": "Belum bisa diajukan, masih kurang:\n{lines}",
     # Invitations and joining (/undang, /start TOKEN, the admins' answer).
     "usage.undang": "Cara pakai: /undang PERAN [bidang], mis. /undang petugas Bidang Sosial",
@@ -338,6 +341,7 @@ MESSAGES: dict[str, str] = {
     "cmd.isi": "Ubah isi berita",
     "cmd.sampul": "Pilih foto sampul",
     "cmd.hapus": "Hapus media",
+    "cmd.alt": "Teks alternatif foto",
     "cmd.urut": "Urutkan media",
     "cmd.kategori": "Atur kategori",
     "cmd.tag": "Atur tag",
@@ -353,6 +357,7 @@ MESSAGES: dict[str, str] = {
     "edit.tag": "tag",
     "edit.sampul": "sampul",
     "edit.hapus": "media",
+    "edit.alt": "teks alternatif foto",
     "edit.urut": "urutan media",
     "edit.jadwal": "jadwal",
     # The SOP report: plain text, and the headers of its workbook and chart.
@@ -457,6 +462,7 @@ MESSAGES: dict[str, str] = {
     "web.item.up": "Naikkan",
     "web.item.down": "Turunkan",
     "web.item.remove": "Hapus",
+    "web.item.alt_text": "Apa yang tampak",
     "web.item.save": "Simpan",
     "web.item.checklist": "Daftar periksa",
     "web.note.return_to_officer": "Catatan untuk petugas",
