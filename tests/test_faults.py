@@ -44,7 +44,10 @@ from tests.wordpress_site import (  # noqa: F401  (fixtures)
     wordpress_site,
 )
 
-pytestmark = pytest.mark.slow
+# One worker runs these one after another, as a single process did: each drives a bot, a
+# Bot API simulator and a website under kill -9 against patience measured in seconds, and
+# two of them side by side on two cores starve each other (the other worker takes the rest).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("faults")]
 
 SEED = int(os.environ.get("WARTA_FAULT_SEED", "20261125"))
 TICK = 0.15
