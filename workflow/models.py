@@ -202,9 +202,10 @@ class Item(Base):
         primaryjoin="and_(AuditEvent.item_id == Item.id, "
         "AuditEvent.action.in_(('workflow.approve', 'workflow.reject')))",
         viewonly=True,
-        # Read only by a decided item's card: loading it with every item cost each update
-        # about three statements.
-        lazy="select",
+        # With every item, not when first read: cards are drawn from items whose session
+        # has closed (loading it only when read saved ~3 statements an update but failed
+        # there).
+        lazy="selectin",
     )
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it once)
