@@ -25,6 +25,7 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from tests.flow import HARNESS_CHECKLIST
 from web.app import make_app
 from workflow import logins
 from workflow.actions import Edit, NewMedia
@@ -45,7 +46,8 @@ def office(workdir: Path, items: int) -> tuple[Context, int]:
     """The database with `items` open items; returns it and an item the editor edits."""
     settings = dataclasses.replace(
         Settings(), database=DatabaseSettings(url=f"sqlite:///{workdir / 'bench.db'}"),
-        media=MediaSettings(dir=str(workdir / "media")), web=WebSettings(listen="127.0.0.1:0"))
+        media=MediaSettings(dir=str(workdir / "media")), web=WebSettings(listen="127.0.0.1:0"),
+        checklist=HARNESS_CHECKLIST)
     warta = Context(settings)
     warta.upgrade()
     now, wf = warta.now() - timedelta(hours=2), warta.workflow

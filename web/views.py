@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -95,9 +95,8 @@ def _card(warta: Context, item: Item, stage: StageDeadline | None, person: Perso
           now: datetime) -> Card:
     used = allowed = None
     if stage is not None:
-        used = warta.calendar.working_time_between(stage.started_at, min(now, stage.due_at)) \
-            + max(timedelta(0), warta.calendar.working_time_between(stage.due_at, now)
-                  if now > stage.due_at else timedelta(0))
+        # Working time is additive, so the time used is one span, late or not.
+        used = warta.calendar.working_time_between(stage.started_at, now)
         allowed = warta.calendar.working_time_between(stage.started_at, stage.due_at)
     late = stage is not None and now > stage.due_at
     mine = person.id in (item.officer_id, item.editor_id) or (
