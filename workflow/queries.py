@@ -50,13 +50,14 @@ def items_of_officer(session: Session, officer: Person, limit: int = 20) -> list
 
 def list_items(session: Session, states: Sequence[Status] = (), limit: int = 200, *,
                media: bool = True) -> list[Item]:
-    """Items in `states` by id; `media=False` leaves their files unread until asked for
-    (a list of a thousand cards shows none of them)."""
+    """Items in `states` by id; `media=False` leaves their files and decisions unread until
+    asked for (a list of a thousand cards shows none of them)."""
     query = select(Item).order_by(Item.id)
     if states:
         query = query.where(Item.state.in_(list(states)))
     if not media:
-        query = query.options(lazyload(Item.media), lazyload(Item.decided_by))
+        query = query.options(lazyload(Item.media), lazyload(Item.decided_by),
+                              lazyload(Item.decisions))
     return list(session.scalars(query.limit(limit)))
 
 
