@@ -23,7 +23,7 @@ from bot.base import (
     parse_id,
     reply,
 )
-from bot.prompts import answer_for, typed_or_asked
+from bot.prompts import answer_for, noted_step, typed_or_asked
 from bot.render import (
     card_checks,
     clip,
@@ -34,7 +34,7 @@ from bot.render import (
     state_label,
     when,
 )
-from workflow.actions import Edit
+from workflow.actions import Edit, Workflow
 from workflow.catalogue.lookup import Safe, t
 from workflow.context import Context
 from workflow.errors import InvalidValue
@@ -148,13 +148,8 @@ async def on_forward(update: Update, context: WartaContext, item_id: int) -> Non
     await confirm(update, t("editor.forwarded", context.lang, id=item_id))
 
 
-@answer_for(Action.RETURN_TO_OFFICER)
-async def return_with_note(update: Update, context: WartaContext, item_id: int,
-                           note: str) -> None:
-    warta = context.warta
-    with warta.sessions() as session:
-        warta.workflow.return_to_officer(session, context.me, item_id, warta.now(), note)
-    await reply(update, t("editor.returned", context.lang, id=item_id))
+return_with_note = noted_step(Action.RETURN_TO_OFFICER, Workflow.return_to_officer,
+                              "editor.returned")
 
 
 @answer_for(Action.OPEN_CORRECTION)

@@ -9,22 +9,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from telegram import ForceReply, Update
 from telegram.constants import ParseMode
 
 from bot.base import Handler, WartaContext, answer_button, answers_errors, parse_id, reply
 from bot.render import EARLIER_NAMES, refusal_text
+from workflow.actions import Workflow
 from workflow.catalogue.lookup import MESSAGES, t
 from workflow.errors import MissingNote
-from workflow.models import MessageCopy
+from workflow.models import Item, MessageCopy, Person
 from workflow.transaction import transaction
 from workflow.transitions import Action
 
 Answer = Callable[[Update, WartaContext, int, str], Awaitable[None]]
 ANSWERS: dict[str, Answer] = {}
 AWAITING = "awaiting"
+# A workflow step that takes a reason or note: Workflow.reject, .request_revision, ...
+NotedStep = Callable[[Workflow, Session, Person, int, datetime, str], Item]
 
 
 def answer_for(purpose: str) -> Callable[[Answer], Answer]:
@@ -35,6 +40,19 @@ def answer_for(purpose: str) -> Callable[[Answer], Answer]:
         return function
 
     return register
+
+
+def noted_step(action: Action, step: NotedStep, done_key: str) -> Answer:
+    """The answer to `action`'s question: the step taken with it, then `done_key` said."""
+
+    @answer_for(action)
+    async def take(update: Update, context: WartaContext, item_id: int, note: str) -> None:
+        warta = context.warta
+        with warta.sessions() as session:
+            step(warta.workflow, session, context.me, item_id, warta.now(), note)
+        await reply(update, t(done_key, context.lang, id=item_id))
+
+    return take
 
 
 async def ask(update: Update, context: WartaContext, purpose: str, item_id: int,
