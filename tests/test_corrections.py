@@ -62,7 +62,7 @@ from tests.wordpress_site import (  # noqa: F401  (fixtures)
 from workflow.actions import Edit, Workflow, installation_token, publish_key
 from workflow.config import PublisherSettings
 from workflow.media.storage import MediaStore
-from workflow.models import Status
+from workflow.models import Item, Status
 
 REASON = "Nama desa keliru: Sukamaju, bukan Sukamaya"
 TAKE_DOWN = "Data penerima belum boleh tayang"
@@ -89,6 +89,14 @@ def correct(workflow: Workflow, session: Session, office: Office, item_id: int, 
     workflow.approve(session, office.official2, item_id, now)
 
 
+def published_once(sessions: sessionmaker[Session], workflow: Workflow, site: WordPressSite,
+                   store: MediaStore, clock: Clock, item_id: int) -> Item:  # noqa: F811
+    """The approved item published by one worker pass, as it is afterwards."""
+    assert worker_for(sessions, workflow, adapter_for(site), store, clock
+                      ).run_once() == WorkerResult(published=1)
+    return item_state(sessions, item_id)
+
+
 @pytest.mark.wordpress
 def test_a_correction_updates_the_one_post_in_place_exactly_once_across_a_crash(
     wordpress_site: WordPressSite,  # noqa: F811
@@ -102,9 +110,7 @@ def test_a_correction_updates_the_one_post_in_place_exactly_once_across_a_crash(
     store: MediaStore,  # noqa: F811
 ) -> None:
     item_id = approved_item(workflow, session, office, clock.now, store, photos=2)
-    assert worker_for(sessions, workflow, adapter_for(wordpress_site), store, clock
-                      ).run_once() == WorkerResult(published=1)
-    first = item_state(sessions, item_id)
+    first = published_once(sessions, workflow, wordpress_site, store, clock, item_id)
 
     clock.advance(days=1)
     correct(workflow, session, office, item_id, clock.now, "Posyandu balita Desa Sukamaju")
@@ -179,9 +185,7 @@ def test_a_correction_killed_9_after_the_site_answered_is_recorded_once_on_resta
     store: MediaStore,  # noqa: F811
 ) -> None:
     item_id = approved_item(workflow, session, office, clock.now, store, photos=1)
-    assert worker_for(sessions, workflow, adapter_for(wordpress_site), store, clock
-                      ).run_once() == WorkerResult(published=1)
-    first = item_state(sessions, item_id)
+    first = published_once(sessions, workflow, wordpress_site, store, clock, item_id)
     correct(workflow, session, office, item_id, clock.now, "Posyandu balita (diralat)")
     session.close()
 
@@ -219,9 +223,7 @@ def test_a_take_down_waits_out_the_site_being_down_then_hides_the_post_once(
     store: MediaStore,  # noqa: F811
 ) -> None:
     item_id = approved_item(workflow, session, office, clock.now, store, photos=1)
-    assert worker_for(sessions, workflow, adapter_for(wordpress_site), store, clock
-                      ).run_once() == WorkerResult(published=1)
-    published = item_state(sessions, item_id)
+    published = published_once(sessions, workflow, wordpress_site, store, clock, item_id)
     workflow.take_down(session, office.official, item_id, clock.now, TAKE_DOWN)
 
     down = WordPressAdapter(_closed_port_url(), wordpress_site.user, wordpress_site.app_password)
