@@ -90,9 +90,9 @@ def correct(workflow: Workflow, session: Session, office: Office, item_id: int, 
 
 
 def published_once(sessions: sessionmaker[Session], workflow: Workflow, site: WordPressSite,
-                   store: MediaStore, clock: Clock, item_id: int) -> Item:  # noqa: F811
+                   media: MediaStore, clock: Clock, item_id: int) -> Item:
     """The approved item published by one worker pass, as it is afterwards."""
-    assert worker_for(sessions, workflow, adapter_for(site), store, clock
+    assert worker_for(sessions, workflow, adapter_for(site), media, clock
                       ).run_once() == WorkerResult(published=1)
     return item_state(sessions, item_id)
 
