@@ -285,3 +285,35 @@ def test_empty_period_renders_everywhere(session: Session, tmp_path: Path) -> No
     load_workbook(to_xlsx(empty, tmp_path / "e.xlsx"))
     with Image.open(to_png(empty, tmp_path / "e.png")) as image:
         assert image.size == (1200, 800)
+
+
+def test_a_correction_published_again_counts_as_a_correction_not_as_news(
+    workflow: Workflow, session: Session, office: Any
+) -> None:
+    o = office
+    steps = [("submit", o.officer), ("claim", o.editor), ("edit", o.editor),
+             ("forward", o.editor), ("approve", o.official), ("mark_published", None)]
+    again = [("open_correction", o.editor), ("forward", o.editor), ("approve", o.official),
+             ("mark_published", None)]
+
+    def publish(created: datetime, plan: list[tuple[str, Any]]) -> int:
+        item = workflow.create_draft(session, o.officer, created, description="Kegiatan")
+        workflow.add_media(session, o.officer, item.id, created, PHOTO)
+        for minutes, (action, actor) in enumerate(plan, start=1):
+            perform(workflow, session, action, actor, item.id,
+                    created.replace(minute=minutes * 5))
+        return item.id
+
+    publish(wib(24, 8), steps + again)  # news and its correction in the same week
+    earlier = publish(wib(17, 8), steps)  # news of the week before ...
+    for minutes, (action, actor) in enumerate(again, start=1):  # ... corrected this week
+        perform(workflow, session, action, actor, earlier, wib(25, 9, minutes * 5))
+
+    report = build_report(session, *WEEK, CALENDAR, DEADLINES)
+    assert (report.published, report.corrections) == (1, 2)
+    assert {g.name: g.published for g in report.sections} == {"Bidang Sosial": 1}
+    assert "Ralat terbit: 2" in format_text(report, "id")
+    assert ["ringkasan", "corrections", "2"] in [row[:3] for row in
+                                                csv.reader(io.StringIO(to_csv(report)))]
+    before = build_report(session, wib(16, 0), wib(23, 0), CALENDAR, DEADLINES)
+    assert (before.published, before.corrections) == (1, 0)

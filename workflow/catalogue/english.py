@@ -372,6 +372,7 @@ MESSAGES: dict[str, str] = {
     "report.returned": "Returned to officer",
     "report.revisions": "Revisions asked",
     "report.publish_failures": "Publish failures",
+    "report.corrections": "Corrections published",
     "report.stages": "Time per stage (median / P90 against the SOP allowance)",
     "report.stage": "Stage",
     "report.visits": "Count",

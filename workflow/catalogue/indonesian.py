@@ -373,6 +373,7 @@ MESSAGES: dict[str, str] = {
     "report.returned": "Dikembalikan ke petugas",
     "report.revisions": "Diminta revisi",
     "report.publish_failures": "Gagal terbit",
+    "report.corrections": "Ralat terbit",
     "report.stages": "Waktu per tahap (median / P90 terhadap batas SOP)",
     "report.stage": "Tahap",
     "report.visits": "Jumlah",

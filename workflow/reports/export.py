@@ -94,7 +94,8 @@ def to_csv(report: Report) -> str:
     row("periode", "mulai", keterangan=report.start.astimezone(tz).isoformat())
     row("periode", "selesai", keterangan=report.end.astimezone(tz).isoformat())
     row("ringkasan", "item_baru", report.created)
-    for name in ("published", "rejected", "returned", "revisions", "publish_failures"):
+    for name in ("published", "rejected", "returned", "revisions", "publish_failures",
+                 "corrections"):
         row("ringkasan", name, getattr(report, name))
     for state, count in report.created_by_state:
         row("status_item_baru", state, count)
@@ -166,6 +167,7 @@ def to_xlsx(report: Report, path: str | Path, language: str = "id") -> Path:
         [word("returned"), report.returned],
         [word("revisions"), report.revisions],
         [word("publish_failures"), report.publish_failures],
+        [word("corrections"), report.corrections],
         [word("overall"), report.on_time_rate if report.on_time_rate is not None else ""],
     ]
     summary += [[f"{word('created_by_state')}: {stage_label(s, language)}", n]

@@ -162,6 +162,7 @@ class Report:
     people: tuple[GroupStats, ...]
     notes: tuple[NoteEntry, ...] = ()
     visits: tuple[Visit, ...] = field(default=(), repr=False)
+    corrections: int = 0  # corrections published again (not counted in `published`)
 
     @property
     def rejections(self) -> tuple[NoteEntry, ...]:
@@ -278,8 +279,11 @@ def build_report(
                      allowances.get(stage), texts.get(stage, ""), calendar)
         for stage in _stage_names(allowances, visits)
     )
-    published_ids = [e.item_id for e in in_period if e.to_state == Status.PUBLISHED
-                     and e.from_state != Status.PUBLISHED]
+    # A correction publishes the same news again: it counts as a correction, not as news.
+    first_publications = {_first_publication(histories.get(item_id, ())) for item_id in touched}
+    publications = [e for e in in_period if e.to_state == Status.PUBLISHED
+                    and e.from_state != Status.PUBLISHED]
+    published_ids = [e.item_id for e in publications if e.id in first_publications]
     sections = _sections(ended, items, created_ids, published_ids)
     people = _people(ended)
     notes = tuple(
@@ -311,6 +315,7 @@ def build_report(
         returned=moved("return_to_officer"),
         revisions=moved("request_revision"),
         publish_failures=moved("mark_publish_failed"),
+        corrections=len(publications) - len(published_ids),
         stages=stages,
         sections=sections,
         people=people,
@@ -341,6 +346,12 @@ def _events_in_period(session: Session, start: datetime, end: datetime) -> list[
 def _is_move() -> ColumnElement[bool]:
     return or_(AuditEvent.from_state.is_(None),
                AuditEvent.from_state != AuditEvent.to_state)
+
+
+def _first_publication(history: Iterable[_Event]) -> int | None:
+    """The audit id of the item's first publication, if it was ever published."""
+    return next((e.id for e in history if e.to_state == Status.PUBLISHED
+                 and e.from_state != Status.PUBLISHED), None)
 
 
 def _histories(session: Session, item_ids: Iterable[int], end: datetime

@@ -93,7 +93,8 @@ def format_text(report: Report, language: str = DEFAULT_LANGUAGE) -> str:
         f"{word('current_by_state')}: {counts(report.current_by_state)}",
         f"{word('published')}: {report.published} · {word('rejected')}: {report.rejected} · "
         f"{word('returned')}: {report.returned} · {word('revisions')}: {report.revisions} · "
-        f"{word('publish_failures')}: {report.publish_failures}",
+        f"{word('publish_failures')}: {report.publish_failures} · "
+        f"{word('corrections')}: {report.corrections}",
         f"{word('overall')}: {format_rate(report.on_time_rate)} "
         f"({report.on_time}/{report.visit_count})",
         "",
