@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow import checklist
 from workflow.acting import acting_for
+from workflow.board import BoardRow, board_items, board_rows, names_of
 from workflow.actions import Edit
 from workflow.catalogue.lookup import t_text
 from workflow.context import Context
@@ -30,18 +32,16 @@ from workflow.models import (
     MediaKind,
     Person,
     Role,
-    StageDeadline,
     Status,
 )
 from workflow.post_html import post_html_for_preview
-from workflow.queries import get_item, history, list_items
-from workflow.transitions import allowed_actions, can_view
+from workflow.queries import get_item, history
+from workflow.transitions import STAFF_ROLES, allowed_actions, can_view
 
 if TYPE_CHECKING:
     from aiohttp import web
 
 OPEN_STATES = [s for s in Status if s not in FINAL_STATES and s is not Status.DRAFT]
-STAFF = frozenset({Role.EDITOR, Role.PEJABAT, Role.ADMIN, Role.KEPALA})
 
 
 def _context(request: web.Request) -> Context:
@@ -59,6 +59,9 @@ def start_target(start_param: str) -> str:
 # --- the board -----------------------------------------------------------------------------
 
 
+BOARD_PAGE = 20  # cards per column; the rest are counted and a link shows more
+
+
 @dataclass(frozen=True)
 class Card:
     item: Item
@@ -69,41 +72,68 @@ class Card:
     mine: bool
 
 
+@dataclass(frozen=True)
+class Column:
+    state: Status
+    cards: list[Card]
+    total: int
+    more_href: str  # "" when every card of the column is shown
+
+
 def board(request: web.Request, session: Session, person: Person) -> dict[str, Any]:
-    """Every open item the person may see, by stage, late ones marked, theirs first."""
+    """Every open item the person may see, by stage, theirs and the late ones first; each
+    column shows its first cards and counts the rest (one query places them all, only the
+    cards shown are read in full)."""
     warta = _context(request)
     now = warta.now()
     section = request.query.get("section", "")
     who = request.query.get("person", "")
-    items = [i for i in list_items(session, OPEN_STATES, limit=2000, media=False)
-             if can_view(i, person)]
+    rows = board_rows(session, OPEN_STATES, person)
+    sections = sorted({row.section for row in rows if row.section})
+    people = names_of(session, sorted({i for row in rows
+                                       for i in (row.officer_id, row.editor_id) if i}))
     if section:
-        items = [i for i in items if i.section == section]
+        rows = [row for row in rows if row.section == section]
     if who.isdigit():
-        items = [i for i in items if int(who) in (i.officer_id, i.editor_id)]
-    open_stages = {row.item_id: row for row in session.scalars(select(StageDeadline).where(
-        StageDeadline.closed_at.is_(None), StageDeadline.item_id.in_([i.id for i in items])))}
-    cards = [_card(warta, item, open_stages.get(item.id), person, now) for item in items]
-    cards.sort(key=lambda c: (not c.mine, not c.late, c.item.id))
-    columns = [(state, [c for c in cards if c.item.status is state]) for state in OPEN_STATES]
+        rows = [row for row in rows if int(who) in (row.officer_id, row.editor_id)]
+    rows.sort(key=lambda row: (not row.waits_on(person), not row.late(now), row.item_id))
+    expanded = request.query.get("column", "")
+    shown_there = int(request.query.get("shown", "0")) if request.query.get(
+        "shown", "").isdigit() else 0
+    placed = []
+    for state in OPEN_STATES:
+        in_column = [row for row in rows if row.status is state]
+        limit = max(shown_there, BOARD_PAGE) if expanded == state.value else BOARD_PAGE
+        placed.append((state, in_column[:limit], len(in_column)))
+    items = board_items(session, [row.item_id for _, shown, _ in placed for row in shown])
+    columns = [Column(state, [_card(warta, items[row.item_id], row, person, now)
+                              for row in shown],
+                      total, _more_href(request, state, len(shown)) if total > len(shown)
+                      else "")
+               for state, shown, total in placed]
     return {"template": "board.html", "columns": columns, "section": section,
-            "sections": sorted({i.section for i in items if i.section}),
-            "late_count": sum(c.late for c in cards)}
+            "sections": sections, "person_filter": who, "people": sorted(
+                people.items(), key=lambda pair: pair[1]),
+            "late_count": sum(row.late(now) for row in rows)}
 
 
-def _card(warta: Context, item: Item, stage: StageDeadline | None, person: Person,
-          now: datetime) -> Card:
+def _more_href(request: web.Request, state: Status, shown: int) -> str:
+    """The board again, with `BOARD_PAGE` more cards of this column, filters kept."""
+    query = {key: value for key, value in request.query.items()
+             if key in ("section", "person") and value}
+    query |= {"column": state.value, "shown": str(shown + BOARD_PAGE)}
+    return f"/?{urlencode(query)}#{state.value}"
+
+
+def _card(warta: Context, item: Item, row: BoardRow, person: Person, now: datetime) -> Card:
     used = allowed = None
-    if stage is not None:
+    if row.stage_started_at is not None and row.due_at is not None:
         # Working time is additive, so the time used is one span, late or not.
-        used = warta.calendar.working_time_between(stage.started_at, now)
-        allowed = warta.calendar.working_time_between(stage.started_at, stage.due_at)
-    late = stage is not None and now > stage.due_at
-    mine = person.id in (item.officer_id, item.editor_id) or (
-        item.status is Status.AWAITING_APPROVAL and person.has_role(Role.PEJABAT))
+        used = warta.calendar.working_time_between(row.stage_started_at, now)
+        allowed = warta.calendar.working_time_between(row.stage_started_at, row.due_at)
     return Card(item, _waits_on(item, person.language), int(used.total_seconds() // 60)
                 if used else 0, int(allowed.total_seconds() // 60) if allowed else None,
-                late, mine)
+                row.late(now), row.waits_on(person))
 
 
 def _waits_on(item: Item, lang: str) -> str:
@@ -127,7 +157,7 @@ def item_page(request: web.Request, session: Session, person: Person) -> dict[st
     An officer (who may see their own item) is refused the editor: it is the IT team's."""
     warta = _context(request)
     item = get_item(session, int(request.match_info["item_id"]), person)
-    if not person.roles & STAFF:
+    if not person.roles & STAFF_ROLES:
         raise NotAllowed("the editor is for the office's staff", reason="role")
     actions = allowed_actions(item, person, acting_for(session, person, warta.now().date()))
     editing = "edit" in actions

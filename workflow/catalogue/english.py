@@ -446,6 +446,8 @@ MESSAGES: dict[str, str] = {
     "web.board.waits_on": "Waiting on: {who}",
     "web.board.time_used": "{used} of {allowed} working minutes",
     "web.board.is_late": "late",
+    "web.board.person": "Person",
+    "web.board.more": "+{rest} more — show more",
     "web.waits.it_team": "IT team",
     "web.waits.officials": "officials",
     "web.waits.website": "the website",

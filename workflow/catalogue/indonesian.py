@@ -447,6 +447,8 @@ MESSAGES: dict[str, str] = {
     "web.board.waits_on": "Menunggu: {who}",
     "web.board.time_used": "{used} dari {allowed} menit kerja",
     "web.board.is_late": "terlambat",
+    "web.board.person": "Orang",
+    "web.board.more": "+{rest} lainnya — tampilkan lebih banyak",
     "web.waits.it_team": "Tim IT",
     "web.waits.officials": "pejabat",
     "web.waits.website": "situs web",
