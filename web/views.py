@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from workflow import checklist
 from workflow.acting import acting_for
-from workflow.board import BoardRow, board_items, board_rows, names_of
 from workflow.actions import Edit
+from workflow.board import BoardRow, board_items, board_rows, names_of
 from workflow.catalogue.lookup import t_text
 from workflow.context import Context
 from workflow.errors import InvalidValue, NotAllowed
@@ -36,7 +36,7 @@ from workflow.models import (
 )
 from workflow.post_html import post_html_for_preview
 from workflow.queries import get_item, history
-from workflow.transitions import STAFF_ROLES, allowed_actions, can_view
+from workflow.transitions import STAFF_ROLES, TRANSITIONS, Action, allowed_actions, can_view
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -160,9 +160,10 @@ def item_page(request: web.Request, session: Session, person: Person) -> dict[st
     if not person.roles & STAFF_ROLES:
         raise NotAllowed("the editor is for the office's staff", reason="role")
     actions = allowed_actions(item, person, acting_for(session, person, warta.now().date()))
-    editing = "edit" in actions
+    editing = Action.EDIT in actions
     return {"template": "item.html", "item": item, "editing": editing,
-            "actions": [a for a in actions if a in _BUTTONS], "buttons": _BUTTONS,
+            "actions": [a for a in actions if a in BUTTONS], "buttons": BUTTONS,
+            "noted": {a for a in actions if TRANSITIONS[a].needs_note},
             "checks": checklist.evaluate(item, warta.settings.checklist),
             "photos": [m for m in item.media if m.kind == MediaKind.PHOTO],
             "others": [m for m in item.media if m.kind != MediaKind.PHOTO],
@@ -170,14 +171,17 @@ def item_page(request: web.Request, session: Session, person: Person) -> dict[st
             "schedule": schedule_field(item, warta.zone)}
 
 
-# action -> (message key, needs a note)
-_BUTTONS = {
-    "claim": ("web.button.claim", False),
-    "forward": ("web.button.forward", False),
-    "return_to_officer": ("web.button.return", True),
-    "approve": ("web.button.approve", False),
-    "reject": ("web.button.reject", True),
-    "request_revision": ("web.button.revise", True),
+# The steps an item's page offers as buttons (when the table allows them to the person),
+# by their label's message key; whether one asks for a note is the table's to say.
+BUTTONS: dict[Action, str] = {
+    Action.CLAIM: "web.button.claim",
+    Action.FORWARD: "web.button.forward",
+    Action.RETURN_TO_OFFICER: "web.button.return",
+    Action.APPROVE: "web.button.approve",
+    Action.REJECT: "web.button.reject",
+    Action.REQUEST_REVISION: "web.button.revise",
+    Action.OPEN_CORRECTION: "web.button.correct",
+    Action.TAKE_DOWN: "web.button.take_down",
 }
 
 
