@@ -13,7 +13,8 @@ import pytest
 from tests.botkit import IT_CHAT
 from tests.webkit import WebOffice, claimed_item, forwarded, start_web_office
 from web.security import SESSION_COOKIE
-from workflow.models import Status
+from workflow.models import AuditEvent, Status
+from workflow.queries import history
 
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
 VERSION = re.compile(r'name="version" value="(\d+)"')
@@ -226,3 +227,40 @@ async def test_what_each_photo_shows_is_saved_from_the_editor(web: WebOffice) ->
                                data=bad | {f"alt-{photos[0].id}": "x" * 400}) as answer:
             assert answer.status == 400
     assert web.office.item(item_id).media[0].alt_text == "Kader menimbang balita"
+
+
+async def test_a_photos_caption_is_saved_once_and_shown_as_the_website_gets_it(
+        web: WebOffice) -> None:
+    item_id = await claimed_item(web.office)
+    photos = [m for m in web.office.item(item_id).media if m.kind == "photo"]
+    edits_before = len(edit_events(web, item_id))
+    client = await browser_of(web, "editor")
+    async with client:
+        fields = await form_of(client, f"{web.url}/items/{item_id}")
+        async with client.post(f"{web.url}/items/{item_id}/save", data=fields | {
+                f"caption-{photos[1].id}": "Kader posyandu menimbang balita",
+                f"alt-{photos[1].id}": "Seorang kader menimbang bayi"}) as answer:
+            assert answer.status == 200 and "Tersimpan" in await answer.text()
+        async with client.get(f"{web.url}/items/{item_id}/preview") as answer:
+            post = await answer.text()
+        assert ('<figcaption class="wp-element-caption">Kader posyandu menimbang balita'
+                '</figcaption>') in post
+        bad = await form_of(client, f"{web.url}/items/{item_id}")
+        async with client.post(f"{web.url}/items/{item_id}/save",
+                               data=bad | {f"caption-{photos[0].id}": "x" * 400}) as answer:
+            assert answer.status == 400
+            assert "300 karakter" in await answer.text()
+    media = {m.id: m for m in web.office.item(item_id).media}
+    assert media[photos[1].id].caption == "Kader posyandu menimbang balita"
+    assert media[photos[1].id].alt_text == "Seorang kader menimbang bayi"
+    assert media[photos[0].id].caption == ""
+    # Caption and alt text in one save: one edit in the item's history.
+    edits = edit_events(web, item_id)
+    assert len(edits) == edits_before + 1
+    assert edits[-1].data["captions"] == {str(photos[1].id): "Kader posyandu menimbang balita"}
+
+
+def edit_events(web: WebOffice, item_id: int) -> list[AuditEvent]:
+    with web.office.warta.sessions() as session:
+        return [event for event in history(session, item_id)
+                if event.action == "workflow.edit"]

@@ -34,7 +34,7 @@ from workflow.models import (
     Role,
     Status,
 )
-from workflow.post_html import post_html_for_preview
+from workflow.post_html import default_caption, post_html_for_preview
 from workflow.queries import get_item, history
 from workflow.transitions import STAFF_ROLES, TRANSITIONS, Action, allowed_actions, can_view
 
@@ -168,7 +168,8 @@ def item_page(request: web.Request, session: Session, person: Person) -> dict[st
             "photos": [m for m in item.media if m.kind == MediaKind.PHOTO],
             "others": [m for m in item.media if m.kind != MediaKind.PHOTO],
             "saved": request.query.get("saved") == "1",
-            "schedule": schedule_field(item, warta.zone)}
+            "schedule": schedule_field(item, warta.zone),
+            "default_caption": default_caption(item)}
 
 
 # The steps an item's page offers as buttons (when the table allows them to the person),
@@ -279,10 +280,9 @@ def edit_from_form(item: Item, fields: dict[str, str], zone: tzinfo) -> Edit:
     current_order = [m.id for m in item.media]
     category, tags = fields.get("category"), fields.get("tags")
     schedule = fields.get("publish_at", "")
-    alt_texts = {m.id: fields[f"alt-{m.id}"].strip() for m in item.media
-                 if f"alt-{m.id}" in fields and fields[f"alt-{m.id}"].strip() != m.alt_text}
     return Edit(
-        alt_texts=alt_texts or None,
+        alt_texts=_per_photo(item, fields, "alt", "alt_text"),
+        captions=_per_photo(item, fields, "caption", "caption"),
         category=category.strip() if category is not None and
         category.strip() != item.category else None,
         tags=_tags(tags) if tags is not None and
@@ -297,6 +297,16 @@ def edit_from_form(item: Item, fields: dict[str, str], zone: tzinfo) -> Edit:
         order != current_order else None,
         remove_media_ids=remove,
     )
+
+
+def _per_photo(item: Item, fields: dict[str, str], prefix: str, column: str
+               ) -> dict[int, str] | None:
+    """A text the page asks of each medium (fields "<prefix>-<media id>"): those the
+    person changed, by media id; None when none changed."""
+    changed = {m.id: fields[f"{prefix}-{m.id}"].strip() for m in item.media
+               if f"{prefix}-{m.id}" in fields
+               and fields[f"{prefix}-{m.id}"].strip() != getattr(m, column)}
+    return changed or None
 
 
 def media_path(warta: Context, session: Session, person: Person, media_id: int,

@@ -203,6 +203,7 @@ MESSAGES: dict[str, str] = {
     "lines.more": "… and {n} more",
     "error.invalid.category": "The category may be at most 200 characters.",
     "error.invalid.alt_text": "Give the photo number, then what it shows (max. 300 characters).",
+    "error.invalid.caption": "A photo's caption may be at most 300 characters.",
     "error.invalid.tags": "At most 20 tags, each at most 60 characters.",
     # The labels of states and stages, for the bot, the reports and the CLI.
     "state.draft": "draft",
@@ -464,6 +465,7 @@ MESSAGES: dict[str, str] = {
     "web.item.down": "Move down",
     "web.item.remove": "Remove",
     "web.item.alt_text": "What it shows",
+    "web.item.caption": "Caption under the photo (empty: section and date)",
     "web.item.save": "Save",
     "web.item.checklist": "Checklist",
     "web.note.return_to_officer": "Note for the officer",

@@ -204,6 +204,7 @@ MESSAGES: dict[str, str] = {
     "lines.more": "… dan {n} lagi",
     "error.invalid.category": "Kategori paling panjang 200 karakter.",
     "error.invalid.alt_text": "Tulis nomor foto lalu apa yang tampak, paling panjang 300 karakter.",
+    "error.invalid.caption": "Keterangan foto paling panjang 300 karakter.",
     "error.invalid.tags": "Tag paling banyak 20, masing-masing paling panjang 60 karakter.",
     # The labels of states and stages, for the bot, the reports and the CLI.
     "state.draft": "draf",
@@ -465,6 +466,7 @@ MESSAGES: dict[str, str] = {
     "web.item.down": "Turunkan",
     "web.item.remove": "Hapus",
     "web.item.alt_text": "Apa yang tampak",
+    "web.item.caption": "Keterangan di bawah foto (kosong: bidang dan tanggal)",
     "web.item.save": "Simpan",
     "web.item.checklist": "Daftar periksa",
     "web.note.return_to_officer": "Catatan untuk petugas",
