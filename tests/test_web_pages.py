@@ -190,21 +190,29 @@ async def test_category_tags_and_schedule_are_saved_from_the_editor(web: WebOffi
     client = await browser_of(web, "editor")
     async with client:
         fields = await form_of(client, f"{web.url}/items/{item_id}")
+        # Day first, as the office writes it (and as Indonesians write the time: 09.00).
         changes = {"category": "Berita Desa", "tags": "posyandu, kesehatan ,",
-                   "publish_at": "2026-12-01T09:00"}
+                   "publish_at": "1/12/2026 09.00"}
         async with client.post(f"{web.url}/items/{item_id}/save",
                                data=fields | changes) as answer:
             assert answer.status == 200 and "Tersimpan" in await answer.text()
             page = await answer.text()
-        assert 'value="2026-12-01T09:00"' in page and 'value="kesehatan, posyandu"' in page
-        bad = await form_of(client, f"{web.url}/items/{item_id}")
+        assert 'value="01/12/2026 09:00"' in page and 'value="kesehatan, posyandu"' in page
+        for wrong in ("besok pagi", "31/02/2026 09:00", "12/01/2026"):
+            bad = await form_of(client, f"{web.url}/items/{item_id}")
+            async with client.post(f"{web.url}/items/{item_id}/save",
+                                   data=bad | {"publish_at": wrong}) as answer:
+                assert answer.status == 400, wrong
+                assert "misalnya 01/12/2026 09:00" in await answer.text()
+        # ISO, as /jadwal takes it, is the same moment.
+        iso = await form_of(client, f"{web.url}/items/{item_id}")
         async with client.post(f"{web.url}/items/{item_id}/save",
-                               data=bad | {"publish_at": "besok pagi"}) as answer:
-            assert answer.status == 400
+                               data=iso | {"publish_at": "2026-12-02 14:30"}) as answer:
+            assert 'value="02/12/2026 14:30"' in await answer.text()
     item = web.office.item(item_id)
     assert item.category == "Berita Desa" and item.tags == ["kesehatan", "posyandu"]
     assert item.publish_at is not None
-    assert f"{item.publish_at.astimezone(web.office.warta.zone):%d/%m %H:%M}" == "01/12 09:00"
+    assert f"{item.publish_at.astimezone(web.office.warta.zone):%d/%m %H:%M}" == "02/12 14:30"
 
 
 async def test_what_each_photo_shows_is_saved_from_the_editor(web: WebOffice) -> None:

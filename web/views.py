@@ -7,6 +7,7 @@ No rule lives here: who may see or do what comes from `workflow.transitions`, ed
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -249,17 +250,32 @@ def _tags(text: str) -> list[str]:
     return [tag.strip() for tag in text.replace(";", ",").split(",") if tag.strip()]
 
 
-def _schedule(text: str, zone: tzinfo) -> datetime | None:
-    """A datetime-local field ("2026-12-01T09:00"), in the office's time zone."""
+# The schedule as the office writes it, whatever the browser's locale: day first
+# ("01/12/2026 09:00" or "09.00"), or ISO ("2026-12-01 09:00", as /jadwal takes it).
+_DAY_FIRST = re.compile(r"(?P<day>\d{1,2})/(?P<month>\d{1,2})/(?P<year>\d{4})")
+_ISO_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})")
+_TIME = re.compile(r"(?P<hour>\d{1,2})[:.](?P<minute>\d{2})")
+SCHEDULE_FORMAT = "%d/%m/%Y %H:%M"
+
+
+def _schedule(text: str, zone: tzinfo) -> datetime:
+    """The schedule field's moment in the office's time zone; InvalidValue (whose message
+    shows the format) for anything else."""
+    day_part, _, time_part = text.strip().replace("T", " ").partition(" ")
+    day = _DAY_FIRST.fullmatch(day_part) or _ISO_DATE.fullmatch(day_part)
+    clock = _TIME.fullmatch(time_part.strip())
     try:
-        return datetime.strptime(text.strip(), "%Y-%m-%dT%H:%M").replace(tzinfo=zone)
+        if day is None or clock is None:
+            raise ValueError(text)
+        return datetime(int(day["year"]), int(day["month"]), int(day["day"]),
+                        int(clock["hour"]), int(clock["minute"]), tzinfo=zone)
     except ValueError:
-        raise InvalidValue("bad schedule", field="schedule") from None
+        raise InvalidValue("bad schedule", field="publish_at") from None
 
 
 def schedule_field(item: Item, zone: tzinfo) -> str:
-    """The item's schedule as the page's datetime-local field shows it."""
-    return f"{item.publish_at.astimezone(zone):%Y-%m-%dT%H:%M}" if item.publish_at else ""
+    """The item's schedule as the page's field shows it (day first, 24-hour clock)."""
+    return f"{item.publish_at.astimezone(zone):{SCHEDULE_FORMAT}}" if item.publish_at else ""
 
 
 def edit_from_form(item: Item, fields: dict[str, str], zone: tzinfo) -> Edit:
@@ -279,7 +295,8 @@ def edit_from_form(item: Item, fields: dict[str, str], zone: tzinfo) -> Edit:
     remove = [media_id for media_id in known if fields.get(f"remove-{media_id}") == "on"]
     current_order = [m.id for m in item.media]
     category, tags = fields.get("category"), fields.get("tags")
-    schedule = fields.get("publish_at", "")
+    schedule = _schedule(fields["publish_at"], zone) if fields.get(
+        "publish_at", "").strip() else None
     return Edit(
         alt_texts=_per_photo(item, fields, "alt", "alt_text"),
         captions=_per_photo(item, fields, "caption", "caption"),
@@ -287,8 +304,8 @@ def edit_from_form(item: Item, fields: dict[str, str], zone: tzinfo) -> Edit:
         category.strip() != item.category else None,
         tags=_tags(tags) if tags is not None and
         sorted(_tags(tags)) != sorted(item.tags) else None,
-        publish_at=_schedule(schedule, zone) if schedule and
-        schedule != schedule_field(item, zone) else None,
+        publish_at=schedule if schedule is not None and schedule != item.publish_at
+        else None,
         title=title if title is not None and title != item.title else None,
         body=body if body is not None and body.strip() != item.body else None,
         cover_media_id=int(cover) if cover.isdigit() and int(cover) in known and

@@ -519,6 +519,9 @@ MESSAGES: dict[str, str] = {
     "web.item.category": "Category",
     "web.item.tags": "Tags (separated by commas)",
     "web.item.schedule": "Publish at (empty: as soon as approved)",
+    "web.item.schedule_format": "Day/month/year hour:minute, e.g. 01/12/2026 09:00.",
+    "error.invalid.publish_at": "The schedule was not understood: write day/month/year "
+    "hour:minute, e.g. 01/12/2026 09:00.",
     # Hand-over and acting officials (SPEC section 10).
     "btn.release": "↩️ Release",
     "editor.released": "↩️ #{id} released; back in the IT team's queue.",

@@ -522,6 +522,9 @@ MESSAGES: dict[str, str] = {
     "web.item.category": "Kategori",
     "web.item.tags": "Tag (pisahkan dengan koma)",
     "web.item.schedule": "Jadwal terbit (kosong: segera setelah disetujui)",
+    "web.item.schedule_format": "Tanggal/bulan/tahun jam:menit, misalnya 01/12/2026 09:00.",
+    "error.invalid.publish_at": "Jadwal terbit tidak dikenali: tulis tanggal/bulan/tahun "
+    "jam:menit, misalnya 01/12/2026 09:00.",
     # Hand-over and acting officials (SPEC section 10).
     "btn.release": "↩️ Lepas",
     "editor.released": "↩️ #{id} dilepas; kembali ke antrean Tim IT.",
