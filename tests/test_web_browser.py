@@ -224,18 +224,26 @@ async def test_a_stale_decision_page_says_who_decided_and_changes_nothing(
     assert item.status is Status.REJECTED
 
 
+async def step_with_note(browser: Browser, web: WebOffice, key: str, item_id: int,
+                         action: str, note: str) -> Page:
+    """`key` signs in, opens the item's page and takes `action` with `note` from its
+    button; the page is the item's again."""
+    page = await signed_in(browser, web, key)
+    await page.goto(f"{web.url}/items/{item_id}")
+    await page.fill(f"form:has(button.{action}) textarea[name=note]", note)
+    await page.click(f"button.{action}")
+    await page.wait_for_url(f"{web.url}/items/{item_id}")
+    return page
+
+
 async def test_an_official_takes_a_published_item_down_from_its_page(
         browser: Browser, web: WebOffice) -> None:
     office = web.office
     item_id = await claimed_item(office)
     published(office, item_id)
     await office.flush()
-    page = await signed_in(browser, web, "official")
-    await page.goto(f"{web.url}/items/{item_id}")
-    await page.fill("form:has(button.take_down) textarea[name=note]",
-                    "Data jumlah balita keliru, menunggu data puskesmas")
-    await page.click("button.take_down")
-    await page.wait_for_url(f"{web.url}/items/{item_id}")
+    page = await step_with_note(browser, web, "official", item_id, "take_down",
+                                "Data jumlah balita keliru, menunggu data puskesmas")
     assert "sedang ditarik dari situs" in await page.locator("h1").inner_text()
     assert await page.locator("button.take_down").count() == 0
     item = office.item(item_id)
@@ -251,12 +259,8 @@ async def test_an_editor_opens_a_correction_from_the_published_items_page(
     office = web.office
     item_id = await claimed_item(office)
     published(office, item_id)
-    page = await signed_in(browser, web, "editor")
-    await page.goto(f"{web.url}/items/{item_id}")
-    await page.fill("form:has(button.open_correction) textarea[name=note]",
-                    "Jumlah balita 42, bukan 40")
-    await page.click("button.open_correction")
-    await page.wait_for_url(f"{web.url}/items/{item_id}")
+    page = await step_with_note(browser, web, "editor", item_id, "open_correction",
+                                "Jumlah balita 42, bukan 40")
     # Back in editing, with the editor's form: the same post is updated once approved.
     assert "sedang diedit" in await page.locator("h1").inner_text()
     assert await page.locator("form#editor").count() == 1

@@ -3,8 +3,10 @@ bot's ways in (/web, Mini App buttons). Browser behaviour is in test_web_browser
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -13,6 +15,7 @@ import pytest
 from tests.botkit import IT_CHAT
 from tests.webkit import WebOffice, claimed_item, forwarded, start_web_office
 from web.security import SESSION_COOKIE
+from web.views import BOARD_PAGE
 from workflow.models import AuditEvent, Status
 from workflow.queries import history
 
@@ -272,3 +275,46 @@ def edit_events(web: WebOffice, item_id: int) -> list[AuditEvent]:
     with web.office.warta.sessions() as session:
         return [event for event in history(session, item_id)
                 if event.action == "workflow.edit"]
+
+
+CARD = re.compile(r'<a class="card([^"]*)" href="/items/(\d+)"')
+
+
+def column_cards(page: str, state: str) -> list[tuple[int, str]]:
+    """The cards of one board column, in order: (item id, their classes)."""
+    column = page.split(f'data-state="{state}"', 1)[1].split("</section>", 1)[0]
+    return [(int(number), classes) for classes, number in CARD.findall(column)]
+
+
+async def test_a_long_board_column_shows_its_late_items_first_and_counts_the_rest(
+        web: WebOffice) -> None:
+    office, now = web.office, web.clock.now
+    wf = office.warta.workflow
+    with office.warta.sessions() as session:
+        for number in range(23):
+            item = wf.create_draft(session, office.person("officer"), now,
+                                   description=f"Kegiatan {number}")
+            wf.submit(session, office.person("officer"), item.id, now)
+        # Sent a week ago and still unclaimed: late, so first though it is the newest.
+        week_ago = now - timedelta(days=7)
+        late = wf.create_draft(session, office.person("officer_en"), week_ago,
+                               description="Kegiatan lama")
+        wf.submit(session, office.person("officer_en"), late.id, week_ago)
+    editor, officer_en = await browser_of(web, "editor"), await browser_of(web, "officer_en")
+    async with editor, officer_en:
+        async with editor.get(f"{web.url}/") as answer:
+            page = await answer.text()
+        cards = column_cards(page, "submitted")
+        assert len(cards) == BOARD_PAGE and cards[0] == (late.id, " late")
+        assert "+4 lainnya" in page
+        more = re.search(r'<a class="more" href="([^"]+)"', page)
+        assert more is not None
+        async with editor.get(f"{web.url}{html.unescape(more.group(1))}") as answer:
+            assert len(column_cards(await answer.text(), "submitted")) == 24
+        person = office.person("officer_en").id
+        async with editor.get(f"{web.url}/?person={person}") as answer:
+            assert column_cards(await answer.text(), "submitted") == [(late.id, " late")]
+        # An officer's board holds their own items only.
+        async with officer_en.get(f"{web.url}/") as answer:
+            assert column_cards(await answer.text(), "submitted") == [
+                (late.id, " late mine")]

@@ -14,6 +14,7 @@ MESSAGES: dict[str, str] = {
     "/judul ID text · /isi ID text · /sampul ID N · /hapus ID N · /urut ID 3 1 2\n"
     "/kategori ID name · /tag ID a, b · /jadwal ID 2026-12-01 09:00\n"
     "/alt ID N text: what photo N shows (for readers who cannot see it)\n"
+    "/keterangan ID N text: the caption under photo N on the website\n"
     "/ajukan ID\n"
     "Or reply to its card: the first line becomes the title, the rest the body.\n"
     "In /isi, bold, italic, underline, strikethrough, links, line breaks and lists (- or 1.) "
@@ -172,6 +173,7 @@ MESSAGES: dict[str, str] = {
     "usage.sampul": "Usage: /sampul ID N (photo number in the preview)",
     "usage.hapus": "Usage: /hapus ID N",
     "usage.alt": "Usage: /alt ID N text (what photo N shows)",
+    "usage.keterangan": "Usage: /keterangan ID N text (the caption under photo N)",
     "usage.urut": "Usage: /urut ID 3 1 2",
     "usage.jadwal": "Usage: /jadwal ID 2026-12-01 09:00",
     "notify.item.claim": "✋ Submission #{id} is being edited by {actor}.",
@@ -203,7 +205,7 @@ MESSAGES: dict[str, str] = {
     "lines.more": "… and {n} more",
     "error.invalid.category": "The category may be at most 200 characters.",
     "error.invalid.alt_text": "Give the photo number, then what it shows (max. 300 characters).",
-    "error.invalid.caption": "A photo's caption may be at most 300 characters.",
+    "error.invalid.caption": "Give the photo number, then its caption (max. 300 characters).",
     "error.invalid.tags": "At most 20 tags, each at most 60 characters.",
     # The labels of states and stages, for the bot, the reports and the CLI.
     "state.draft": "draft",
@@ -342,6 +344,7 @@ MESSAGES: dict[str, str] = {
     "cmd.sampul": "Choose the cover photo",
     "cmd.hapus": "Remove media",
     "cmd.alt": "Photo alt text",
+    "cmd.keterangan": "Photo caption on the website",
     "cmd.urut": "Reorder media",
     "cmd.kategori": "Set the category",
     "cmd.tag": "Set tags",
@@ -358,6 +361,7 @@ MESSAGES: dict[str, str] = {
     "edit.sampul": "cover",
     "edit.hapus": "media",
     "edit.alt": "photo alt text",
+    "edit.keterangan": "photo caption",
     "edit.urut": "media order",
     "edit.jadwal": "schedule",
     # The SOP report: plain text, and the headers of its workbook and chart.

@@ -14,6 +14,7 @@ MESSAGES: dict[str, str] = {
     "/judul ID teks · /isi ID teks · /sampul ID N · /hapus ID N · /urut ID 3 1 2\n"
     "/kategori ID nama · /tag ID a, b · /jadwal ID 2026-12-01 09:00\n"
     "/alt ID N teks: apa yang tampak di foto N (untuk pembaca yang tidak bisa melihat)\n"
+    "/keterangan ID N teks: keterangan di bawah foto N di situs\n"
     "/ajukan ID\n"
     "Atau balas kartunya: baris pertama jadi judul, sisanya isi.\n"
     "Di /isi, tebal, miring, garis bawah, coret, tautan, baris baru dan daftar (- atau 1.) "
@@ -173,6 +174,7 @@ MESSAGES: dict[str, str] = {
     "usage.sampul": "Cara pakai: /sampul ID N (nomor foto di pratinjau)",
     "usage.hapus": "Cara pakai: /hapus ID N",
     "usage.alt": "Cara pakai: /alt ID N teks (apa yang tampak di foto N)",
+    "usage.keterangan": "Cara pakai: /keterangan ID N teks (keterangan di bawah foto N)",
     "usage.urut": "Cara pakai: /urut ID 3 1 2",
     "usage.jadwal": "Cara pakai: /jadwal ID 2026-12-01 09:00",
     "notify.item.claim": "✋ Kiriman #{id} sedang diedit oleh {actor}.",
@@ -204,7 +206,7 @@ MESSAGES: dict[str, str] = {
     "lines.more": "… dan {n} lagi",
     "error.invalid.category": "Kategori paling panjang 200 karakter.",
     "error.invalid.alt_text": "Tulis nomor foto lalu apa yang tampak, paling panjang 300 karakter.",
-    "error.invalid.caption": "Keterangan foto paling panjang 300 karakter.",
+    "error.invalid.caption": "Tulis nomor foto lalu keterangannya, paling panjang 300 karakter.",
     "error.invalid.tags": "Tag paling banyak 20, masing-masing paling panjang 60 karakter.",
     # The labels of states and stages, for the bot, the reports and the CLI.
     "state.draft": "draf",
@@ -343,6 +345,7 @@ MESSAGES: dict[str, str] = {
     "cmd.sampul": "Pilih foto sampul",
     "cmd.hapus": "Hapus media",
     "cmd.alt": "Teks alternatif foto",
+    "cmd.keterangan": "Keterangan foto di situs",
     "cmd.urut": "Urutkan media",
     "cmd.kategori": "Atur kategori",
     "cmd.tag": "Atur tag",
@@ -359,6 +362,7 @@ MESSAGES: dict[str, str] = {
     "edit.sampul": "sampul",
     "edit.hapus": "media",
     "edit.alt": "teks alternatif foto",
+    "edit.keterangan": "keterangan foto",
     "edit.urut": "urutan media",
     "edit.jadwal": "jadwal",
     # The SOP report: plain text, and the headers of its workbook and chart.
