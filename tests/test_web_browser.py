@@ -299,12 +299,15 @@ async def test_screenshots_of_every_page_at_phone_width(browser: Browser, web: W
     editing = await claimed_item(office)
     deciding = await claimed_item(office, "Rapat koordinasi desa")
     forwarded(office, deciding)
+    on_the_site = await claimed_item(office, "Penyaluran bantuan sosial")
+    published(office, on_the_site)
     await office.flush()
     pages = {
         "board": ("admin", "/"), "editor": ("editor", f"/items/{editing}"),
         "preview": ("official", f"/items/{deciding}/preview"),
         "decision": ("official", f"/items/{deciding}"),
         "history": ("official", f"/items/{deciding}/history"),
+        "published": ("official", f"/items/{on_the_site}"),
         "dashboard": ("admin", "/dashboard"), "people": ("admin", "/people"),
     }
     shots = tmp_path / "screenshots"

@@ -457,6 +457,7 @@ MESSAGES: dict[str, str] = {
     "web.waits.officials": "officials",
     "web.waits.website": "the website",
     "web.item.preview": "Preview",
+    "web.item.on_site": "see it on the website",
     "web.item.history": "History",
     "web.item.saved": "Saved. The Telegram card is updated too.",
     "web.item.editor": "editor {name}",

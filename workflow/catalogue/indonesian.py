@@ -458,6 +458,7 @@ MESSAGES: dict[str, str] = {
     "web.waits.officials": "pejabat",
     "web.waits.website": "situs web",
     "web.item.preview": "Pratinjau",
+    "web.item.on_site": "lihat di situs",
     "web.item.history": "Riwayat",
     "web.item.saved": "Tersimpan. Kartu di Telegram ikut diperbarui.",
     "web.item.editor": "editor {name}",
