@@ -62,6 +62,7 @@ COMMANDS: dict[str, Command] = {
     "sampul": _c(editor.on_edit_command, [E], "help.editor"),
     "hapus": _c(editor.on_edit_command, [E], "help.editor"),
     "alt": _c(editor.on_edit_command, [E], "help.editor"),
+    "keterangan": _c(editor.on_edit_command, [E], "help.editor"),
     "urut": _c(editor.on_edit_command, [E], "help.editor"),
     "kategori": _c(editor.on_edit_command, [E], "help.editor"),
     "tag": _c(editor.on_edit_command, [E], "help.editor"),

@@ -165,6 +165,14 @@ async def correct_with_reason(update: Update, context: WartaContext, item_id: in
         await send_panel(context, item_id)
 
 
+def _words_for_photo(item: Item, text: str, field: str) -> dict[int, str]:
+    """"N words": the words for media number N (its alt text or its caption)."""
+    number, _, words = text.strip().partition(" ")
+    if not words.strip():
+        raise InvalidValue(f"{field} needs a photo number and words", field=field)
+    return {_number_to_media(item, number): words}
+
+
 def _number_to_media(item: Item, number: str) -> int:
     """Media are numbered in previews by their position, which removing one does not
     change (only /urut renumbers); editors refer to them by that number."""
@@ -217,10 +225,9 @@ def parse_edit(item: Item, command: str, text: str, zone: ZoneInfo,
     if command == "urut":
         return Edit(media_order=[_number_to_media(item, n) for n in text.split()])
     if command == "alt":
-        number, _, words = text.strip().partition(" ")
-        if not words.strip():
-            raise InvalidValue("alt text needs a photo number and words", field="alt_text")
-        return Edit(alt_texts={_number_to_media(item, number): words})
+        return Edit(alt_texts=_words_for_photo(item, text, "alt_text"))
+    if command == "keterangan":
+        return Edit(captions=_words_for_photo(item, text, "caption"))
     if command == "jadwal":
         try:
             local = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
@@ -277,7 +284,7 @@ async def on_card_reply(update: Update, context: WartaContext, item_id: int) -> 
 @answers_errors
 async def on_edit_command(update: Update, context: WartaContext) -> None:
     """/judul ID teks, /isi ID teks, /sampul ID N, /hapus ID N.., /urut ID N.., /kategori,
-    /tag ID a, b, /jadwal ID YYYY-MM-DD HH:MM, /alt ID N teks."""
+    /tag ID a, b, /jadwal ID YYYY-MM-DD HH:MM, /alt ID N teks, /keterangan ID N teks."""
     message = update.effective_message
     if message is None or not message.text:
         return

@@ -565,7 +565,7 @@ def _media_file(item: Item, media: Media, index: int, store: MediaStore) -> Medi
         filename=_filename(item, media, index),
         sha256=media.sha256,
         alt=photo_alt(item, media) if kind == MediaKind.PHOTO else "",
-        caption=photo_caption(item) if kind == MediaKind.PHOTO else "",
+        caption=photo_caption(item, media) if kind == MediaKind.PHOTO else "",
     )
 
 

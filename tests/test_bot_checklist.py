@@ -118,6 +118,10 @@ async def test_alt_text_comes_from_the_caption_and_from_alt(alt_office: Office) 
         await double.wait_for_message(office.editor, contains="teks alternatif foto disimpan")
     assert [m.alt_text for m in office.item(item_id).media if m.kind == "photo"][1:] == [
         "Kader menimbang balita", "Ibu hamil diperiksa bidan"]
+    # The line under a photo on the website, in the same way.
+    await double.send_command(office.editor, "keterangan", f"{item_id} 2 Penimbangan balita")
+    await double.wait_for_message(office.editor, contains="keterangan foto disimpan")
+    assert office.item(item_id).media[1].caption == "Penimbangan balita"
     await double.send_command(office.editor, "ajukan", str(item_id))
     await double.wait_for_message(office.editor, contains="diajukan ke pejabat")
     assert office.item(item_id).status is Status.AWAITING_APPROVAL

@@ -22,6 +22,7 @@ from tests.webkit import (
     claimed_item,
     forwarded,
     init_data,
+    published,
     start_web_office,
 )
 from workflow.models import Status
@@ -223,6 +224,72 @@ async def test_a_stale_decision_page_says_who_decided_and_changes_nothing(
     assert item.status is Status.REJECTED
 
 
+async def step_with_note(browser: Browser, web: WebOffice, key: str, item_id: int,
+                         action: str, note: str) -> Page:
+    """`key` signs in, opens the item's page and takes `action` with `note` from its
+    button; the page is the item's again."""
+    page = await signed_in(browser, web, key)
+    await page.goto(f"{web.url}/items/{item_id}")
+    await page.fill(f"form:has(button.{action}) textarea[name=note]", note)
+    await page.click(f"button.{action}")
+    await page.wait_for_url(f"{web.url}/items/{item_id}")
+    return page
+
+
+async def test_an_official_takes_a_published_item_down_from_its_page(
+        browser: Browser, web: WebOffice) -> None:
+    office = web.office
+    item_id = await claimed_item(office)
+    published(office, item_id)
+    await office.flush()
+    page = await step_with_note(browser, web, "official", item_id, "take_down",
+                                "Data jumlah balita keliru, menunggu data puskesmas")
+    assert "sedang ditarik dari situs" in await page.locator("h1").inner_text()
+    assert await page.locator("button.take_down").count() == 0
+    item = office.item(item_id)
+    assert item.status is Status.WITHDRAWING
+    # The IT team's card shows the take-down, as after /tarik in Telegram.
+    await office.flush()
+    await office.double.wait_until(lambda: any(
+        "ditarik" in text for text in card_texts(web, office.it_chat, item_id)))
+
+
+async def test_an_editor_opens_a_correction_from_the_published_items_page(
+        browser: Browser, web: WebOffice) -> None:
+    office = web.office
+    item_id = await claimed_item(office)
+    published(office, item_id)
+    page = await step_with_note(browser, web, "editor", item_id, "open_correction",
+                                "Jumlah balita 42, bukan 40")
+    # Back in editing, with the editor's form: the same post is updated once approved.
+    assert "sedang diedit" in await page.locator("h1").inner_text()
+    assert await page.locator("form#editor").count() == 1
+    item = office.item(item_id)
+    assert item.status is Status.IN_EDITING and item.remote_id == "77"
+    await office.flush()
+    await office.double.wait_until(lambda: any(
+        "sedang diedit" in text for text in card_texts(web, office.it_chat, item_id)))
+
+
+async def test_an_editor_may_not_take_an_item_down(browser: Browser, web: WebOffice) -> None:
+    """The page offers the editor no Tarik, and a crafted form meets the bot's refusal."""
+    office = web.office
+    item_id = await claimed_item(office)
+    published(office, item_id)
+    page = await signed_in(browser, web, "editor")
+    await page.goto(f"{web.url}/items/{item_id}")
+    assert await page.locator("button.open_correction").count() == 1
+    assert await page.locator("button.take_down").count() == 0
+    answer = await page.request.post(f"{web.url}/items/{item_id}/act", form={
+        "csrf": await page.locator("input[name=csrf]").first.input_value(),
+        "version": await page.locator("input[name=version]").first.input_value(),
+        "action": "take_down", "note": "Saya tarik saja"})
+    assert answer.status == 403
+    refusal = await answer.text()
+    assert "tidak berwenang" in refusal and "Tidak ada yang diubah" in refusal
+    assert office.item(item_id).status is Status.PUBLISHED
+
+
 async def test_screenshots_of_every_page_at_phone_width(browser: Browser, web: WebOffice,
                                                         tmp_path: Path) -> None:
     """Every page at 360 px, in Indonesian and English; kept in docs/screenshots when
@@ -232,12 +299,15 @@ async def test_screenshots_of_every_page_at_phone_width(browser: Browser, web: W
     editing = await claimed_item(office)
     deciding = await claimed_item(office, "Rapat koordinasi desa")
     forwarded(office, deciding)
+    on_the_site = await claimed_item(office, "Penyaluran bantuan sosial")
+    published(office, on_the_site)
     await office.flush()
     pages = {
         "board": ("admin", "/"), "editor": ("editor", f"/items/{editing}"),
         "preview": ("official", f"/items/{deciding}/preview"),
         "decision": ("official", f"/items/{deciding}"),
         "history": ("official", f"/items/{deciding}/history"),
+        "published": ("official", f"/items/{on_the_site}"),
         "dashboard": ("admin", "/dashboard"), "people": ("admin", "/people"),
     }
     shots = tmp_path / "screenshots"

@@ -3,8 +3,10 @@ bot's ways in (/web, Mini App buttons). Browser behaviour is in test_web_browser
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -13,7 +15,9 @@ import pytest
 from tests.botkit import IT_CHAT
 from tests.webkit import WebOffice, claimed_item, forwarded, start_web_office
 from web.security import SESSION_COOKIE
-from workflow.models import Status
+from web.views import BOARD_PAGE
+from workflow.models import AuditEvent, Status
+from workflow.queries import history
 
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
 VERSION = re.compile(r'name="version" value="(\d+)"')
@@ -189,21 +193,29 @@ async def test_category_tags_and_schedule_are_saved_from_the_editor(web: WebOffi
     client = await browser_of(web, "editor")
     async with client:
         fields = await form_of(client, f"{web.url}/items/{item_id}")
+        # Day first, as the office writes it (and as Indonesians write the time: 09.00).
         changes = {"category": "Berita Desa", "tags": "posyandu, kesehatan ,",
-                   "publish_at": "2026-12-01T09:00"}
+                   "publish_at": "1/12/2026 09.00"}
         async with client.post(f"{web.url}/items/{item_id}/save",
                                data=fields | changes) as answer:
             assert answer.status == 200 and "Tersimpan" in await answer.text()
             page = await answer.text()
-        assert 'value="2026-12-01T09:00"' in page and 'value="kesehatan, posyandu"' in page
-        bad = await form_of(client, f"{web.url}/items/{item_id}")
+        assert 'value="01/12/2026 09:00"' in page and 'value="kesehatan, posyandu"' in page
+        for wrong in ("besok pagi", "31/02/2026 09:00", "12/01/2026"):
+            bad = await form_of(client, f"{web.url}/items/{item_id}")
+            async with client.post(f"{web.url}/items/{item_id}/save",
+                                   data=bad | {"publish_at": wrong}) as answer:
+                assert answer.status == 400, wrong
+                assert "misalnya 01/12/2026 09:00" in await answer.text()
+        # ISO, as /jadwal takes it, is the same moment.
+        iso = await form_of(client, f"{web.url}/items/{item_id}")
         async with client.post(f"{web.url}/items/{item_id}/save",
-                               data=bad | {"publish_at": "besok pagi"}) as answer:
-            assert answer.status == 400
+                               data=iso | {"publish_at": "2026-12-02 14:30"}) as answer:
+            assert 'value="02/12/2026 14:30"' in await answer.text()
     item = web.office.item(item_id)
     assert item.category == "Berita Desa" and item.tags == ["kesehatan", "posyandu"]
     assert item.publish_at is not None
-    assert f"{item.publish_at.astimezone(web.office.warta.zone):%d/%m %H:%M}" == "01/12 09:00"
+    assert f"{item.publish_at.astimezone(web.office.warta.zone):%d/%m %H:%M}" == "02/12 14:30"
 
 
 async def test_what_each_photo_shows_is_saved_from_the_editor(web: WebOffice) -> None:
@@ -226,3 +238,83 @@ async def test_what_each_photo_shows_is_saved_from_the_editor(web: WebOffice) ->
                                data=bad | {f"alt-{photos[0].id}": "x" * 400}) as answer:
             assert answer.status == 400
     assert web.office.item(item_id).media[0].alt_text == "Kader menimbang balita"
+
+
+async def test_a_photos_caption_is_saved_once_and_shown_as_the_website_gets_it(
+        web: WebOffice) -> None:
+    item_id = await claimed_item(web.office)
+    photos = [m for m in web.office.item(item_id).media if m.kind == "photo"]
+    edits_before = len(edit_events(web, item_id))
+    client = await browser_of(web, "editor")
+    async with client:
+        fields = await form_of(client, f"{web.url}/items/{item_id}")
+        async with client.post(f"{web.url}/items/{item_id}/save", data=fields | {
+                f"caption-{photos[1].id}": "Kader posyandu menimbang balita",
+                f"alt-{photos[1].id}": "Seorang kader menimbang bayi"}) as answer:
+            assert answer.status == 200 and "Tersimpan" in await answer.text()
+        async with client.get(f"{web.url}/items/{item_id}/preview") as answer:
+            post = await answer.text()
+        assert ('<figcaption class="wp-element-caption">Kader posyandu menimbang balita'
+                '</figcaption>') in post
+        bad = await form_of(client, f"{web.url}/items/{item_id}")
+        async with client.post(f"{web.url}/items/{item_id}/save",
+                               data=bad | {f"caption-{photos[0].id}": "x" * 400}) as answer:
+            assert answer.status == 400
+            assert "300 karakter" in await answer.text()
+    media = {m.id: m for m in web.office.item(item_id).media}
+    assert media[photos[1].id].caption == "Kader posyandu menimbang balita"
+    assert media[photos[1].id].alt_text == "Seorang kader menimbang bayi"
+    assert media[photos[0].id].caption == ""
+    # Caption and alt text in one save: one edit in the item's history.
+    edits = edit_events(web, item_id)
+    assert len(edits) == edits_before + 1
+    assert edits[-1].data["captions"] == {str(photos[1].id): "Kader posyandu menimbang balita"}
+
+
+def edit_events(web: WebOffice, item_id: int) -> list[AuditEvent]:
+    with web.office.warta.sessions() as session:
+        return [event for event in history(session, item_id)
+                if event.action == "workflow.edit"]
+
+
+CARD = re.compile(r'<a class="card([^"]*)" href="/items/(\d+)"')
+
+
+def column_cards(page: str, state: str) -> list[tuple[int, str]]:
+    """The cards of one board column, in order: (item id, their classes)."""
+    column = page.split(f'data-state="{state}"', 1)[1].split("</section>", 1)[0]
+    return [(int(number), classes) for classes, number in CARD.findall(column)]
+
+
+async def test_a_long_board_column_shows_its_late_items_first_and_counts_the_rest(
+        web: WebOffice) -> None:
+    office, now = web.office, web.clock.now
+    wf = office.warta.workflow
+    with office.warta.sessions() as session:
+        for number in range(23):
+            item = wf.create_draft(session, office.person("officer"), now,
+                                   description=f"Kegiatan {number}")
+            wf.submit(session, office.person("officer"), item.id, now)
+        # Sent a week ago and still unclaimed: late, so first though it is the newest.
+        week_ago = now - timedelta(days=7)
+        late = wf.create_draft(session, office.person("officer_en"), week_ago,
+                               description="Kegiatan lama")
+        wf.submit(session, office.person("officer_en"), late.id, week_ago)
+    editor, officer_en = await browser_of(web, "editor"), await browser_of(web, "officer_en")
+    async with editor, officer_en:
+        async with editor.get(f"{web.url}/") as answer:
+            page = await answer.text()
+        cards = column_cards(page, "submitted")
+        assert len(cards) == BOARD_PAGE and cards[0] == (late.id, " late")
+        assert "+4 lainnya" in page
+        more = re.search(r'<a class="more" href="([^"]+)"', page)
+        assert more is not None
+        async with editor.get(f"{web.url}{html.unescape(more.group(1))}") as answer:
+            assert len(column_cards(await answer.text(), "submitted")) == 24
+        person = office.person("officer_en").id
+        async with editor.get(f"{web.url}/?person={person}") as answer:
+            assert column_cards(await answer.text(), "submitted") == [(late.id, " late")]
+        # An officer's board holds their own items only.
+        async with officer_en.get(f"{web.url}/") as answer:
+            assert column_cards(await answer.text(), "submitted") == [
+                (late.id, " late mine")]

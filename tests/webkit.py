@@ -100,6 +100,16 @@ def forwarded(office: Office, item_id: int) -> None:
         wf.forward(session, office.person("editor"), item_id, now)
 
 
+def published(office: Office, item_id: int) -> None:
+    """The claimed item forwarded, approved by the first official and put on the website."""
+    forwarded(office, item_id)
+    wf, now = office.warta.workflow, office.warta.now()
+    with office.warta.sessions() as session:
+        wf.approve(session, office.person("official"), item_id, now)
+        wf.mark_published(session, item_id, now, remote_id="77",
+                          url=f"https://dinas.example.go.id/berita-{item_id}")
+
+
 BODY = ("Kegiatan posyandu di Desa Ampah berjalan lancar. Sebanyak 40 balita ditimbang dan "
         "diberi vitamin A oleh kader bersama petugas puskesmas. Ibu hamil mendapat "
         "penyuluhan gizi dan pemeriksaan kesehatan.")

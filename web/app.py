@@ -49,6 +49,7 @@ from workflow.people import find_by_telegram_id, telegram_language
 from workflow.queries import get_item
 from workflow.reports.export import export
 from workflow.reports.statistics import Report
+from workflow.transitions import TRANSITIONS
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,6 @@ CONTEXT = web.AppKey("warta", Context)
 BOT_TOKEN = web.AppKey("bot_token", str)
 SECRET = web.AppKey("secret", bytes)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
-ACTIONS = ("claim", "forward", "return_to_officer", "approve", "reject", "request_revision")
 
 
 class Refusal(Exception):
@@ -299,11 +299,12 @@ def act(request: web.Request, session: Session, person: Person, fields: dict[str
     warta = request.app[CONTEXT]
     item_id = int(request.match_info["item_id"])
     name = fields.get("action", "")
-    if name not in ACTIONS:
+    action = next((a for a in views.BUTTONS if a.value == name), None)
+    if action is None:
         raise Refusal(400, "web.refused", detail=name[:40])
     session.rollback()
-    step = getattr(warta.workflow, name)
-    if name in ("return_to_officer", "reject", "request_revision"):
+    step = getattr(warta.workflow, action.value)
+    if TRANSITIONS[action].needs_note:
         step(session, person, item_id, warta.now(), fields.get("note", ""))
     else:
         step(session, person, item_id, warta.now())

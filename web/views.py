@@ -7,11 +7,13 @@ No rule lives here: who may see or do what comes from `workflow.transitions`, ed
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,6 +21,7 @@ from sqlalchemy.orm import Session
 from workflow import checklist
 from workflow.acting import acting_for
 from workflow.actions import Edit
+from workflow.board import BoardRow, board_items, board_rows, names_of
 from workflow.catalogue.lookup import t_text
 from workflow.context import Context
 from workflow.errors import InvalidValue, NotAllowed
@@ -30,18 +33,16 @@ from workflow.models import (
     MediaKind,
     Person,
     Role,
-    StageDeadline,
     Status,
 )
-from workflow.post_html import post_html_for_preview
-from workflow.queries import get_item, history, list_items
-from workflow.transitions import allowed_actions, can_view
+from workflow.post_html import default_caption, post_html_for_preview
+from workflow.queries import get_item, history
+from workflow.transitions import STAFF_ROLES, TRANSITIONS, Action, allowed_actions, can_view
 
 if TYPE_CHECKING:
     from aiohttp import web
 
 OPEN_STATES = [s for s in Status if s not in FINAL_STATES and s is not Status.DRAFT]
-STAFF = frozenset({Role.EDITOR, Role.PEJABAT, Role.ADMIN, Role.KEPALA})
 
 
 def _context(request: web.Request) -> Context:
@@ -59,6 +60,9 @@ def start_target(start_param: str) -> str:
 # --- the board -----------------------------------------------------------------------------
 
 
+BOARD_PAGE = 20  # cards per column; the rest are counted and a link shows more
+
+
 @dataclass(frozen=True)
 class Card:
     item: Item
@@ -69,41 +73,68 @@ class Card:
     mine: bool
 
 
+@dataclass(frozen=True)
+class Column:
+    state: Status
+    cards: list[Card]
+    total: int
+    more_href: str  # "" when every card of the column is shown
+
+
 def board(request: web.Request, session: Session, person: Person) -> dict[str, Any]:
-    """Every open item the person may see, by stage, late ones marked, theirs first."""
+    """Every open item the person may see, by stage, theirs and the late ones first; each
+    column shows its first cards and counts the rest (one query places them all, only the
+    cards shown are read in full)."""
     warta = _context(request)
     now = warta.now()
     section = request.query.get("section", "")
     who = request.query.get("person", "")
-    items = [i for i in list_items(session, OPEN_STATES, limit=2000, media=False)
-             if can_view(i, person)]
+    rows = board_rows(session, OPEN_STATES, person)
+    sections = sorted({row.section for row in rows if row.section})
+    people = names_of(session, sorted({i for row in rows
+                                       for i in (row.officer_id, row.editor_id) if i}))
     if section:
-        items = [i for i in items if i.section == section]
+        rows = [row for row in rows if row.section == section]
     if who.isdigit():
-        items = [i for i in items if int(who) in (i.officer_id, i.editor_id)]
-    open_stages = {row.item_id: row for row in session.scalars(select(StageDeadline).where(
-        StageDeadline.closed_at.is_(None), StageDeadline.item_id.in_([i.id for i in items])))}
-    cards = [_card(warta, item, open_stages.get(item.id), person, now) for item in items]
-    cards.sort(key=lambda c: (not c.mine, not c.late, c.item.id))
-    columns = [(state, [c for c in cards if c.item.status is state]) for state in OPEN_STATES]
+        rows = [row for row in rows if int(who) in (row.officer_id, row.editor_id)]
+    rows.sort(key=lambda row: (not row.waits_on(person), not row.late(now), row.item_id))
+    expanded = request.query.get("column", "")
+    shown_there = int(request.query.get("shown", "0")) if request.query.get(
+        "shown", "").isdigit() else 0
+    placed = []
+    for state in OPEN_STATES:
+        in_column = [row for row in rows if row.status is state]
+        limit = max(shown_there, BOARD_PAGE) if expanded == state.value else BOARD_PAGE
+        placed.append((state, in_column[:limit], len(in_column)))
+    items = board_items(session, [row.item_id for _, shown, _ in placed for row in shown])
+    columns = [Column(state, [_card(warta, items[row.item_id], row, person, now)
+                              for row in shown],
+                      total, _more_href(request, state, len(shown)) if total > len(shown)
+                      else "")
+               for state, shown, total in placed]
     return {"template": "board.html", "columns": columns, "section": section,
-            "sections": sorted({i.section for i in items if i.section}),
-            "late_count": sum(c.late for c in cards)}
+            "sections": sections, "person_filter": who, "people": sorted(
+                people.items(), key=lambda pair: pair[1]),
+            "late_count": sum(row.late(now) for row in rows)}
 
 
-def _card(warta: Context, item: Item, stage: StageDeadline | None, person: Person,
-          now: datetime) -> Card:
+def _more_href(request: web.Request, state: Status, shown: int) -> str:
+    """The board again, with `BOARD_PAGE` more cards of this column, filters kept."""
+    query = {key: value for key, value in request.query.items()
+             if key in ("section", "person") and value}
+    query |= {"column": state.value, "shown": str(shown + BOARD_PAGE)}
+    return f"/?{urlencode(query)}#{state.value}"
+
+
+def _card(warta: Context, item: Item, row: BoardRow, person: Person, now: datetime) -> Card:
     used = allowed = None
-    if stage is not None:
+    if row.stage_started_at is not None and row.due_at is not None:
         # Working time is additive, so the time used is one span, late or not.
-        used = warta.calendar.working_time_between(stage.started_at, now)
-        allowed = warta.calendar.working_time_between(stage.started_at, stage.due_at)
-    late = stage is not None and now > stage.due_at
-    mine = person.id in (item.officer_id, item.editor_id) or (
-        item.status is Status.AWAITING_APPROVAL and person.has_role(Role.PEJABAT))
+        used = warta.calendar.working_time_between(row.stage_started_at, now)
+        allowed = warta.calendar.working_time_between(row.stage_started_at, row.due_at)
     return Card(item, _waits_on(item, person.language), int(used.total_seconds() // 60)
                 if used else 0, int(allowed.total_seconds() // 60) if allowed else None,
-                late, mine)
+                row.late(now), row.waits_on(person))
 
 
 def _waits_on(item: Item, lang: str) -> str:
@@ -127,27 +158,32 @@ def item_page(request: web.Request, session: Session, person: Person) -> dict[st
     An officer (who may see their own item) is refused the editor: it is the IT team's."""
     warta = _context(request)
     item = get_item(session, int(request.match_info["item_id"]), person)
-    if not person.roles & STAFF:
+    if not person.roles & STAFF_ROLES:
         raise NotAllowed("the editor is for the office's staff", reason="role")
     actions = allowed_actions(item, person, acting_for(session, person, warta.now().date()))
-    editing = "edit" in actions
+    editing = Action.EDIT in actions
     return {"template": "item.html", "item": item, "editing": editing,
-            "actions": [a for a in actions if a in _BUTTONS], "buttons": _BUTTONS,
+            "actions": [a for a in actions if a in BUTTONS], "buttons": BUTTONS,
+            "noted": {a for a in actions if TRANSITIONS[a].needs_note},
             "checks": checklist.evaluate(item, warta.settings.checklist),
             "photos": [m for m in item.media if m.kind == MediaKind.PHOTO],
             "others": [m for m in item.media if m.kind != MediaKind.PHOTO],
             "saved": request.query.get("saved") == "1",
-            "schedule": schedule_field(item, warta.zone)}
+            "schedule": schedule_field(item, warta.zone),
+            "default_caption": default_caption(item)}
 
 
-# action -> (message key, needs a note)
-_BUTTONS = {
-    "claim": ("web.button.claim", False),
-    "forward": ("web.button.forward", False),
-    "return_to_officer": ("web.button.return", True),
-    "approve": ("web.button.approve", False),
-    "reject": ("web.button.reject", True),
-    "request_revision": ("web.button.revise", True),
+# The steps an item's page offers as buttons (when the table allows them to the person),
+# by their label's message key; whether one asks for a note is the table's to say.
+BUTTONS: dict[Action, str] = {
+    Action.CLAIM: "web.button.claim",
+    Action.FORWARD: "web.button.forward",
+    Action.RETURN_TO_OFFICER: "web.button.return",
+    Action.APPROVE: "web.button.approve",
+    Action.REJECT: "web.button.reject",
+    Action.REQUEST_REVISION: "web.button.revise",
+    Action.OPEN_CORRECTION: "web.button.correct",
+    Action.TAKE_DOWN: "web.button.take_down",
 }
 
 
@@ -214,17 +250,32 @@ def _tags(text: str) -> list[str]:
     return [tag.strip() for tag in text.replace(";", ",").split(",") if tag.strip()]
 
 
-def _schedule(text: str, zone: tzinfo) -> datetime | None:
-    """A datetime-local field ("2026-12-01T09:00"), in the office's time zone."""
+# The schedule as the office writes it, whatever the browser's locale: day first
+# ("01/12/2026 09:00" or "09.00"), or ISO ("2026-12-01 09:00", as /jadwal takes it).
+_DAY_FIRST = re.compile(r"(?P<day>\d{1,2})/(?P<month>\d{1,2})/(?P<year>\d{4})")
+_ISO_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})")
+_TIME = re.compile(r"(?P<hour>\d{1,2})[:.](?P<minute>\d{2})")
+SCHEDULE_FORMAT = "%d/%m/%Y %H:%M"
+
+
+def _schedule(text: str, zone: tzinfo) -> datetime:
+    """The schedule field's moment in the office's time zone; InvalidValue (whose message
+    shows the format) for anything else."""
+    day_part, _, time_part = text.strip().replace("T", " ").partition(" ")
+    day = _DAY_FIRST.fullmatch(day_part) or _ISO_DATE.fullmatch(day_part)
+    clock = _TIME.fullmatch(time_part.strip())
     try:
-        return datetime.strptime(text.strip(), "%Y-%m-%dT%H:%M").replace(tzinfo=zone)
+        if day is None or clock is None:
+            raise ValueError(text)
+        return datetime(int(day["year"]), int(day["month"]), int(day["day"]),
+                        int(clock["hour"]), int(clock["minute"]), tzinfo=zone)
     except ValueError:
-        raise InvalidValue("bad schedule", field="schedule") from None
+        raise InvalidValue("bad schedule", field="publish_at") from None
 
 
 def schedule_field(item: Item, zone: tzinfo) -> str:
-    """The item's schedule as the page's datetime-local field shows it."""
-    return f"{item.publish_at.astimezone(zone):%Y-%m-%dT%H:%M}" if item.publish_at else ""
+    """The item's schedule as the page's field shows it (day first, 24-hour clock)."""
+    return f"{item.publish_at.astimezone(zone):{SCHEDULE_FORMAT}}" if item.publish_at else ""
 
 
 def edit_from_form(item: Item, fields: dict[str, str], zone: tzinfo) -> Edit:
@@ -244,17 +295,17 @@ def edit_from_form(item: Item, fields: dict[str, str], zone: tzinfo) -> Edit:
     remove = [media_id for media_id in known if fields.get(f"remove-{media_id}") == "on"]
     current_order = [m.id for m in item.media]
     category, tags = fields.get("category"), fields.get("tags")
-    schedule = fields.get("publish_at", "")
-    alt_texts = {m.id: fields[f"alt-{m.id}"].strip() for m in item.media
-                 if f"alt-{m.id}" in fields and fields[f"alt-{m.id}"].strip() != m.alt_text}
+    schedule = _schedule(fields["publish_at"], zone) if fields.get(
+        "publish_at", "").strip() else None
     return Edit(
-        alt_texts=alt_texts or None,
+        alt_texts=_per_photo(item, fields, "alt", "alt_text"),
+        captions=_per_photo(item, fields, "caption", "caption"),
         category=category.strip() if category is not None and
         category.strip() != item.category else None,
         tags=_tags(tags) if tags is not None and
         sorted(_tags(tags)) != sorted(item.tags) else None,
-        publish_at=_schedule(schedule, zone) if schedule and
-        schedule != schedule_field(item, zone) else None,
+        publish_at=schedule if schedule is not None and schedule != item.publish_at
+        else None,
         title=title if title is not None and title != item.title else None,
         body=body if body is not None and body.strip() != item.body else None,
         cover_media_id=int(cover) if cover.isdigit() and int(cover) in known and
@@ -263,6 +314,16 @@ def edit_from_form(item: Item, fields: dict[str, str], zone: tzinfo) -> Edit:
         order != current_order else None,
         remove_media_ids=remove,
     )
+
+
+def _per_photo(item: Item, fields: dict[str, str], prefix: str, column: str
+               ) -> dict[int, str] | None:
+    """A text the page asks of each medium (fields "<prefix>-<media id>"): those the
+    person changed, by media id; None when none changed."""
+    changed = {m.id: fields[f"{prefix}-{m.id}"].strip() for m in item.media
+               if f"{prefix}-{m.id}" in fields
+               and fields[f"{prefix}-{m.id}"].strip() != getattr(m, column)}
+    return changed or None
 
 
 def media_path(warta: Context, session: Session, person: Person, media_id: int,

@@ -57,6 +57,7 @@ MAX_NAME = 200  # section and category columns
 MAX_TAGS = 20
 MAX_TAG = 60
 MAX_ALT_TEXT = 300  # media.alt_text
+MAX_CAPTION = 300  # media.caption
 # An officer's edit of a message after Kirim, while the IT team has the item: a note to it.
 EDITED_FOR_EDITOR = (Status.SUBMITTED, Status.IN_EDITING, Status.AWAITING_APPROVAL)
 OFFICER_EDIT_VERB = "workflow.officer_edit"
@@ -96,6 +97,7 @@ class Edit:
     remove_media_ids: Sequence[int] = field(default_factory=tuple)
     publish_at: datetime | None = None
     alt_texts: Mapping[int, str] | None = None  # media id -> what that photo shows
+    captions: Mapping[int, str] | None = None  # media id -> the line under that photo
 
     def changed_fields(self) -> dict[str, Any]:
         changes = {
@@ -110,6 +112,8 @@ class Edit:
             "publish_at": self.publish_at.isoformat() if self.publish_at else None,
             "alt_texts": {str(key): value for key, value in self.alt_texts.items()}
             if self.alt_texts else None,
+            "captions": {str(key): value for key, value in self.captions.items()}
+            if self.captions else None,
         }
         return {key: value for key, value in changes.items() if value is not None}
 
@@ -1000,6 +1004,8 @@ def _apply_edit(session: Session, item: Item, changes: Edit, now: datetime) -> N
     for media_id, alt in (changes.alt_texts or {}).items():
         _known(media, media_id).alt_text = _bounded(alt, MAX_ALT_TEXT, "alt_text") \
             if alt.strip() else ""
+    for media_id, caption in (changes.captions or {}).items():
+        _known(media, media_id).caption = _bounded(caption, MAX_CAPTION, "caption")
     session.flush()
     session.expire(item, ["media"])
 

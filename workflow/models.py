@@ -259,6 +259,9 @@ class Media(Base):
     # What the photo shows, for readers who cannot see it: the officer's caption on this
     # photo, or the editor's words.
     alt_text: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    # The line under the photo on the website: the editor's words, else where and when
+    # it was taken (workflow.post_html.photo_caption).
+    caption: Mapped[str] = mapped_column(String(300), default="", server_default="")
     telegram_file_unique_id: Mapped[str] = mapped_column(String(120), default="")
     added_at: Mapped[moment]
     removed_at: Mapped[datetime | None]

@@ -25,8 +25,9 @@ from workflow.models import MediaKind
 if TYPE_CHECKING:
     from workflow.models import Item, Media
 
-__all__ = ["STYLES", "Embedded", "Span", "body_html", "corrections_html", "escape_text",
-           "photo_alt", "photo_caption", "post_html", "post_html_for_preview", "spans_from_json"]
+__all__ = ["STYLES", "Embedded", "Span", "body_html", "corrections_html", "default_caption",
+           "escape_text", "photo_alt", "photo_caption", "post_html", "post_html_for_preview",
+           "spans_from_json"]
 
 _SHORTCODE_BRACKETS: Final = {ord("["): "&#91;", ord("]"): "&#93;"}
 # An http(s) URL in raw user text. Quotes, angle brackets and square brackets end it, so a
@@ -254,7 +255,13 @@ def photo_alt(item: Item, media: Media) -> str:
     return media.alt_text.strip() or item.title
 
 
-def photo_caption(item: Item) -> str:
+def photo_caption(item: Item, media: Media) -> str:
+    """The line under a photo on the website: the editor's words for it, else where and
+    when the photos were taken."""
+    return media.caption.strip() or default_caption(item)
+
+
+def default_caption(item: Item) -> str:
     """Where and when the photos were taken (section, activity date): what the SOP collects
     that the post does not otherwise show."""
     parts = [item.section.strip()]
@@ -268,6 +275,6 @@ def post_html_for_preview(item: Item, media: Sequence[tuple[Media, str]]) -> str
     shown = [Embedded(kind=MediaKind(m.kind), url=url, remote_id=None,
                       name=m.original_name or m.kind,
                       alt=photo_alt(item, m) if m.kind == MediaKind.PHOTO else "",
-                      caption=photo_caption(item) if m.kind == MediaKind.PHOTO else "")
+                      caption=photo_caption(item, m) if m.kind == MediaKind.PHOTO else "")
              for m, url in media]
     return post_html(item.body, shown, spans=spans_from_json(item.body_format))

@@ -200,10 +200,16 @@ def open_actions(item: Item) -> list[Action]:
             if transition.roles and item.status in transition.sources]
 
 
+STAFF_ROLES = frozenset({Role.EDITOR, Role.PEJABAT, Role.ADMIN, Role.KEPALA})
+
+
+def sees_every_item(person: Person) -> bool:
+    """The office's staff roles see every item (lists filter on it in the database)."""
+    return person.active and bool(person.roles & STAFF_ROLES)
+
+
 def can_view(item: Item, person: Person) -> bool:
     """Officers see their own items; the office's staff roles see every item."""
     if not person.active:
         return False
-    if item.officer_id == person.id:
-        return True
-    return bool(person.roles & {Role.EDITOR, Role.PEJABAT, Role.ADMIN, Role.KEPALA})
+    return item.officer_id == person.id or sees_every_item(person)

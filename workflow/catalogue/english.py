@@ -14,6 +14,7 @@ MESSAGES: dict[str, str] = {
     "/judul ID text · /isi ID text · /sampul ID N · /hapus ID N · /urut ID 3 1 2\n"
     "/kategori ID name · /tag ID a, b · /jadwal ID 2026-12-01 09:00\n"
     "/alt ID N text: what photo N shows (for readers who cannot see it)\n"
+    "/keterangan ID N text: the caption under photo N on the website\n"
     "/ajukan ID\n"
     "Or reply to its card: the first line becomes the title, the rest the body.\n"
     "In /isi, bold, italic, underline, strikethrough, links, line breaks and lists (- or 1.) "
@@ -172,6 +173,7 @@ MESSAGES: dict[str, str] = {
     "usage.sampul": "Usage: /sampul ID N (photo number in the preview)",
     "usage.hapus": "Usage: /hapus ID N",
     "usage.alt": "Usage: /alt ID N text (what photo N shows)",
+    "usage.keterangan": "Usage: /keterangan ID N text (the caption under photo N)",
     "usage.urut": "Usage: /urut ID 3 1 2",
     "usage.jadwal": "Usage: /jadwal ID 2026-12-01 09:00",
     "notify.item.claim": "✋ Submission #{id} is being edited by {actor}.",
@@ -203,6 +205,7 @@ MESSAGES: dict[str, str] = {
     "lines.more": "… and {n} more",
     "error.invalid.category": "The category may be at most 200 characters.",
     "error.invalid.alt_text": "Give the photo number, then what it shows (max. 300 characters).",
+    "error.invalid.caption": "Give the photo number, then its caption (max. 300 characters).",
     "error.invalid.tags": "At most 20 tags, each at most 60 characters.",
     # The labels of states and stages, for the bot, the reports and the CLI.
     "state.draft": "draft",
@@ -341,6 +344,7 @@ MESSAGES: dict[str, str] = {
     "cmd.sampul": "Choose the cover photo",
     "cmd.hapus": "Remove media",
     "cmd.alt": "Photo alt text",
+    "cmd.keterangan": "Photo caption on the website",
     "cmd.urut": "Reorder media",
     "cmd.kategori": "Set the category",
     "cmd.tag": "Set tags",
@@ -357,6 +361,7 @@ MESSAGES: dict[str, str] = {
     "edit.sampul": "cover",
     "edit.hapus": "media",
     "edit.alt": "photo alt text",
+    "edit.keterangan": "photo caption",
     "edit.urut": "media order",
     "edit.jadwal": "schedule",
     # The SOP report: plain text, and the headers of its workbook and chart.
@@ -447,10 +452,13 @@ MESSAGES: dict[str, str] = {
     "web.board.waits_on": "Waiting on: {who}",
     "web.board.time_used": "{used} of {allowed} working minutes",
     "web.board.is_late": "late",
+    "web.board.person": "Person",
+    "web.board.more": "+{rest} more — show more",
     "web.waits.it_team": "IT team",
     "web.waits.officials": "officials",
     "web.waits.website": "the website",
     "web.item.preview": "Preview",
+    "web.item.on_site": "see it on the website",
     "web.item.history": "History",
     "web.item.saved": "Saved. The Telegram card is updated too.",
     "web.item.editor": "editor {name}",
@@ -463,6 +471,7 @@ MESSAGES: dict[str, str] = {
     "web.item.down": "Move down",
     "web.item.remove": "Remove",
     "web.item.alt_text": "What it shows",
+    "web.item.caption": "Caption under the photo (empty: section and date)",
     "web.item.save": "Save",
     "web.item.checklist": "Checklist",
     "web.note.return_to_officer": "Note for the officer",
@@ -474,6 +483,10 @@ MESSAGES: dict[str, str] = {
     "web.button.approve": "Approve",
     "web.button.reject": "Reject",
     "web.button.revise": "Ask for revision",
+    "web.button.correct": "Correct (ralat)",
+    "web.button.take_down": "Take down from the site",
+    "web.note.open_correction": "Reason for the correction (shown, dated, at the end of the post)",
+    "web.note.take_down": "Why it is taken off the website",
     "web.dashboard.week": "This week",
     "web.dashboard.month": "This month",
     "web.dashboard.on_time": "On time per stage (%)",
@@ -512,6 +525,9 @@ MESSAGES: dict[str, str] = {
     "web.item.category": "Category",
     "web.item.tags": "Tags (separated by commas)",
     "web.item.schedule": "Publish at (empty: as soon as approved)",
+    "web.item.schedule_format": "Day/month/year hour:minute, e.g. 01/12/2026 09:00.",
+    "error.invalid.publish_at": "The schedule was not understood: write day/month/year "
+    "hour:minute, e.g. 01/12/2026 09:00.",
     # Hand-over and acting officials (SPEC section 10).
     "btn.release": "↩️ Release",
     "editor.released": "↩️ #{id} released; back in the IT team's queue.",

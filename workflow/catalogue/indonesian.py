@@ -14,6 +14,7 @@ MESSAGES: dict[str, str] = {
     "/judul ID teks · /isi ID teks · /sampul ID N · /hapus ID N · /urut ID 3 1 2\n"
     "/kategori ID nama · /tag ID a, b · /jadwal ID 2026-12-01 09:00\n"
     "/alt ID N teks: apa yang tampak di foto N (untuk pembaca yang tidak bisa melihat)\n"
+    "/keterangan ID N teks: keterangan di bawah foto N di situs\n"
     "/ajukan ID\n"
     "Atau balas kartunya: baris pertama jadi judul, sisanya isi.\n"
     "Di /isi, tebal, miring, garis bawah, coret, tautan, baris baru dan daftar (- atau 1.) "
@@ -173,6 +174,7 @@ MESSAGES: dict[str, str] = {
     "usage.sampul": "Cara pakai: /sampul ID N (nomor foto di pratinjau)",
     "usage.hapus": "Cara pakai: /hapus ID N",
     "usage.alt": "Cara pakai: /alt ID N teks (apa yang tampak di foto N)",
+    "usage.keterangan": "Cara pakai: /keterangan ID N teks (keterangan di bawah foto N)",
     "usage.urut": "Cara pakai: /urut ID 3 1 2",
     "usage.jadwal": "Cara pakai: /jadwal ID 2026-12-01 09:00",
     "notify.item.claim": "✋ Kiriman #{id} sedang diedit oleh {actor}.",
@@ -204,6 +206,7 @@ MESSAGES: dict[str, str] = {
     "lines.more": "… dan {n} lagi",
     "error.invalid.category": "Kategori paling panjang 200 karakter.",
     "error.invalid.alt_text": "Tulis nomor foto lalu apa yang tampak, paling panjang 300 karakter.",
+    "error.invalid.caption": "Tulis nomor foto lalu keterangannya, paling panjang 300 karakter.",
     "error.invalid.tags": "Tag paling banyak 20, masing-masing paling panjang 60 karakter.",
     # The labels of states and stages, for the bot, the reports and the CLI.
     "state.draft": "draf",
@@ -342,6 +345,7 @@ MESSAGES: dict[str, str] = {
     "cmd.sampul": "Pilih foto sampul",
     "cmd.hapus": "Hapus media",
     "cmd.alt": "Teks alternatif foto",
+    "cmd.keterangan": "Keterangan foto di situs",
     "cmd.urut": "Urutkan media",
     "cmd.kategori": "Atur kategori",
     "cmd.tag": "Atur tag",
@@ -358,6 +362,7 @@ MESSAGES: dict[str, str] = {
     "edit.sampul": "sampul",
     "edit.hapus": "media",
     "edit.alt": "teks alternatif foto",
+    "edit.keterangan": "keterangan foto",
     "edit.urut": "urutan media",
     "edit.jadwal": "jadwal",
     # The SOP report: plain text, and the headers of its workbook and chart.
@@ -448,10 +453,13 @@ MESSAGES: dict[str, str] = {
     "web.board.waits_on": "Menunggu: {who}",
     "web.board.time_used": "{used} dari {allowed} menit kerja",
     "web.board.is_late": "terlambat",
+    "web.board.person": "Orang",
+    "web.board.more": "+{rest} lainnya — tampilkan lebih banyak",
     "web.waits.it_team": "Tim IT",
     "web.waits.officials": "pejabat",
     "web.waits.website": "situs web",
     "web.item.preview": "Pratinjau",
+    "web.item.on_site": "lihat di situs",
     "web.item.history": "Riwayat",
     "web.item.saved": "Tersimpan. Kartu di Telegram ikut diperbarui.",
     "web.item.editor": "editor {name}",
@@ -464,6 +472,7 @@ MESSAGES: dict[str, str] = {
     "web.item.down": "Turunkan",
     "web.item.remove": "Hapus",
     "web.item.alt_text": "Apa yang tampak",
+    "web.item.caption": "Keterangan di bawah foto (kosong: bidang dan tanggal)",
     "web.item.save": "Simpan",
     "web.item.checklist": "Daftar periksa",
     "web.note.return_to_officer": "Catatan untuk petugas",
@@ -475,6 +484,10 @@ MESSAGES: dict[str, str] = {
     "web.button.approve": "Setujui",
     "web.button.reject": "Tolak",
     "web.button.revise": "Minta revisi",
+    "web.button.correct": "Ralat",
+    "web.button.take_down": "Tarik dari situs",
+    "web.note.open_correction": "Alasan ralat (tampil bertanggal di akhir berita)",
+    "web.note.take_down": "Alasan menarik dari situs",
     "web.dashboard.week": "Minggu ini",
     "web.dashboard.month": "Bulan ini",
     "web.dashboard.on_time": "Tepat waktu per tahap (%)",
@@ -515,6 +528,9 @@ MESSAGES: dict[str, str] = {
     "web.item.category": "Kategori",
     "web.item.tags": "Tag (pisahkan dengan koma)",
     "web.item.schedule": "Jadwal terbit (kosong: segera setelah disetujui)",
+    "web.item.schedule_format": "Tanggal/bulan/tahun jam:menit, misalnya 01/12/2026 09:00.",
+    "error.invalid.publish_at": "Jadwal terbit tidak dikenali: tulis tanggal/bulan/tahun "
+    "jam:menit, misalnya 01/12/2026 09:00.",
     # Hand-over and acting officials (SPEC section 10).
     "btn.release": "↩️ Lepas",
     "editor.released": "↩️ #{id} dilepas; kembali ke antrean Tim IT.",
