@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Concatenate, ParamSpec
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import httpx
+from sqlalchemy.orm import Session
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
@@ -18,9 +22,36 @@ from workflow.catalogue.lookup import plain
 from workflow.context import Context
 from workflow.errors import WorkflowError
 from workflow.logs import bind
-from workflow.models import Person
+from workflow.models import MessageCopy, Person
+from workflow.transaction import transaction
 
 log = logging.getLogger("warta.bot")
+Result = TypeVar("Result")
+
+# The bot's database work runs in this one thread, never on the event loop: a transaction
+# waiting for SQLite's write lock (held by the sweeper, the publisher or the web) or for a
+# slow PostgreSQL then stalls only the update in hand, not every chat and notification.
+# One thread, so the bot's own transactions never wait for each other's locks in SQLite's
+# millisecond sleeps.
+_DATABASE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warta-db")
+
+
+async def in_worker(warta: Context, work: Callable[[Session], Result]) -> Result:
+    """Runs `work` with a session of its own in the database thread and returns its result
+    (ORM objects come back detached, with what was loaded kept: expire_on_commit is off)."""
+    def run() -> Result:
+        with warta.sessions() as session:
+            return work(session)
+
+    # The caller's context variables (log fields, the benchmark's step) go along.
+    call = functools.partial(contextvars.copy_context().run, run)
+    return await asyncio.get_running_loop().run_in_executor(_DATABASE_THREAD, call)
+
+
+def remember(session: Session, copy: MessageCopy) -> None:
+    """Keeps a message the bot sent (a card, a question), so later steps find or edit it."""
+    with transaction(session):
+        session.add(copy)
 
 
 class WartaContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

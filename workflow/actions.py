@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from workflow import checklist, transitions
 from workflow.acting import Acting, acting_for
@@ -150,7 +151,9 @@ class Workflow:
                     return made
             item = Item(
                 state=Status.DRAFT,
-                officer_id=person.id,
+                officer=person,
+                editor=None,
+                decided_by=None,
                 description=description.strip(),
                 section=person.section,
                 tags=[],
@@ -160,6 +163,10 @@ class Workflow:
             _note_origin(item, forwarded_from)
             session.add(item)
             session.flush()
+            # A new draft has no files and no decisions: known, so not read back (the
+            # caller shows the draft after the session has closed).
+            set_committed_value(item, "media", [])
+            set_committed_value(item, "decisions", [])
             _audit(session, item, person, CREATE_VERB, None, Status.DRAFT, now,
                    data={"source": source, "text": item.description}
                    if source is not None else None)
@@ -310,7 +317,7 @@ class Workflow:
         with self._acting(session, actor, item_id, Action.CLAIM, now) as act:
             item = act.item
             assert act.person is not None  # the table lets only editors claim
-            item.editor_id = act.person.id
+            item.editor = act.person  # the relationship, so the returned card names them
             item.claimed_at = now
             if not item.body:
                 item.body = item.description

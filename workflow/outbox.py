@@ -138,11 +138,24 @@ def finish(
 ) -> None:
     """Marks a row done; `made` are rows its delivery produced (a card's message copy),
     saved in the same transaction so that "sent" and "remembered" cannot part."""
+    finish_many(session, [row_id], now, remote_id=remote_id, remote_url=remote_url, made=made)
+
+
+def finish_many(
+    session: Session,
+    row_ids: Sequence[int],
+    now: datetime,
+    *,
+    remote_id: str = "",
+    remote_url: str = "",
+    made: Sequence[object] = (),
+) -> None:
+    """Marks rows done in one statement, with what their deliveries produced (see finish)."""
     with transaction(session):
         session.add_all(made)
         session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == row_id)
+            .where(OutboxMessage.id.in_(row_ids))
             .values(done_at=now, remote_id=remote_id, remote_url=remote_url, last_error="")
         )
 
