@@ -223,12 +223,14 @@ class Notifier:
         return sent
 
     def _next_batch(self, session: Session, done: Delivered) -> Batch | None:
-        """Marks `done` done, then leases the next due rows with what they need."""
-        self._finish(session, done)
+        """Marks `done` done and leases the next due rows (one transaction), then reads
+        what they need. With nothing to mark, a read first: most looks find nothing due,
+        and need not take SQLite's write lock to see it."""
         now = self.warta.now()
-        if not outbox.any_due(session, OutboxKind.NOTIFY, now):
+        if not done.row_ids and not outbox.any_due(session, OutboxKind.NOTIFY, now):
             return None
-        rows = outbox.lease_due(session, OutboxKind.NOTIFY, now, limit=BATCH)
+        rows = outbox.lease_due(session, OutboxKind.NOTIFY, now, limit=BATCH,
+                                finished=done.row_ids, made=done.made)
         if not rows:
             return None
         return Batch(rows, known(session, rows, self.warta.settings.telegram))

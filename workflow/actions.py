@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -45,7 +45,9 @@ from workflow.models import (
     Role,
     StageDeadline,
     Status,
+    UtcDateTime,
 )
+from workflow.outbox import notification_values
 from workflow.post_html import Span
 from workflow.transaction import transaction
 from workflow.transitions import TRANSITIONS, Action, Transition, WebsiteJob
@@ -814,17 +816,18 @@ def _audit(
 
 
 def _close_deadlines(session: Session, item_id: int, now: datetime, *, but: Status) -> bool:
-    """Closes the item's open stages except one of stage `but`; True if one is left."""
-    session.execute(
+    """Closes the item's open stages except one of stage `but`; True if one is left. One
+    statement: every open stage is touched, those of `but` keep their closed_at (None),
+    and RETURNING says which were open."""
+    open_stages = session.execute(
         update(StageDeadline)
-        .where(StageDeadline.item_id == item_id, StageDeadline.closed_at.is_(None),
-               StageDeadline.stage != but)
-        .values(closed_at=now)
-    )
-    left = session.scalar(select(StageDeadline.id).where(
-        StageDeadline.item_id == item_id, StageDeadline.closed_at.is_(None),
-        StageDeadline.stage == but).limit(1))
-    return left is not None
+        .where(StageDeadline.item_id == item_id, StageDeadline.closed_at.is_(None))
+        .values(closed_at=case((StageDeadline.stage != but, literal(now, UtcDateTime())),
+                               else_=StageDeadline.closed_at))
+        .returning(StageDeadline.stage)
+        .execution_options(synchronize_session=False)
+    ).scalars().all()
+    return but in open_stages
 
 
 NO_APPROVER_TEMPLATE = "item.no_approver"
@@ -846,20 +849,15 @@ def _queue_notifications(
 
 def _queue(session: Session, item: Item, event: AuditEvent, now: datetime, template: str,
            told: Sequence[tuple[str, int | None]], key: str = "notify") -> None:
-    for target, recipient_id in told:
-        session.add(
-            OutboxMessage(
-                kind=OutboxKind.NOTIFY,
-                item_id=item.id,
-                target=target,
-                recipient_id=recipient_id,
-                template=template,
-                payload={"event_id": event.id, "note": event.note},
-                idempotency_key=f"{key}:{event.id}:{target}:{recipient_id or ''}",
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
+    """The notification rows, in one INSERT (executemany) whoever many they are."""
+    rows = [notification_values(target=target, template=template,
+                                payload={"event_id": event.id, "note": event.note},
+                                key=f"{key}:{event.id}:{target}:{recipient_id or ''}",
+                                now=now, item_id=item.id, recipient_id=recipient_id)
+            for target, recipient_id in told]
+    if rows:
+        # render_nulls: a row without a recipient is not a statement of its own.
+        session.execute(insert(OutboxMessage).execution_options(render_nulls=True), rows)
 
 
 def _queue_website_job(session: Session, item: Item, job_kind: WebsiteJob, now: datetime
