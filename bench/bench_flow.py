@@ -47,6 +47,7 @@ from bench.bench_echo import App, echo_app, measure
 from bench.instruments import (
     HARNESS,
     StatementCounter,
+    database_threads_profiled,
     database_url,
     environment,
     load_now,
@@ -311,34 +312,45 @@ def print_statements(flow: FlowResult, top: int = 8) -> None:
 
 
 def pyinstrument_or_cprofile(reports: list[str]) -> Profiler:
-    """Profiles the flow into `reports`: pyinstrument's tree when it is installed (it sees
-    through await), else cProfile's top 60 by cumulative time."""
+    """Profiles the flow into `reports`: the event loop's thread with pyinstrument's tree
+    when it is installed (it sees through await), else cProfile's top 60 by cumulative
+    time; and the database threads (bot.base.in_worker) with cProfile."""
     async def profiled(flow: Callable[[], Awaitable[float]]) -> float:
-        try:
-            pyinstrument = importlib.import_module("pyinstrument")
-        except ImportError:
-            pyinstrument = None
-        if pyinstrument is not None:
-            # "disabled": every task of the loop is sampled, not only the one that started it.
-            profiler = pyinstrument.Profiler(async_mode="disabled", interval=0.001,
-                                             use_timing_thread=True)
-            profiler.start()
-            seconds = await flow()
-            profiler.stop()
-            flat = profiler.output_text(unicode=True, color=False, flat=True)
-            tree = profiler.output_text(unicode=True, color=False, show_all=False)
-            report = f"== self time, flat ==\n{flat}\n\n== call tree ==\n{tree}"
-        else:
-            profiler = cProfile.Profile()
-            profiler.enable()
-            seconds = await flow()
-            profiler.disable()
-            out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(60)
-            report = out.getvalue()
-        reports.append(f"{environment()}\nflow took {seconds:.2f} s\n\n{report}")
+        with database_threads_profiled() as threads:
+            seconds, report = await _loop_profiled(flow)
+        database = "\n".join(profile.report() for profile in threads)
+        reports.append(f"{environment()}\nflow took {seconds:.2f} s\n\n"
+                       f"== event loop's thread ==\n"
+                       f"{report}\n\n== database threads (cProfile, cumulative) ==\n{database}")
         return seconds
     return profiled
+
+
+async def _loop_profiled(flow: Callable[[], Awaitable[float]]) -> tuple[float, str]:
+    """The event loop's thread profiled while the flow runs: (seconds, report)."""
+    try:
+        pyinstrument = importlib.import_module("pyinstrument")
+    except ImportError:
+        pyinstrument = None
+    if pyinstrument is not None:
+        # "disabled": every task of the loop is sampled, not only the one that started it.
+        profiler = pyinstrument.Profiler(async_mode="disabled", interval=0.001,
+                                         use_timing_thread=True)
+        profiler.start()
+        seconds = await flow()
+        profiler.stop()
+        flat = profiler.output_text(unicode=True, color=False, flat=True)
+        tree = profiler.output_text(unicode=True, color=False, show_all=False)
+        report = f"== self time, flat ==\n{flat}\n\n== call tree ==\n{tree}"
+    else:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        seconds = await flow()
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(60)
+        report = out.getvalue()
+    return seconds, report
 
 
 async def _profile(items: int, database: str) -> str:

@@ -9,22 +9,27 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import cProfile
 import dataclasses
 import functools
+import io
 import os
 import platform
+import pstats
 import sqlite3
 import statistics
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future
 from importlib import metadata
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, event, text
 
-from bot import common, inbox, notifier, scheduler
+from bot import base, common, inbox, notifier, scheduler
 from publisher import worker
 from workflow import db
 
@@ -96,6 +101,62 @@ def steps_attributed() -> Iterator[None]:
     finally:
         for owner, name, original in originals:
             setattr(owner, name, original)
+
+
+class ThreadProfiles(Executor):
+    """cProfile of the work the bot runs in its database threads (bot.base.in_worker), which
+    a sampling profiler of the event loop's thread does not see: each piece of work is
+    profiled in its thread (one profile per thread, merged in `report`)."""
+
+    def __init__(self, threads: Executor) -> None:
+        self.threads = threads
+        self.profiles: list[cProfile.Profile] = []
+        self._local = threading.local()
+
+    def submit(self, fn: Callable[..., Result], /, *args: Any,
+               **kwargs: Any) -> Future[Result]:
+        def profiled() -> Result:
+            profile = getattr(self._local, "profile", None)
+            if profile is None:
+                profile = self._local.profile = cProfile.Profile()
+                self.profiles.append(profile)
+            profile.enable()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                profile.disable()
+        return self.threads.submit(profiled)
+
+    def report(self, top: int = 60) -> str:
+        if not self.profiles:
+            return "(no database work in threads)"
+        out = io.StringIO()
+        stats = pstats.Stats(self.profiles[0], stream=out)
+        for other in self.profiles[1:]:
+            stats.add(other)
+        stats.sort_stats("cumulative").print_stats(top)
+        return out.getvalue()
+
+
+@contextlib.contextmanager
+def database_threads_profiled() -> Iterator[list[ThreadProfiles]]:
+    """Profiles the bot's database threads while in the block (bot.base looks its threads
+    up through `_threads` at every call); yields the profilers, one per Context."""
+    original = base._threads
+    made: dict[int, ThreadProfiles] = {}
+
+    def profiled(warta: Any) -> Executor:
+        if id(warta) not in made:
+            made[id(warta)] = ThreadProfiles(original(warta))
+        return made[id(warta)]
+
+    found: list[ThreadProfiles] = []
+    base._threads = profiled
+    try:
+        yield found
+    finally:
+        base._threads = original
+        found.extend(made.values())
 
 
 class StatementCounter:

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
 from telegram import Update
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import ApplicationHandlerStop
 
-from bot.base import WartaContext, answer_button, answers_errors, log, parse_id, reply
+from bot.base import (
+    WartaContext,
+    answer_button,
+    answers_errors,
+    in_worker,
+    log,
+    parse_id,
+    reply,
+)
 from bot.invitations import on_arrival, start_token
 from bot.render import acting_name, clip, fit_lines, section_suffix, state_label, when
 from workflow import logins, people
 from workflow.catalogue.lookup import Safe, t
+from workflow.context import Context
 from workflow.errors import InvalidValue
-from workflow.models import Role
+from workflow.models import Person, Role
 from workflow.queries import get_item, history
 from workflow.versions import VersionChange, published_changes
 
@@ -27,16 +37,13 @@ async def identify(update: Update, context: WartaContext) -> None:
     if user is None:
         raise ApplicationHandlerStop
     warta = context.warta
-    with warta.sessions() as session:
-        person = people.find_by_telegram_id(session, user.id)
-        if person is not None and person.active:
-            default = person.language
-            adopted = people.adopt_telegram_language(session, person, warta.now(),
-                                                     user.language_code)
-            context.person = adopted or person
-            if adopted is not None and adopted.language != default:
-                await context.application.bot_data["menus"].set_for(context.bot, adopted)
-            return
+    known = await in_worker(warta, lambda session: _registered(session, warta, user.id,
+                                                               user.language_code))
+    if known is not None:
+        context.person, language_changed = known
+        if language_changed:
+            await context.application.bot_data["menus"].set_for(context.bot, context.person)
+        return
     token = start_token(update)
     if token is not None:
         await on_arrival(update, context, token)
@@ -49,6 +56,18 @@ async def identify(update: Update, context: WartaContext) -> None:
     elif update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE:
         await reply(update, text)
     raise ApplicationHandlerStop
+
+
+def _registered(session: Session, warta: Context, telegram_id: int, language_code: str | None,
+                ) -> tuple[Person, bool] | None:
+    """The active person behind a Telegram id (None for strangers and the deactivated), and
+    whether their language changed now (taken from their Telegram app on a first update)."""
+    person = people.find_by_telegram_id(session, telegram_id)
+    if person is None or not person.active:
+        return None
+    default = person.language
+    adopted = people.adopt_telegram_language(session, person, warta.now(), language_code)
+    return (adopted or person), adopted is not None and adopted.language != default
 
 
 @answers_errors

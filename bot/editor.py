@@ -20,7 +20,9 @@ from bot.base import (
     answer_button,
     answers_errors,
     confirm,
+    in_worker,
     parse_id,
+    remember,
     reply,
 )
 from bot.prompts import answer_for, noted_step, typed_or_asked
@@ -41,7 +43,6 @@ from workflow.errors import InvalidValue
 from workflow.models import Item, Media, MediaKind, MessageCopy, Person, Status
 from workflow.post_html import STYLES, Span
 from workflow.queries import get_item, list_items, stage_started_at
-from workflow.transaction import transaction
 from workflow.transitions import Action
 
 QUEUE_STATES = (Status.SUBMITTED, Status.IN_EDITING, Status.RETURNED_TO_OFFICER,
@@ -50,9 +51,8 @@ ALBUM_LIMIT = 10
 DOCUMENT_NAMES = 300  # UTF-16 units; the card itself keeps a reserve for this line
 
 
-def item_for(context: WartaContext, item_id: int) -> Item:
-    with context.warta.sessions() as session:
-        return get_item(session, item_id, context.me)
+async def item_for(context: WartaContext, item_id: int) -> Item:
+    return await in_worker(context.warta, lambda session: get_item(session, item_id, context.me))
 
 
 async def send_preview(update: Update, context: WartaContext, item: Item, card: str) -> None:
@@ -110,31 +110,30 @@ async def send_card(bot: Bot, warta: Context, item: Item, chat_id: int, lang: st
 @answers_errors
 async def on_claim(update: Update, context: WartaContext, item_id: int) -> None:
     warta = context.warta
-    with warta.sessions() as session:
-        item = warta.workflow.claim(session, context.me, item_id, warta.now())
+    item = await in_worker(warta, lambda session: warta.workflow.claim(
+        session, context.me, item_id, warta.now()))
     await answer_button(update, t("editor.claimed", context.lang, id=item_id))
-    await send_panel(context, item.id)
+    await send_panel(context, item)
 
 
-async def send_panel(context: WartaContext, item_id: int) -> None:
-    """The editing panel, sent to the editor privately whatever chat they acted in, and
-    remembered so that later steps update it."""
+async def send_panel(context: WartaContext, item: Item) -> None:
+    """The editing panel of `item` (as the step that gave it to the editor returned it),
+    sent to the editor privately whatever chat they acted in, and remembered so that later
+    steps update it."""
     warta = context.warta
-    fresh = item_for(context, item_id)
-    panel = await send_item(context.bot, warta, fresh, context.me.telegram_id, context.lang,
+    panel = await send_item(context.bot, warta, item, context.me.telegram_id, context.lang,
                             "editing", context.me)
-    with warta.sessions() as session, transaction(session):
-        session.add(MessageCopy(item_id=item_id, purpose="editing",
-                                chat_id=context.me.telegram_id, message_id=panel,
-                                created_at=warta.now()))
+    copy = MessageCopy(item_id=item.id, purpose="editing", chat_id=context.me.telegram_id,
+                       message_id=panel, created_at=warta.now())
+    await in_worker(warta, lambda session: remember(session, copy))
     await context.bot.send_message(context.me.telegram_id,
-                                   t("editor.commands", context.lang, id=item_id),
+                                   t("editor.commands", context.lang, id=item.id),
                                    parse_mode=ParseMode.HTML)
 
 
 @answers_errors
 async def on_preview(update: Update, context: WartaContext, item_id: int) -> None:
-    item = item_for(context, item_id)
+    item = await item_for(context, item_id)
     await answer_button(update)
     card = "decision" if item.status is Status.AWAITING_APPROVAL else "editing"
     await send_preview(update, context, item, card)
@@ -143,8 +142,8 @@ async def on_preview(update: Update, context: WartaContext, item_id: int) -> Non
 @answers_errors
 async def on_forward(update: Update, context: WartaContext, item_id: int) -> None:
     warta = context.warta
-    with warta.sessions() as session:
-        warta.workflow.forward(session, context.me, item_id, warta.now())
+    await in_worker(warta, lambda session: warta.workflow.forward(
+        session, context.me, item_id, warta.now()))
     await confirm(update, t("editor.forwarded", context.lang, id=item_id))
 
 
@@ -158,14 +157,18 @@ async def correct_with_reason(update: Update, context: WartaContext, item_id: in
     """A correction of a published item: an editor gets the editing panel at once; an
     official's correction goes to the item's editor (told by the notifier)."""
     warta = context.warta
-    with warta.sessions() as session:
-        item = warta.workflow.open_correction(session, context.me, item_id, warta.now(), reason)
+    item = await in_worker(warta, lambda session: warta.workflow.open_correction(
+        session, context.me, item_id, warta.now(), reason))
     await reply(update, t("editor.correcting", context.lang, id=item_id))
     if item.editor_id == context.me.id:
-        await send_panel(context, item_id)
+        await send_panel(context, item)
 
 
-def _words_for_photo(item: Item, text: str, field: str) -> dict[int, str]:
+# The edit commands that name media by their number (and so read the item first).
+MEDIA_COMMANDS = ("sampul", "hapus", "urut", "alt", "keterangan")
+
+
+def _words_for_photo(item: Item | None, text: str, field: str) -> dict[int, str]:
     """"N words": the words for media number N (its alt text or its caption)."""
     number, _, words = text.strip().partition(" ")
     if not words.strip():
@@ -173,10 +176,11 @@ def _words_for_photo(item: Item, text: str, field: str) -> dict[int, str]:
     return {_number_to_media(item, number): words}
 
 
-def _number_to_media(item: Item, number: str) -> int:
+def _number_to_media(item: Item | None, number: str) -> int:
     """Media are numbered in previews by their position, which removing one does not
     change (only /urut renumbers); editors refer to them by that number."""
-    found = next((m.id for m in item.media if str(m.position) == number.strip()), None)
+    media = item.media if item is not None else []
+    found = next((m.id for m in media if str(m.position) == number.strip()), None)
     if found is None:
         raise InvalidValue(f"no media number {number}", field="media")
     return found
@@ -206,10 +210,10 @@ def media_answer(command: str, before: Item, after: Item, lang: str) -> str | No
     return None
 
 
-def parse_edit(item: Item, command: str, text: str, zone: ZoneInfo,
+def parse_edit(item: Item | None, command: str, text: str, zone: ZoneInfo,
                spans: tuple[Span, ...] = ()) -> Edit:
     """Turns `/judul 12 ...`-style arguments (after the id) into an Edit; `spans` is the
-    text's formatting (kept for the body)."""
+    text's formatting (kept for the body). `item` is needed by the MEDIA_COMMANDS only."""
     if command == "judul":
         return Edit(title=text)
     if command == "isi":
@@ -251,7 +255,7 @@ def card_replied_to(update: Update, context: WartaContext) -> int | None:
     replied = message.reply_to_message if message is not None else None
     if replied is None or chat is None:
         return None
-    with context.warta.sessions() as session:
+    with context.warta.sessions() as session:  # only for replies: seldom
         return session.scalar(select(MessageCopy.item_id).where(
             MessageCopy.chat_id == chat.id, MessageCopy.message_id == replied.message_id,
             MessageCopy.purpose.in_(TEXT_CARDS)).limit(1))
@@ -275,8 +279,8 @@ async def on_card_reply(update: Update, context: WartaContext, item_id: int) -> 
         return
     changes, saved = text_edit(message.text or "")
     warta = context.warta
-    with warta.sessions() as session:
-        warta.workflow.edit(session, context.me, item_id, warta.now(), changes)
+    await in_worker(warta, lambda session: warta.workflow.edit(
+        session, context.me, item_id, warta.now(), changes))
     what = ", ".join(t(f"edit.{command}", context.lang) for command in saved)
     await reply(update, t("editor.saved", context.lang, id=item_id, what=what))
 
@@ -298,13 +302,15 @@ async def on_edit_command(update: Update, context: WartaContext) -> None:
         await reply(update, t(f"usage.{command}", context.lang))
         return
     warta = context.warta
-    item = item_for(context, item_id)
-    changes = parse_edit(item, command, value, warta.zone,
+    # Only the media commands name media by number, which takes the item as it is now.
+    before = await item_for(context, item_id) if command in MEDIA_COMMANDS else None
+    changes = parse_edit(before, command, value, warta.zone,
                          formatting(message, found.start("value")))
-    with warta.sessions() as session:
-        warta.workflow.edit(session, context.me, item.id, warta.now(), changes)
-    answer = media_answer(command, item, item_for(context, item.id), context.lang)
-    await reply(update, answer or t("editor.saved", context.lang, id=item.id,
+    await in_worker(warta, lambda session: warta.workflow.edit(
+        session, context.me, item_id, warta.now(), changes))
+    answer = media_answer(command, before, await item_for(context, item_id), context.lang) \
+        if before is not None else None
+    await reply(update, answer or t("editor.saved", context.lang, id=item_id,
                                     what=Safe(t(f"edit.{command}", context.lang))))
 
 
@@ -363,8 +369,8 @@ async def on_queue(update: Update, context: WartaContext) -> None:
 async def on_retry(update: Update, context: WartaContext, item_id: int) -> None:
     """Puts an item whose publishing failed back in the publisher's queue."""
     warta = context.warta
-    with warta.sessions() as session:
-        warta.workflow.retry_publish(session, context.me, item_id, warta.now())
+    await in_worker(warta, lambda session: warta.workflow.retry_publish(
+        session, context.me, item_id, warta.now()))
     await confirm(update, t("editor.retrying", context.lang, id=item_id))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.base import WartaContext, answers_errors, confirm, parse_id, reply
+from bot.base import WartaContext, answers_errors, confirm, in_worker, parse_id, reply
 from bot.common import TELEGRAM_ID_MAX
 from workflow.catalogue.lookup import t
 
@@ -13,8 +13,8 @@ from workflow.catalogue.lookup import t
 async def on_release(update: Update, context: WartaContext, item_id: int) -> None:
     """↩️ Lepas (or /lepas ID): the claiming editor puts the item back in the queue."""
     warta = context.warta
-    with warta.sessions() as session:
-        warta.workflow.release(session, context.me, item_id, warta.now())
+    await in_worker(warta, lambda session: warta.workflow.release(
+        session, context.me, item_id, warta.now()))
     await confirm(update, t("editor.released", context.lang, id=item_id))
 
 
@@ -28,8 +28,7 @@ async def on_reassign(update: Update, context: WartaContext) -> None:
         await reply(update, t("usage.alihkan", context.lang))
         return
     warta = context.warta
-    with warta.sessions() as session:
-        item = warta.workflow.reassign(session, context.me, item_id, warta.now(),
-                                       to_telegram_id=editor_id)
-        name = item.editor.name if item.editor else "-"
+    item = await in_worker(warta, lambda session: warta.workflow.reassign(
+        session, context.me, item_id, warta.now(), to_telegram_id=editor_id))
+    name = item.editor.name if item.editor else "-"
     await reply(update, t("admin.reassigned", context.lang, id=item_id, name=name))

@@ -2,6 +2,13 @@
 
 A row is leased, sent, then marked done; Telegram's flood control (RetryAfter) and network
 trouble put it back for later; a person who blocked the bot is given up on, on the record.
+
+The database is read and written in the bot's database thread (bot.base.in_worker), a batch
+at a time: one call finishes the rows the last batch sent, leases the next batch and reads
+everything its messages need (items, people, audit rows, card copies) in a few statements;
+the sends then run on the event loop without touching the database. A crash after a send
+and before that next call sends the batch's delivered rows again when their lease ends
+(at least once, as before, with a window of one batch).
 Cards (the IT team's claim card, each official's decision card) are remembered in
 `message_copies`, so when the item moves every copy is edited and no stale button remains.
 """
@@ -9,19 +16,21 @@ Cards (the IT team's claim card, each official's decision card) are remembered i
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, selectinload
 from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
 
-from bot.base import log
+from bot.base import in_worker, log
 from bot.editor import send_album, send_card
 from bot.patience import retry_after_seconds
 from bot.render import (
@@ -42,9 +51,11 @@ from bot.render import (
 from workflow import outbox
 from workflow.audience import STAND_INS, active_people_with
 from workflow.catalogue.lookup import Safe, t
+from workflow.config import TelegramSettings
 from workflow.context import Context
 from workflow.invitations import request_notice_key
 from workflow.models import (
+    WITH_ROLES,
     AuditEvent,
     Item,
     JoinRequest,
@@ -79,6 +90,92 @@ JOIN_DECIDED = "join.decided"  # delivered by editing every admin's card of the 
 BATCH = 50
 
 
+@dataclass
+class Known:
+    """What a batch's messages need from the database, read with the batch (see `known`):
+    its rows' items, people, audit rows, join requests and the copies of their cards."""
+
+    items: dict[int, Item] = field(default_factory=dict)
+    people: dict[int, Person] = field(default_factory=dict)
+    by_chat: dict[int, Person] = field(default_factory=dict)  # a person's private chat
+    events: dict[int, AuditEvent] = field(default_factory=dict)
+    requests: dict[int, JoinRequest] = field(default_factory=dict)
+    asked: dict[int, OutboxMessage] = field(default_factory=dict)  # a request's admin cards
+    copies: dict[int, list[MessageCopy]] = field(default_factory=dict)  # an item's cards
+    holders: dict[Role, list[Person]] = field(default_factory=dict)  # active, by role
+
+    def language(self, chat_id: int, office: str) -> str:
+        """The language of the person whose private chat this is, else the office's."""
+        person = self.by_chat.get(chat_id)
+        return person.language if person else office
+
+
+@dataclass
+class Batch:
+    rows: list[OutboxMessage]
+    known: Known
+
+
+@dataclass
+class Delivered:
+    """Rows sent since the last batch was leased, to be marked done with the next call."""
+
+    row_ids: list[int] = field(default_factory=list)
+    made: list[MessageCopy] = field(default_factory=list)  # their cards' message copies
+
+
+def known(session: Session, rows: Sequence[OutboxMessage], telegram: TelegramSettings) -> Known:
+    """Reads what `rows`' messages need, a statement per kind of record for the whole batch.
+    People first (with their roles), so the items' officers and editors are the same
+    objects with their roles loaded."""
+    found = Known()
+    payloads = [row.payload for row in rows]
+    request_ids = {int(p["request_id"]) for p in payloads if "request_id" in p}
+    if request_ids:
+        found.requests = {r.id: r for r in session.scalars(
+            select(JoinRequest).where(JoinRequest.id.in_(request_ids))
+            .options(selectinload(JoinRequest.invitation), selectinload(JoinRequest.decided_by)))}
+        found.asked = {int(a.idempotency_key.rsplit("-", 1)[1]): a for a in session.scalars(
+            select(OutboxMessage).where(OutboxMessage.idempotency_key.in_(
+                [request_notice_key(request_id) for request_id in request_ids])))}
+    card_items = {row.item_id for row in rows if row.target == "cards" and row.item_id}
+    for copy in session.scalars(select(MessageCopy).where(
+            MessageCopy.item_id.in_(card_items), MessageCopy.purpose.in_(CARD_PURPOSES))
+            .order_by(MessageCopy.id)) if card_items else ():
+        found.copies.setdefault(copy.item_id, []).append(copy)
+    chats = {copy.chat_id for copies in found.copies.values() for copy in copies}
+    chats |= {int(chat) for asked in found.asked.values()
+              for chat, _ in asked.payload.get("cards", [])}
+    person_ids = {row.recipient_id for row in rows if row.target == "person" and row.recipient_id}
+    if person_ids or chats:
+        for person in session.scalars(select(Person).options(WITH_ROLES).where(
+                or_(Person.id.in_(person_ids), Person.telegram_id.in_(chats)))).unique():
+            found.people[person.id] = person
+            found.by_chat[person.telegram_id] = person
+    for role in {_role_of(row.target, telegram) for row in rows} - {None}:
+        assert role is not None
+        found.holders[role] = active_people_with(session, role)
+    event_ids = {int(p["event_id"]) for p in payloads if p.get("event_id")}
+    if event_ids:
+        found.events = {e.id: e for e in session.scalars(
+            select(AuditEvent).where(AuditEvent.id.in_(event_ids)))}
+    item_ids = {row.item_id for row in rows if row.item_id}
+    if item_ids:
+        found.items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_(item_ids)))}
+    return found
+
+
+def _role_of(target: str, telegram: TelegramSettings) -> Role | None:
+    """The role whose active holders a row of `target` goes to, if it goes to a role: the
+    admins, or a shared chat's stand-ins when its chat id is not configured."""
+    if target == "admins":
+        return Role.ADMIN
+    if target in ("person", "chat", "cards"):
+        return None
+    chats = {"it_team": telegram.it_team_chat_id, "alert": telegram.alert_chat_id}
+    return None if chats.get(target, 0) else STAND_INS.get(target, Role.ADMIN)
+
+
 class Notifier:
     def __init__(self, warta: Context, rng: random.Random | None = None) -> None:
         self.warta = warta
@@ -109,104 +206,117 @@ class Notifier:
 
     async def _drain(self, bot: Bot) -> int:
         sent = 0
+        delivered = Delivered()
         for _ in range(100):  # bounded: a flood of rows waits for the next tick
-            with self.warta.sessions() as session:
-                if not outbox.any_due(session, OutboxKind.NOTIFY, self.warta.now()):
-                    break
-                rows = outbox.lease_due(session, OutboxKind.NOTIFY, self.warta.now(),
-                                        limit=BATCH)
-            if not rows:
+            done, delivered = delivered, Delivered()
+            batch = await in_worker(self.warta, functools.partial(self._next_batch, done=done))
+            if batch is None:
                 break
-            for row in rows:
-                sent += await self._deliver_one(bot, row)
-            if len(rows) < BATCH:
+            for row in batch.rows:
+                sent += await self._deliver_one(bot, row, batch.known, delivered)
+            if len(batch.rows) < BATCH:
                 # All that was due is sent; rows queued meanwhile kicked `wanted` (see flush),
                 # so looking again here would only cost a read.
                 break
+        if delivered.row_ids:
+            await in_worker(self.warta, lambda session: self._finish(session, delivered))
         return sent
 
-    async def _deliver_one(self, bot: Bot, row: OutboxMessage) -> int:
+    def _next_batch(self, session: Session, done: Delivered) -> Batch | None:
+        """Marks `done` done and leases the next due rows (one transaction), then reads
+        what they need. With nothing to mark, a read first: most looks find nothing due,
+        and need not take SQLite's write lock to see it."""
+        now = self.warta.now()
+        if not done.row_ids and not outbox.any_due(session, OutboxKind.NOTIFY, now):
+            return None
+        rows = outbox.lease_due(session, OutboxKind.NOTIFY, now, limit=BATCH,
+                                finished=done.row_ids, made=done.made)
+        if not rows:
+            return None
+        return Batch(rows, known(session, rows, self.warta.settings.telegram))
+
+    def _finish(self, session: Session, done: Delivered) -> None:
+        if done.row_ids:
+            outbox.finish_many(session, done.row_ids, self.warta.now(), made=done.made)
+
+    async def _deliver_one(self, bot: Bot, row: OutboxMessage, known: Known,
+                           delivered: Delivered) -> int:
         now = self.warta.now()
         try:
-            card = await self.deliver(bot, row)
+            card = await self.deliver(bot, row, known)
         except RetryAfter as error:
             seconds = retry_after_seconds(error)
-            self._retry(row, f"flood control: {seconds}s", timedelta(seconds=seconds))
+            await self._retry(row, f"flood control: {seconds}s", timedelta(seconds=seconds))
             return 0
         except Forbidden as error:
             log.warning("notification %s given up: %s", row.id, error)
-            with self.warta.sessions() as session:
-                outbox.give_up(session, row.id, now, f"forbidden: {error}")
+            await self._give_up(row, now, f"forbidden: {error}")
             return 0
         except BadRequest as error:
             if "not modified" in str(error).lower():
-                self._finish(row)
+                delivered.row_ids.append(row.id)
                 return 0
             log.error("notification %s refused by Telegram: %s", row.id, error)
-            with self.warta.sessions() as session:
-                outbox.give_up(session, row.id, now, f"bad request: {error}")
+            await self._give_up(row, now, f"bad request: {error}")
             return 0
         except (NetworkError, TelegramError) as error:
-            self._retry(row, f"network: {error}",
-                        outbox.backoff(row.attempts, 2.0, 300.0, self.rng))
+            await self._retry(row, f"network: {error}",
+                              outbox.backoff(row.attempts, 2.0, 300.0, self.rng))
             return 0
-        self._finish(row, card)
+        delivered.row_ids.append(row.id)
+        delivered.made += [card] if card else []
         return 1
 
-    def _retry(self, row: OutboxMessage, error: str, delay: timedelta) -> None:
+    async def _retry(self, row: OutboxMessage, error: str, delay: timedelta) -> None:
         log.info("notification %s retried in %s: %s", row.id, delay, error)
-        with self.warta.sessions() as session:
-            outbox.retry_later(session, row.id, self.warta.now(), error, delay)
+        now = self.warta.now()
+        await in_worker(self.warta, lambda session: outbox.retry_later(
+            session, row.id, now, error, delay))
 
-    def _finish(self, row: OutboxMessage, card: MessageCopy | None = None) -> None:
-        with self.warta.sessions() as session:
-            outbox.finish(session, row.id, self.warta.now(), made=[card] if card else [])
+    async def _give_up(self, row: OutboxMessage, now: datetime, error: str) -> None:
+        await in_worker(self.warta, lambda session: outbox.give_up(session, row.id, now, error))
 
     # --- rendering ----------------------------------------------------------------------
 
-    async def deliver(self, bot: Bot, row: OutboxMessage) -> MessageCopy | None:
+    async def deliver(self, bot: Bot, row: OutboxMessage, known: Known) -> MessageCopy | None:
         """Sends the row to each of its recipients not yet served. Each recipient is on the
         record before the next is sent to (so a retry after a failure skips them); the last
         one's card is returned, to be saved with the row's completion."""
-        with self.warta.sessions() as session:
-            item = session.get(Item, row.item_id) if row.item_id else None
-            if row.target == "cards" and item is not None:
-                await self._refresh_cards(bot, session, item)
-                return None
-            if row.template == JOIN_DECIDED:
-                await self._refresh_join_cards(bot, session, int(row.payload["request_id"]))
-                return None
-            served = set(row.payload.get("sent_to", []))
-            last: tuple[int, MessageCopy | None] | None = None
-            for person, chat_id in self._recipients(session, row):
-                if chat_id in served:
-                    continue
-                if last is not None:
-                    self._record_progress(row, *last)
-                lang = person.language if person else \
-                    row.payload.get("language") or self.warta.settings.office.language
-                last = chat_id, await self._send(bot, session, row, item, person, chat_id, lang)
-            return last[1] if last else None
+        item = known.items.get(row.item_id) if row.item_id else None
+        if row.target == "cards" and item is not None:
+            await self._refresh_cards(bot, known, item)
+            return None
+        if row.template == JOIN_DECIDED:
+            await self._refresh_join_cards(bot, known, int(row.payload["request_id"]))
+            return None
+        served = set(row.payload.get("sent_to", []))
+        last: tuple[int, MessageCopy | None] | None = None
+        for person, chat_id in self._recipients(known, row):
+            if chat_id in served:
+                continue
+            if last is not None:
+                await self._record_progress(row, *last)
+            lang = person.language if person else \
+                row.payload.get("language") or self.warta.settings.office.language
+            last = chat_id, await self._send(bot, known, row, item, person, chat_id, lang)
+        return last[1] if last else None
 
-    def _recipients(self, session: Session, row: OutboxMessage) -> list[tuple[Person | None, int]]:
+    def _recipients(self, known: Known, row: OutboxMessage) -> list[tuple[Person | None, int]]:
         """Who gets this row: a person, a chat of someone not registered (a refused
         newcomer), every admin, or a shared chat (else everyone of its role)."""
-        telegram = self.warta.settings.telegram
         if row.target == "person":
-            person = session.get(Person, row.recipient_id)
+            person = known.people.get(row.recipient_id or 0)
             return [(person, person.telegram_id)] if person and person.active else []
         if row.target == "chat":
             return [(None, int(row.payload["chat_id"]))]
-        if row.target == "admins":
-            return [(p, p.telegram_id) for p in active_people_with(session, Role.ADMIN)]
-        chats = {"it_team": telegram.it_team_chat_id, "alert": telegram.alert_chat_id}
-        chat_id = chats.get(row.target, 0)
-        if chat_id:
-            return [(None, chat_id)]
-        role = STAND_INS.get(row.target, Role.ADMIN)
-        return [(p, p.telegram_id) for p in active_people_with(session, role)]
+        role = _role_of(row.target, self.warta.settings.telegram)
+        if role is not None:
+            return [(p, p.telegram_id) for p in known.holders.get(role, [])]
+        telegram = self.warta.settings.telegram
+        return [(None, telegram.it_team_chat_id if row.target == "it_team"
+                 else telegram.alert_chat_id)]
 
-    async def _send(self, bot: Bot, session: Session, row: OutboxMessage, item: Item | None,
+    async def _send(self, bot: Bot, known: Known, row: OutboxMessage, item: Item | None,
                     person: Person | None, chat_id: int, lang: str) -> MessageCopy | None:
         """Sends one recipient their message; a card comes back as the copy to remember."""
         template = row.template
@@ -216,20 +326,20 @@ class Notifier:
             # again, the album that already arrived is not sent a second time.
             if chat_id not in row.payload.get("albums_sent", []) and \
                     await send_album(bot, self.warta, item, chat_id, **PATIENT):
-                self._save_payload(row, albums_sent=[*row.payload.get("albums_sent", []),
-                                                     chat_id])
+                await self._save_payload(row, albums_sent=[*row.payload.get("albums_sent", []),
+                                                           chat_id])
             message_id = await send_card(bot, self.warta, item, chat_id, lang, card, None,
                                          **PATIENT)
             return MessageCopy(item_id=item.id, purpose=card, chat_id=chat_id,
                                message_id=message_id, created_at=self.warta.now())
-        text = t(f"notify.{template}", lang, **self._facts(session, row, item, lang))
+        text = t(f"notify.{template}", lang, **self._facts(known, row, item, lang))
         markup = None
         if item is not None and template == Action.RETURN_TO_OFFICER.notice_template:
             markup = keyboard("draft", item, lang, person)
         elif item is not None and template == Action.MARK_PUBLISH_FAILED.notice_template:
             markup = keyboard("failed", item, lang, person)
         elif template == JOIN_REQUEST:
-            request = session.get(JoinRequest, row.payload["request_id"])
+            request = known.requests.get(int(row.payload["request_id"]))
             # Answered before this admin's copy went out: the card comes without buttons.
             if request is not None and request.decided_at is None:
                 markup = join_keyboard(request, lang)
@@ -237,7 +347,7 @@ class Notifier:
                                       reply_markup=markup, disable_web_page_preview=True,
                                       **PATIENT)
         if template == JOIN_REQUEST:
-            self._save_payload(row, cards=[*row.payload.get("cards", []),
+            await self._save_payload(row, cards=[*row.payload.get("cards", []),
                                            [chat_id, sent.message_id]])
         if item is not None and template == Action.REASSIGN.notice_template and \
                 person is not None and person.id == item.editor_id:
@@ -248,24 +358,29 @@ class Notifier:
                                message_id=message_id, created_at=self.warta.now())
         return None
 
-    def _record_progress(self, row: OutboxMessage, chat_id: int,
-                         card: MessageCopy | None) -> None:
+    async def _record_progress(self, row: OutboxMessage, chat_id: int,
+                               card: MessageCopy | None) -> None:
         """One recipient of a row with several is served: remembered with its card."""
-        self._save_payload(row, sent_to=[*row.payload.get("sent_to", []), chat_id],
-                           made=[card] if card else [])
+        await self._save_payload(row, sent_to=[*row.payload.get("sent_to", []), chat_id],
+                                 made=[card] if card else [])
 
-    def _save_payload(self, row: OutboxMessage, made: Sequence[MessageCopy] = (),
-                      **changes: Any) -> None:
+    async def _save_payload(self, row: OutboxMessage, made: Sequence[MessageCopy] = (),
+                            **changes: Any) -> None:
         row.payload = {**row.payload, **changes}
-        with self.warta.sessions() as session, transaction(session):
-            session.add_all(made)
-            session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id)
-                            .values(payload=row.payload))
+        payload = row.payload
 
-    def _facts(self, session: Session, row: OutboxMessage, item: Item | None,
+        def save(session: Session) -> None:
+            with transaction(session):
+                session.add_all(made)
+                session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id)
+                                .values(payload=payload))
+
+        await in_worker(self.warta, save)
+
+    def _facts(self, known: Known, row: OutboxMessage, item: Item | None,
                lang: str) -> dict[str, Any]:
         payload = dict(row.payload)
-        event = session.get(AuditEvent, payload.get("event_id")) if payload.get("event_id") \
+        event = known.events.get(int(payload["event_id"])) if payload.get("event_id") \
             else None
         facts: dict[str, Any] = {
             "id": item.id if item else payload.get("item_id", ""),
@@ -277,7 +392,7 @@ class Notifier:
             "note": clip(payload.get("note") or (event.note if event else ""), NOTICE_NOTE),
         }
         if "request_id" in payload:  # join.* rows from invitations
-            request = session.get(JoinRequest, payload["request_id"])
+            request = known.requests.get(int(payload["request_id"]))
             if request is not None:
                 facts.update(join_facts(request, lang))
         recorded = event.data if event else {}  # the audit's facts (a hand-over's editors)
@@ -302,15 +417,11 @@ class Notifier:
                             lang))
         return text + (" ⏰" if line.get("overdue") else "")
 
-    async def _refresh_cards(self, bot: Bot, session: Session, item: Item) -> None:
-        """Edits every copy of the item's cards to its current state (and buttons)."""
-        copies = session.scalars(
-            select(MessageCopy).where(MessageCopy.item_id == item.id,
-                                      MessageCopy.purpose.in_(CARD_PURPOSES))
-        ).all()
-        for copy in copies:
-            person = session.scalars(
-                select(Person).where(Person.telegram_id == copy.chat_id)).first()
+    async def _refresh_cards(self, bot: Bot, known: Known, item: Item) -> None:
+        """Edits every copy of the item's cards to its state when the batch was read (a
+        later change queues another refresh)."""
+        for copy in known.copies.get(item.id, []):
+            person = known.by_chat.get(copy.chat_id)
             lang = person.language if person else self.warta.settings.office.language
             presser = person if copy.purpose in PERSONAL_CARDS else None
             try:
@@ -326,23 +437,16 @@ class Notifier:
             except BadRequest as error:  # deleted or unchanged: nothing stale is left
                 log.info("card %s/%s not edited: %s", copy.chat_id, copy.message_id, error)
 
-    async def _refresh_join_cards(self, bot: Bot, session: Session, request_id: int) -> None:
+    async def _refresh_join_cards(self, bot: Bot, known: Known, request_id: int) -> None:
         """Edits each admin's card of an answered join request: who answered, no buttons."""
-        request = session.get(JoinRequest, request_id)
-        asked = session.scalars(select(OutboxMessage).where(
-            OutboxMessage.idempotency_key == request_notice_key(request_id))).one_or_none()
+        request, asked = known.requests.get(request_id), known.asked.get(request_id)
         if request is None or asked is None:
             return
         for chat_id, message_id in asked.payload.get("cards", []):
-            lang = self._chat_language(session, chat_id)
+            lang = known.language(chat_id, self.warta.settings.office.language)
             try:
                 await bot.edit_message_text(
                     join_card(request, lang, self.warta.zone), chat_id=chat_id,
                     message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=None)
             except BadRequest as error:  # deleted or unchanged: nothing stale is left
                 log.info("join card %s/%s not edited: %s", chat_id, message_id, error)
-
-    def _chat_language(self, session: Session, chat_id: int) -> str:
-        """The language of the person whose private chat this is, else the office's."""
-        person = session.scalars(select(Person).where(Person.telegram_id == chat_id)).first()
-        return person.language if person else self.warta.settings.office.language

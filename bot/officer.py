@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date, datetime, timedelta
 
+from sqlalchemy.orm import Session
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -17,7 +18,7 @@ from telegram import (
 )
 from telegram.error import TelegramError
 
-from bot.base import WartaContext, answer_button, answers_errors, log, reply
+from bot.base import WartaContext, answer_button, answers_errors, in_worker, log, reply
 from bot.download import download
 from bot.prompts import answer_for, ask
 from bot.render import draft_summary, duration, fit_lines, keyboard, state_label
@@ -38,11 +39,15 @@ SECTION_BUTTONS = 12
 
 async def show_draft(update: Update, context: WartaContext, item_id: int) -> None:
     """The draft as it is now (album parts may have arrived since the caller's change)."""
-    with context.warta.sessions() as session:
-        fresh = session.get(Item, item_id)
-        assert fresh is not None
-        await reply(update, draft_summary(fresh, context.lang, context.warta.zone),
-                    keyboard("draft", fresh, context.lang, context.me))
+    fresh = await in_worker(context.warta, lambda session: session.get(Item, item_id))
+    assert fresh is not None
+    await show_item(update, context, fresh)
+
+
+async def show_item(update: Update, context: WartaContext, item: Item) -> None:
+    """The draft as the workflow call that changed it returned it (nothing read again)."""
+    await reply(update, draft_summary(item, context.lang, context.warta.zone),
+                keyboard("draft", item, context.lang, context.me))
 
 
 def message_source(update: Update) -> str | None:
@@ -127,20 +132,25 @@ async def on_media(update: Update, context: WartaContext) -> None:
         if held is not None and message.media_group_id:
             _answer_album_later(update, context, held, message.media_group_id)
         return
-    with warta.sessions() as session:
+    new = NewMedia(
+        kind=stored.kind, sha256=stored.sha256, stored_path=stored.relative_path,
+        mime=stored.mime, size=stored.size, width=stored.width, height=stored.height,
+        thumbnail_path=stored.thumbnail_path or "", original_name=stored.display_name or "",
+        telegram_file_unique_id=unique_id, alt_text=photo_alt_text(stored.kind, message.caption),
+    )
+    source, origin = message_source(update), forwarded_from(message)
+
+    def attach(session: Session) -> int:
         draft_id = warta.workflow.current_draft_id(session, context.me, warta.now())
-        warta.workflow.add_media(session, context.me, draft_id, warta.now(), NewMedia(
-            kind=stored.kind, sha256=stored.sha256, stored_path=stored.relative_path,
-            mime=stored.mime, size=stored.size, width=stored.width, height=stored.height,
-            thumbnail_path=stored.thumbnail_path or "", original_name=stored.display_name or "",
-            telegram_file_unique_id=unique_id,
-            alt_text=photo_alt_text(stored.kind, message.caption),
-        ), source=message_source(update), forwarded_from=forwarded_from(message))
+        warta.workflow.add_media(session, context.me, draft_id, warta.now(), new,
+                                 source=source, forwarded_from=origin)
         if message.caption:
             warta.workflow.update_draft(session, context.me, draft_id, warta.now(),
-                                        append_text=message.caption,
-                                        source=message_source(update),
-                                        forwarded_from=forwarded_from(message))
+                                        append_text=message.caption, source=source,
+                                        forwarded_from=origin)
+        return draft_id
+
+    draft_id = await in_worker(warta, attach)
     if message.media_group_id:
         _answer_album_later(update, context, draft_id, message.media_group_id)
     else:
@@ -201,11 +211,11 @@ async def on_text(update: Update, context: WartaContext) -> None:
     if is_greeting(message.text):
         await reply(update, t("officer.greeting", context.lang, name=context.me.name))
         return
-    warta = context.warta
-    with warta.sessions() as session:
-        draft = warta.workflow.add_text(session, context.me, warta.now(), message.text,
-                                        message_source(update), forwarded_from(message))
-    await show_draft(update, context, draft.id)
+    warta, text = context.warta, message.text
+    source, origin = message_source(update), forwarded_from(message)
+    draft = await in_worker(warta, lambda session: warta.workflow.add_text(
+        session, context.me, warta.now(), text, source, origin))
+    await show_item(update, context, draft)
 
 
 @answers_errors
@@ -218,10 +228,9 @@ async def on_edited(update: Update, context: WartaContext) -> None:
     warta = context.warta
     source = message_source(update)
     assert source is not None  # the update carries a message
-    with warta.sessions() as session:
-        item = warta.workflow.revise_text(session, context.me, warta.now(),
-                                          message_name(message),
-                                          message.text or message.caption or "", source)
+    name, text = message_name(message), message.text or message.caption or ""
+    item = await in_worker(warta, lambda session: warta.workflow.revise_text(
+        session, context.me, warta.now(), name, text, source))
     if item is None:
         await reply(update, t("officer.edit_unused", context.lang))
     elif item.status in OFFICER_WORK:
@@ -232,21 +241,19 @@ async def on_edited(update: Update, context: WartaContext) -> None:
 
 @answer_for("note")
 async def add_note(update: Update, context: WartaContext, item_id: int, text: str) -> None:
-    warta = context.warta
-    with warta.sessions() as session:
-        item = warta.workflow.update_draft(session, context.me, item_id, warta.now(),
-                                           append_text=text, source=message_source(update))
-    await show_draft(update, context, item.id)
+    warta, source = context.warta, message_source(update)
+    item = await in_worker(warta, lambda session: warta.workflow.update_draft(
+        session, context.me, item_id, warta.now(), append_text=text, source=source))
+    await show_item(update, context, item)
 
 
 @answers_errors
 async def on_new(update: Update, context: WartaContext) -> None:
     """/baru: starts a separate draft for another activity."""
-    warta = context.warta
-    with warta.sessions() as session:
-        item = warta.workflow.create_draft(session, context.me, warta.now(),
-                                           source=message_source(update))
-    await show_draft(update, context, item.id)
+    warta, source = context.warta, message_source(update)
+    item = await in_worker(warta, lambda session: warta.workflow.create_draft(
+        session, context.me, warta.now(), source=source))
+    await show_item(update, context, item)
 
 
 @answers_errors
@@ -257,10 +264,10 @@ async def on_section(update: Update, context: WartaContext) -> None:
         await reply(update, t("usage.bidang", context.lang))
         return
     warta = context.warta
-    with warta.sessions() as session:
-        draft_id = warta.workflow.current_draft_id(session, context.me, warta.now())
-        warta.workflow.update_draft(session, context.me, draft_id, warta.now(), section=name)
-    await show_draft(update, context, draft_id)
+    draft = await in_worker(warta, lambda session: warta.workflow.update_draft(
+        session, context.me, warta.workflow.current_draft_id(session, context.me, warta.now()),
+        warta.now(), section=name))
+    await show_item(update, context, draft)
 
 
 @answers_errors
@@ -271,11 +278,10 @@ async def on_date(update: Update, context: WartaContext) -> None:
         await reply(update, t("usage.tanggal", context.lang))
         return
     warta = context.warta
-    with warta.sessions() as session:
-        draft_id = warta.workflow.current_draft_id(session, context.me, warta.now())
-        warta.workflow.update_draft(session, context.me, draft_id, warta.now(),
-                                    activity_date=day)
-    await show_draft(update, context, draft_id)
+    draft = await in_worker(warta, lambda session: warta.workflow.update_draft(
+        session, context.me, warta.workflow.current_draft_id(session, context.me, warta.now()),
+        warta.now(), activity_date=day))
+    await show_item(update, context, draft)
 
 
 def parse_day(text: str) -> date | None:
@@ -290,24 +296,24 @@ def parse_day(text: str) -> date | None:
 @answers_errors
 async def on_submit(update: Update, context: WartaContext, item_id: int) -> None:
     warta = context.warta
-    with warta.sessions() as session:
-        item = warta.workflow.submit(session, context.me, item_id, warta.now())
+    item = await in_worker(warta, lambda session: warta.workflow.submit(
+        session, context.me, item_id, warta.now()))
     await _close_buttons(update, context, t("officer.submitted", context.lang, id=item.id))
 
 
 @answers_errors
 async def on_cancel(update: Update, context: WartaContext, item_id: int) -> None:
     warta = context.warta
-    with warta.sessions() as session:
-        warta.workflow.cancel(session, context.me, item_id, warta.now())
+    await in_worker(warta, lambda session: warta.workflow.cancel(
+        session, context.me, item_id, warta.now()))
     await _close_buttons(update, context, t("officer.cancelled", context.lang, id=item_id))
 
 
 @answers_errors
 async def on_add_note(update: Update, context: WartaContext, item_id: int) -> None:
     warta = context.warta
-    with warta.sessions() as session:
-        warta.workflow.ensure_allowed(session, context.me, item_id, Action.UPDATE_DRAFT)
+    await in_worker(warta, lambda session: warta.workflow.ensure_allowed(
+        session, context.me, item_id, Action.UPDATE_DRAFT))
     await answer_button(update)
     await ask(update, context, "note", item_id)
 
@@ -322,8 +328,7 @@ async def on_pick_date(update: Update, context: WartaContext, item_id: int) -> N
     rows = [[InlineKeyboardButton(day_month(day, context.lang),
                                   callback_data=f"setdate:{item_id}:{day.isoformat()}")
              for day in days]]
-    with context.warta.sessions() as session:
-        sections = known_sections(session)
+    sections = await in_worker(context.warta, known_sections)
     rows += [[InlineKeyboardButton(name[:60], callback_data=f"setsec:{item_id}:{index}")]
              for index, name in enumerate(sections[:SECTION_BUTTONS])]
     await reply(update, t("officer.pick_date", context.lang, id=item_id),
@@ -332,12 +337,11 @@ async def on_pick_date(update: Update, context: WartaContext, item_id: int) -> N
 
 @answers_errors
 async def on_set_date(update: Update, context: WartaContext, item_id: int, day: str) -> None:
-    warta = context.warta
-    with warta.sessions() as session:
-        item = warta.workflow.update_draft(session, context.me, item_id, warta.now(),
-                                           activity_date=date.fromisoformat(day))
+    warta, chosen = context.warta, date.fromisoformat(day)
+    item = await in_worker(warta, lambda session: warta.workflow.update_draft(
+        session, context.me, item_id, warta.now(), activity_date=chosen))
     await answer_button(update)
-    await show_draft(update, context, item.id)
+    await show_item(update, context, item)
 
 
 @answers_errors
@@ -345,15 +349,13 @@ async def on_set_section(update: Update, context: WartaContext, item_id: int,
                          index: int) -> None:
     """A section button: the list is read again, so a changed list cannot pick another."""
     warta = context.warta
-    with warta.sessions() as session:
-        sections = known_sections(session)
+    sections = await in_worker(warta, known_sections)
     if not 0 <= index < min(len(sections), SECTION_BUTTONS):
         raise InvalidValue("no such section", field="section")
-    with warta.sessions() as session:
-        item = warta.workflow.update_draft(session, context.me, item_id, warta.now(),
-                                           section=sections[index])
+    item = await in_worker(warta, lambda session: warta.workflow.update_draft(
+        session, context.me, item_id, warta.now(), section=sections[index]))
     await answer_button(update)
-    await show_draft(update, context, item.id)
+    await show_item(update, context, item)
 
 
 @answers_errors

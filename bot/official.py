@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.base import WartaContext, answers_errors, confirm
+from bot.base import WartaContext, answers_errors, confirm, in_worker
 from bot.prompts import noted_step, typed_or_asked
 from workflow.actions import Workflow
 from workflow.catalogue.lookup import t
@@ -14,8 +14,8 @@ from workflow.transitions import Action
 @answers_errors
 async def on_approve(update: Update, context: WartaContext, item_id: int) -> None:
     warta = context.warta
-    with warta.sessions() as session:
-        warta.workflow.approve(session, context.me, item_id, warta.now())
+    await in_worker(warta, lambda session: warta.workflow.approve(
+        session, context.me, item_id, warta.now()))
     await confirm(update, t("official.approved", context.lang, id=item_id))
 
 

@@ -16,13 +16,21 @@ from sqlalchemy.orm import Session
 from telegram import ForceReply, Update
 from telegram.constants import ParseMode
 
-from bot.base import Handler, WartaContext, answer_button, answers_errors, parse_id, reply
+from bot.base import (
+    Handler,
+    WartaContext,
+    answer_button,
+    answers_errors,
+    in_worker,
+    parse_id,
+    remember,
+    reply,
+)
 from bot.render import EARLIER_NAMES, refusal_text
 from workflow.actions import Workflow
 from workflow.catalogue.lookup import MESSAGES, t
 from workflow.errors import MissingNote
 from workflow.models import Item, MessageCopy, Person
-from workflow.transaction import transaction
 from workflow.transitions import Action
 
 Answer = Callable[[Update, WartaContext, int, str], Awaitable[None]]
@@ -48,8 +56,8 @@ def noted_step(action: Action, step: NotedStep, done_key: str) -> Answer:
     @answer_for(action)
     async def take(update: Update, context: WartaContext, item_id: int, note: str) -> None:
         warta = context.warta
-        with warta.sessions() as session:
-            step(warta.workflow, session, context.me, item_id, warta.now(), note)
+        await in_worker(warta, lambda session: step(warta.workflow, session, context.me,
+                                                    item_id, warta.now(), note))
         await reply(update, t(done_key, context.lang, id=item_id))
 
     return take
@@ -68,9 +76,9 @@ async def ask(update: Update, context: WartaContext, purpose: str, item_id: int,
         reply_markup=ForceReply(selective=True, input_field_placeholder=t("ask.placeholder",
                                                                          context.lang)),
     )
-    with context.warta.sessions() as session, transaction(session):
-        session.add(MessageCopy(item_id=item_id, purpose=f"ask:{purpose}", chat_id=chat.id,
-                                message_id=question.message_id, created_at=context.warta.now()))
+    asked = MessageCopy(item_id=item_id, purpose=f"ask:{purpose}", chat_id=chat.id,
+                        message_id=question.message_id, created_at=context.warta.now())
+    await in_worker(context.warta, lambda session: remember(session, asked))
     if context.user_data is not None:
         context.user_data[AWAITING] = (purpose, item_id)
 
@@ -81,8 +89,8 @@ async def ask_reason(update: Update, context: WartaContext, item_id: int,
     """Asks why, for an action the table says needs a reason: only once the action is
     still possible (nobody types why they reject an item a colleague just approved)."""
     warta = context.warta
-    with warta.sessions() as session:
-        warta.workflow.ensure_allowed(session, context.me, item_id, action, warta.now())
+    await in_worker(warta, lambda session: warta.workflow.ensure_allowed(
+        session, context.me, item_id, action, warta.now()))
     await answer_button(update)
     await ask(update, context, action, item_id)
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, insert, literal, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from workflow import checklist, transitions
 from workflow.acting import Acting, acting_for
@@ -44,7 +45,9 @@ from workflow.models import (
     Role,
     StageDeadline,
     Status,
+    UtcDateTime,
 )
+from workflow.outbox import notification_values
 from workflow.post_html import Span
 from workflow.transaction import transaction
 from workflow.transitions import TRANSITIONS, Action, Transition, WebsiteJob
@@ -154,7 +157,9 @@ class Workflow:
                     return made
             item = Item(
                 state=Status.DRAFT,
-                officer_id=person.id,
+                officer=person,
+                editor=None,
+                decided_by=None,
                 description=description.strip(),
                 section=person.section,
                 tags=[],
@@ -164,6 +169,10 @@ class Workflow:
             _note_origin(item, forwarded_from)
             session.add(item)
             session.flush()
+            # A new draft has no files and no decisions: known, so not read back (the
+            # caller shows the draft after the session has closed).
+            set_committed_value(item, "media", [])
+            set_committed_value(item, "decisions", [])
             _audit(session, item, person, CREATE_VERB, None, Status.DRAFT, now,
                    data={"source": source, "text": item.description}
                    if source is not None else None)
@@ -314,7 +323,7 @@ class Workflow:
         with self._acting(session, actor, item_id, Action.CLAIM, now) as act:
             item = act.item
             assert act.person is not None  # the table lets only editors claim
-            item.editor_id = act.person.id
+            item.editor = act.person  # the relationship, so the returned card names them
             item.claimed_at = now
             if not item.body:
                 item.body = item.description
@@ -811,17 +820,18 @@ def _audit(
 
 
 def _close_deadlines(session: Session, item_id: int, now: datetime, *, but: Status) -> bool:
-    """Closes the item's open stages except one of stage `but`; True if one is left."""
-    session.execute(
+    """Closes the item's open stages except one of stage `but`; True if one is left. One
+    statement: every open stage is touched, those of `but` keep their closed_at (None),
+    and RETURNING says which were open."""
+    open_stages = session.execute(
         update(StageDeadline)
-        .where(StageDeadline.item_id == item_id, StageDeadline.closed_at.is_(None),
-               StageDeadline.stage != but)
-        .values(closed_at=now)
-    )
-    left = session.scalar(select(StageDeadline.id).where(
-        StageDeadline.item_id == item_id, StageDeadline.closed_at.is_(None),
-        StageDeadline.stage == but).limit(1))
-    return left is not None
+        .where(StageDeadline.item_id == item_id, StageDeadline.closed_at.is_(None))
+        .values(closed_at=case((StageDeadline.stage != but, literal(now, UtcDateTime())),
+                               else_=StageDeadline.closed_at))
+        .returning(StageDeadline.stage)
+        .execution_options(synchronize_session=False)
+    ).scalars().all()
+    return but in open_stages
 
 
 NO_APPROVER_TEMPLATE = "item.no_approver"
@@ -843,20 +853,15 @@ def _queue_notifications(
 
 def _queue(session: Session, item: Item, event: AuditEvent, now: datetime, template: str,
            told: Sequence[tuple[str, int | None]], key: str = "notify") -> None:
-    for target, recipient_id in told:
-        session.add(
-            OutboxMessage(
-                kind=OutboxKind.NOTIFY,
-                item_id=item.id,
-                target=target,
-                recipient_id=recipient_id,
-                template=template,
-                payload={"event_id": event.id, "note": event.note},
-                idempotency_key=f"{key}:{event.id}:{target}:{recipient_id or ''}",
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
+    """The notification rows, in one INSERT (executemany) whoever many they are."""
+    rows = [notification_values(target=target, template=template,
+                                payload={"event_id": event.id, "note": event.note},
+                                key=f"{key}:{event.id}:{target}:{recipient_id or ''}",
+                                now=now, item_id=item.id, recipient_id=recipient_id)
+            for target, recipient_id in told]
+    if rows:
+        # render_nulls: a row without a recipient is not a statement of its own.
+        session.execute(insert(OutboxMessage).execution_options(render_nulls=True), rows)
 
 
 def _queue_website_job(session: Session, item: Item, job_kind: WebsiteJob, now: datetime

@@ -105,9 +105,15 @@ def lease_due(
     *,
     limit: int = 20,
     lease: timedelta = DEFAULT_LEASE,
+    finished: Sequence[int] = (),
+    made: Sequence[object] = (),
 ) -> list[OutboxMessage]:
-    """Due rows of `kind`, oldest first, each hidden from other workers for `lease`."""
+    """Due rows of `kind`, oldest first, each hidden from other workers for `lease`.
+    `finished` are rows delivered since the last lease, marked done (with `made`, see
+    finish) in the same transaction: one commit for both."""
     with transaction(session):
+        if finished:
+            _mark_done(session, finished, now, made=made)
         rows = list(
             session.scalars(
                 select(OutboxMessage)
@@ -138,13 +144,31 @@ def finish(
 ) -> None:
     """Marks a row done; `made` are rows its delivery produced (a card's message copy),
     saved in the same transaction so that "sent" and "remembered" cannot part."""
+    finish_many(session, [row_id], now, remote_id=remote_id, remote_url=remote_url, made=made)
+
+
+def finish_many(
+    session: Session,
+    row_ids: Sequence[int],
+    now: datetime,
+    *,
+    remote_id: str = "",
+    remote_url: str = "",
+    made: Sequence[object] = (),
+) -> None:
+    """Marks rows done in one statement, with what their deliveries produced (see finish)."""
     with transaction(session):
-        session.add_all(made)
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == row_id)
-            .values(done_at=now, remote_id=remote_id, remote_url=remote_url, last_error="")
-        )
+        _mark_done(session, row_ids, now, remote_id=remote_id, remote_url=remote_url, made=made)
+
+
+def _mark_done(session: Session, row_ids: Sequence[int], now: datetime, *, remote_id: str = "",
+               remote_url: str = "", made: Sequence[object] = ()) -> None:
+    session.add_all(made)
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(row_ids))
+        .values(done_at=now, remote_id=remote_id, remote_url=remote_url, last_error="")
+    )
 
 
 def retry_later(
