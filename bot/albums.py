@@ -5,7 +5,7 @@ no part has come for `telegram.album_wait_seconds`. With several bot processes t
 may be handled by different ones, so what is owed lives in `album_answers`: each part holds
 the answer back while it downloads (`hold`), then makes it due a quiet period later
 (`part_done`); whichever process's `take_due` deletes the row sends the answer, so it goes
-out once. A part that crashed mid-way leaves the answer held for ALBUM_HOLD only.
+out once, and not while the chat has stored updates still to handle. A part that crashed mid-way leaves the answer held for ALBUM_HOLD only.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from workflow.context import Context
-from workflow.models import AlbumAnswer
+from workflow.models import AlbumAnswer, InboundUpdate
 from workflow.transaction import transaction
 
 # Longest a part's download and storing may hold back the album's answer.
@@ -56,9 +56,15 @@ def part_done(warta: Context, chat_id: int, group: str, draft_id: int | None) ->
 
 
 def take_due(warta: Context) -> list[DueAnswer]:
-    """The answers due now, each taken by exactly one caller (the row goes with it)."""
+    """The answers due now, each taken by exactly one caller (the row goes with it). Not
+    while the chat has stored updates still to handle: more parts may be among them (a
+    backlog can keep a stored part waiting longer than the quiet period)."""
+    waiting = (select(InboundUpdate.update_id)
+               .where(InboundUpdate.handled_at.is_(None),
+                      InboundUpdate.chat_id == AlbumAnswer.chat_id))
     with warta.sessions() as session, transaction(session):
-        rows = session.execute(delete(AlbumAnswer).where(AlbumAnswer.due_at <= warta.now())
+        rows = session.execute(delete(AlbumAnswer).where(AlbumAnswer.due_at <= warta.now(),
+                                                         ~waiting.exists())
                                .returning(AlbumAnswer.chat_id, AlbumAnswer.media_group_id,
                                           AlbumAnswer.draft_id, AlbumAnswer.language)).all()
     return [DueAnswer(int(chat), str(group), None if draft is None else int(draft), str(lang))

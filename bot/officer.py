@@ -40,7 +40,7 @@ ALBUM_JOB = "albums"
 # The answer's job runs a little after the answer is due, so that it finds it due.
 ALBUM_JOB_MARGIN_SECONDS = 0.05
 # How often every process looks for album answers owed by a process that stopped.
-ALBUM_SWEEP_SECONDS = 5.0
+ALBUM_SWEEP_SECONDS = 2.0
 SECTION_BUTTONS = 12
 
 
