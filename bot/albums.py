@@ -5,7 +5,8 @@ no part has come for `telegram.album_wait_seconds`. With several bot processes t
 may be handled by different ones, so what is owed lives in `album_answers`: each part holds
 the answer back while it downloads (`hold`), then makes it due a quiet period later
 (`part_done`); whichever process's `take_due` deletes the row sends the answer, so it goes
-out once, and not while the chat has stored updates still to handle. A part that crashed mid-way leaves the answer held for ALBUM_HOLD only.
+out once, and not while the chat has stored updates still to handle. A part that crashed
+mid-way leaves the answer held for ALBUM_HOLD only.
 """
 
 from __future__ import annotations
