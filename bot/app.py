@@ -126,6 +126,8 @@ def build_application(warta: Context, builder: Any | None = None,
         queue.run_repeating(_notify_tick, NOTIFIER_TICK_SECONDS, first=0.5, name="notifier")
         queue.run_repeating(scheduler.sweep_job, warta.settings.alerts.sweep_seconds, first=5.0,
                            name="deadlines")
+        queue.run_repeating(officer.answer_due_albums, officer.ALBUM_SWEEP_SECONDS,
+                            first=officer.ALBUM_SWEEP_SECONDS, name="album-answers")
         for job in jobs:
             queue.run_repeating(job.callback, job.every_seconds, first=job.first_after_seconds,
                                 name=job.name)

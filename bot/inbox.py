@@ -16,6 +16,14 @@ So an update can be handled twice (crash between its effects and its `handled_at
 zero times; the handlers make the repeat harmless where a person would notice (media are
 deduplicated by Telegram's file id, appended text by its message id).
 
+Several processes on one PostgreSQL (webhook mode behind a load balancer) share the table:
+each stored row carries its chat, and a process handles only the chats it holds in
+`chat_claims` (claimed, and the claims it no longer needs given back, in the statement that
+reads its rows). One holder per chat keeps each chat's updates in order and handled once;
+a holder renews its claims while it runs, so a crashed one's chats pass to another process
+after CLAIM_LEASE. On SQLite (one process by nature) nothing is claimed. The inbox's
+database work runs in worker threads, never on the event loop.
+
 `serve()` runs all of it around a PTB Application built with `updater(None)`; `warta run`
 and the tests use the same function.
 """
@@ -26,7 +34,9 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import os
 import socket
+import uuid
 import warnings
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +45,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import JSON as JsonColumn
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import Bot, Update
@@ -47,7 +69,7 @@ from bot.patience import retry_after_seconds
 from bot.unreadable import tell_about_unreadable, update_kind
 from workflow.config import TelegramSettings, derived_secret
 from workflow.context import Context
-from workflow.models import InboundUpdate, OutboxKind, OutboxMessage
+from workflow.models import ChatClaim, InboundUpdate, OutboxKind, OutboxMessage, UtcDateTime
 from workflow.transaction import transaction
 
 log = logging.getLogger("warta.inbox")
@@ -74,6 +96,14 @@ DEFAULT_WEBHOOK_PATH = "/telegram"
 # One delivery at a time keeps Telegram's order; storing a row is quick enough that a
 # single connection keeps up with an office's traffic.
 WEBHOOK_MAX_CONNECTIONS = 1
+# Several processes (PostgreSQL): a process holds a chat this long past its last renewal,
+# renews every third of it, and claims at most this many chats at a time, so that the
+# others find chats to take.
+CLAIM_LEASE = timedelta(seconds=15)
+CLAIM_CHATS = 4
+# Another process may have stored rows for a chat this one gave back just before: an idle
+# process looks again this often, waking or not.
+CLAIM_RECHECK_SECONDS = 0.5
 
 
 # --------------------------------------------------------------------------- storage
@@ -97,11 +127,21 @@ class Health:
 
 
 class Inbox:
-    """The `inbound_updates` table: what came in from Telegram and what is still to handle."""
+    """The `inbound_updates` table: what came in from Telegram and what is still to handle.
 
-    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
+    `claims` (PostgreSQL by default) makes `pending` claim chats for this process, named
+    `holder`, so that several processes can share the table (see the module's docstring).
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime],
+                 *, claims: bool | None = None) -> None:
         self.sessions = sessions
         self.clock = clock
+        if claims is None:
+            bind = sessions.kw.get("bind")
+            claims = bind is not None and bind.dialect.name == "postgresql"
+        self.claims = claims
+        self.holder = f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def store(self, payloads: Sequence[Mapping[str, Any]]) -> int:
         """Stores updates in one transaction; returns how many were new.
@@ -115,8 +155,9 @@ class Inbox:
         if not rows:
             return 0
         now = self.clock()
-        values = [{"update_id": update_id, "payload": payload, "received_at": now,
-                   "attempts": 0, "last_error": ""} for update_id, payload in rows.items()]
+        values = [{"update_id": update_id, "chat_id": chat_of(payload), "payload": payload,
+                   "received_at": now, "attempts": 0, "last_error": ""}
+                  for update_id, payload in rows.items()]
         with self.sessions() as session, transaction(session):
             return _insert_ignoring_known(session, values)
 
@@ -131,29 +172,91 @@ class Inbox:
         return None if highest is None else int(highest) + 1
 
     def pending(self, limit: int = BATCH) -> list[Pending]:
+        """The next unhandled rows to handle here, in update_id order: with claims, those
+        of the chats this process holds once it has claimed (one statement, CLAIM_PENDING)."""
         with self.sessions() as session:
-            rows = session.execute(
-                select(InboundUpdate.update_id, InboundUpdate.payload, InboundUpdate.attempts)
-                .where(InboundUpdate.handled_at.is_(None))
-                .order_by(InboundUpdate.update_id)
-                .limit(limit)
-            ).all()
+            if self.claims:
+                now = self.clock()
+                with transaction(session):
+                    rows = session.execute(CLAIM_PENDING, {
+                        "holder": self.holder, "now": now, "until": now + CLAIM_LEASE,
+                        "chats": CLAIM_CHATS, "limit": limit}).all()
+            else:
+                rows = session.execute(
+                    select(InboundUpdate.update_id, InboundUpdate.payload,
+                           InboundUpdate.attempts)
+                    .where(InboundUpdate.handled_at.is_(None))
+                    .order_by(InboundUpdate.update_id).limit(limit)).all()
         return [Pending(int(row[0]), dict(row[1]), int(row[2])) for row in rows]
+
+    def renew_claims(self) -> None:
+        """Keeps this process's chats while it runs (a crashed process stops renewing)."""
+        if not self.claims:
+            return
+        with self.sessions() as session, transaction(session):
+            session.execute(update(ChatClaim).where(ChatClaim.holder == self.holder)
+                            .values(until=self.clock() + CLAIM_LEASE))
+
+    def forget_dead_neighbours(self) -> int:
+        """At start: claims of a process on this machine that is gone (killed, crashed) are
+        dropped at once instead of after CLAIM_LEASE, so a restart continues right away.
+        Returns how many processes were forgotten."""
+        if not self.claims:
+            return 0
+        host = self.holder.split(":", 1)[0]
+        with self.sessions() as session, transaction(session):
+            holders = session.scalars(select(ChatClaim.holder).distinct()).all()
+            dead = [holder for holder in holders
+                    if holder.split(":")[0] == host and not _alive(holder)]
+            if dead:
+                session.execute(delete(ChatClaim).where(ChatClaim.holder.in_(dead)))
+        return len(dead)
+
+    def give_back_claims(self) -> None:
+        """On shutdown: another process may take this one's chats at once."""
+        if not self.claims:
+            return
+        with self.sessions() as session, transaction(session):
+            session.execute(delete(ChatClaim).where(ChatClaim.holder == self.holder))
+
+    def any_pending(self) -> bool:
+        """Whether any process still has a stored update to handle."""
+        with self.sessions() as session:
+            return session.scalar(select(InboundUpdate.update_id)
+                                  .where(InboundUpdate.handled_at.is_(None)).limit(1)) is not None
 
     def start_attempt(self, row: Pending) -> int:
         """Counts an attempt before handling, so an update that crashes us every time is
         eventually given up instead of stopping everything behind it."""
         with self.sessions() as session, transaction(session):
-            return _count_attempt(session, row)
+            counted = session.execute(
+                update(InboundUpdate).where(InboundUpdate.update_id == row.update_id)
+                .values(attempts=InboundUpdate.attempts + 1)
+                .returning(InboundUpdate.attempts)).scalar()
+        return int(counted or row.attempts + 1)
 
     def finish(self, update_id: int, error: str = "", *, then: Pending | None = None) -> int:
-        """Marks an update handled; with `then`, also counts the attempt on the next one in
-        the same transaction (one commit per update instead of two). Returns that count."""
+        """Marks an update handled; with `then`, also counts the attempt on the next one,
+        in the same statement (one round trip per update). Returns that count."""
+        if then is None:
+            with self.sessions() as session, transaction(session):
+                session.execute(update(InboundUpdate)
+                                .where(InboundUpdate.update_id == update_id)
+                                .values(handled_at=self.clock(), last_error=error[:2000]))
+            return 0
+        done = InboundUpdate.update_id == update_id
+        following = InboundUpdate.update_id == then.update_id
         with self.sessions() as session, transaction(session):
-            session.execute(update(InboundUpdate)
-                            .where(InboundUpdate.update_id == update_id)
-                            .values(handled_at=self.clock(), last_error=error[:2000]))
-            return _count_attempt(session, then) if then is not None else 0
+            counted = session.execute(
+                update(InboundUpdate)
+                .where(InboundUpdate.update_id.in_([update_id, then.update_id]))
+                .values(handled_at=case((done, self.clock()), else_=InboundUpdate.handled_at),
+                        last_error=case((done, error[:2000]), else_=InboundUpdate.last_error),
+                        attempts=case((following, InboundUpdate.attempts + 1),
+                                      else_=InboundUpdate.attempts))
+                .returning(InboundUpdate.update_id, InboundUpdate.attempts)).all()
+        return next((int(attempts) for found, attempts in counted
+                     if found == then.update_id), then.attempts + 1)
 
     def prune(self) -> int:
         """Forgets handled rows older than KEEP_HANDLED (Telegram keeps updates 24 hours)."""
@@ -174,11 +277,63 @@ class Inbox:
                       int(outbox.get(OutboxKind.PUBLISH, 0)))
 
 
-def _count_attempt(session: Session, row: Pending) -> int:
-    attempts = row.attempts + 1
-    session.execute(update(InboundUpdate).where(InboundUpdate.update_id == row.update_id)
-                    .values(attempts=attempts))
-    return attempts
+# PostgreSQL, in one statement: take the chats of the oldest unhandled rows that no other
+# live process holds (up to :chats), keep those this process already holds, give back its
+# other claims, and read the claimed chats' rows. Data-modifying CTEs all run, and a
+# claim that another process made meanwhile is not taken over (ON CONFLICT ... WHERE).
+CLAIM_PENDING = text("""
+WITH wanted AS (
+    SELECT chat_id FROM inbound_updates
+    WHERE handled_at IS NULL AND chat_id NOT IN (
+        SELECT chat_id FROM chat_claims WHERE holder <> :holder AND until > :now)
+    GROUP BY chat_id ORDER BY min(update_id) LIMIT :chats),
+given_back AS (
+    DELETE FROM chat_claims
+    WHERE holder = :holder AND chat_id NOT IN (SELECT chat_id FROM wanted)),
+claimed AS (
+    INSERT INTO chat_claims (chat_id, holder, until)
+    SELECT chat_id, :holder, :until FROM wanted
+    ON CONFLICT (chat_id) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until
+    WHERE chat_claims.holder = EXCLUDED.holder OR chat_claims.until <= :now
+    RETURNING chat_id)
+SELECT update_id, payload, attempts FROM inbound_updates
+WHERE handled_at IS NULL AND chat_id IN (SELECT chat_id FROM claimed)
+ORDER BY update_id LIMIT :limit
+""").bindparams(bindparam("now", type_=UtcDateTime()), bindparam("until", type_=UtcDateTime())
+                ).columns(update_id=BigInteger(), payload=JsonColumn(), attempts=Integer())
+
+
+def _alive(holder: str) -> bool:
+    """Whether the process named in `holder` (host:pid:nonce) still runs on this machine."""
+    try:
+        pid = int(holder.split(":")[1])
+    except (IndexError, ValueError):
+        return True  # not a name this code wrote: leave it to the lease
+    if pid == os.getpid():
+        return True  # another service in this process (tests): leave it to the lease
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def chat_of(payload: Mapping[str, Any]) -> int:
+    """The chat an update belongs to (0 when none): a message's chat, a pressed button's
+    message's chat, else the sender's private chat (inline queries and the like)."""
+    for key, value in payload.items():
+        if key == "update_id" or not isinstance(value, dict):
+            continue
+        for holder in (value, value.get("message")):
+            chat = holder.get("chat") if isinstance(holder, dict) else None
+            if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+                return int(chat["id"])
+        sender = value.get("from") or value.get("user")
+        if isinstance(sender, dict) and isinstance(sender.get("id"), int):
+            return int(sender["id"])
+    return 0
 
 
 def _insert_ignoring_known(session: Session, values: list[JSON]) -> int:
@@ -225,33 +380,61 @@ class Processor:
     async def run(self, stop: asyncio.Event) -> None:
         """Handles stored rows until `stop` is set; the update in hand is finished first."""
         backoff = Backoff()
+        # With claims, rows another process stored wake nobody here: look again now and then.
+        recheck = CLAIM_RECHECK_SECONDS if self.inbox.claims else None
+        renewing = (asyncio.create_task(self._renew_claims(stop), name="warta-inbox-claims")
+                    if self.inbox.claims else None)
+        try:
+            while not stop.is_set():
+                self.arrived.clear()  # before reading, so rows stored meanwhile wake us again
+                try:
+                    await self._prune_now_and_then()
+                    rows = await asyncio.to_thread(self.inbox.pending)
+                    if not rows:
+                        self.idle.set()
+                        await _wait_any(self.arrived, stop, seconds=recheck)
+                        continue
+                    self.idle.clear()
+                    await self._handle_in_order(rows, stop)
+                    backoff.reset()
+                except Exception as error:  # the database is away: keep the rows, try later
+                    delay = backoff.next()
+                    log.error("inbox: handling paused for %.1f s: %s", delay, error)
+                    await _wait_any(stop, seconds=delay)
+        finally:
+            if renewing is not None:
+                renewing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewing
+                await self._give_back_claims()
+
+    async def _renew_claims(self, stop: asyncio.Event) -> None:
+        """Renews this process's chats while it runs, whatever the update in hand does."""
+        every = CLAIM_LEASE.total_seconds() / 3
         while not stop.is_set():
-            self.arrived.clear()  # before reading, so rows stored meanwhile wake us again
+            await _wait_any(stop, seconds=every)
             try:
-                self._prune_now_and_then()
-                rows = self.inbox.pending()
-                if not rows:
-                    self.idle.set()
-                    await _wait_any(self.arrived, stop)
-                    continue
-                self.idle.clear()
-                await self._handle_in_order(rows, stop)
-                backoff.reset()
-            except Exception as error:  # the database is away: keep the rows, try later
-                delay = backoff.next()
-                log.error("inbox: handling paused for %.1f s: %s", delay, error)
-                await _wait_any(stop, seconds=delay)
+                await asyncio.to_thread(self.inbox.renew_claims)
+            except Exception as error:  # the next round's claim renews them too
+                log.warning("inbox: could not renew this process's chats: %s", error)
+
+    async def _give_back_claims(self) -> None:
+        try:
+            await asyncio.to_thread(self.inbox.give_back_claims)
+        except Exception as error:  # they pass to another process after CLAIM_LEASE
+            log.warning("inbox: could not give back this process's chats: %s", error)
 
     async def _handle_in_order(self, rows: Sequence[Pending], stop: asyncio.Event) -> None:
         """Each row's attempt is on disk before it is handled and its handled_at right after;
-        finishing one and starting the next share a transaction."""
-        attempt = self.inbox.start_attempt(rows[0])
+        finishing one and starting the next share a statement."""
+        attempt = await asyncio.to_thread(self.inbox.start_attempt, rows[0])
         for index, row in enumerate(rows):
             error = await self.handle(row, attempt)
             following = rows[index + 1] if index + 1 < len(rows) else None
             if stop.is_set():
                 following = None
-            attempt = self.inbox.finish(row.update_id, error, then=following)
+            attempt = await asyncio.to_thread(self.inbox.finish, row.update_id, error,
+                                              then=following)
             if following is None:
                 return
 
@@ -288,13 +471,13 @@ class Processor:
         log.debug("inbox: update %s handled", row.update_id)
         return ""
 
-    def _prune_now_and_then(self) -> None:
+    async def _prune_now_and_then(self) -> None:
         if self._pruned_at is None or self.inbox.clock() - self._pruned_at >= PRUNE_EVERY:
-            self.prune_now()
+            await self.prune_now()
 
-    def prune_now(self) -> None:
+    async def prune_now(self) -> None:
         self._pruned_at = self.inbox.clock()
-        removed = self.inbox.prune()
+        removed = await asyncio.to_thread(self.inbox.prune)
         if removed:
             log.info("inbox: forgot %d handled updates older than %s", removed, KEEP_HANDLED)
 
@@ -318,7 +501,7 @@ class Poller:
         """Polls until cancelled. Cancelling loses nothing: an update not yet stored was
         not acknowledged either, and Telegram sends it again."""
         await self._delete_webhook()
-        self.offset = self.inbox.next_offset()
+        self.offset = await asyncio.to_thread(self.inbox.next_offset)
         log.info("inbox: long polling from offset %s", self.offset)
         while True:
             updates = await self._fetch()
@@ -379,9 +562,7 @@ class Poller:
 
     async def _store(self, payloads: Sequence[JSON]) -> bool:
         try:
-            # On the event loop like every handler's database work: a second writer thread
-            # would make SQLite's writers wait on each other in millisecond sleeps.
-            fresh = self.inbox.store(payloads)
+            fresh = await asyncio.to_thread(self.inbox.store, payloads)
         except Exception as error:  # not stored, so not acknowledged: Telegram resends
             delay = self.backoff.next()
             log.error("inbox: could not store %d updates (%s); not acknowledged, retrying in "
@@ -472,7 +653,7 @@ class WebhookServer:
         if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
             return web.Response(status=400, text="not a Telegram update")
         try:
-            self.inbox.store([payload])
+            await asyncio.to_thread(self.inbox.store, [payload])
         except Exception as error:  # no 200, so Telegram delivers it again later
             log.error("inbox: could not store update %s: %s", payload["update_id"], error)
             return web.Response(status=500)
@@ -513,7 +694,8 @@ class Service:
         """Waits until every stored update is handled (for tests and benchmarks)."""
         async with asyncio.timeout(timeout):
             while True:
-                if self.processor.idle.is_set() and not self.inbox.pending(1):
+                if self.processor.idle.is_set() and not await asyncio.to_thread(
+                        self.inbox.any_pending):
                     return
                 await asyncio.sleep(0.02)
 
@@ -555,11 +737,11 @@ async def _running_inbox(application: App, inbox: Inbox, webhook: WebhookOptions
                          poll_timeout: float, stop_timeout: float) -> AsyncIterator[Service]:
     processor = Processor(application, inbox)
     service = Service(application, inbox, processor)
-    processor.prune_now()  # before the poller reads its offset from what is stored
-    left = len(inbox.pending())
-    if left:
-        log.info("inbox: %s%d updates left unhandled by the last run are handled first",
-                 "at least " if left == BATCH else "", left)
+    await processor.prune_now()  # before the poller reads its offset from what is stored
+    if await asyncio.to_thread(inbox.forget_dead_neighbours):
+        log.info("inbox: chats held by a stopped process on this machine are taken over")
+    if await asyncio.to_thread(inbox.any_pending):
+        log.info("inbox: updates stored and not handled yet are handled first")
     stop = asyncio.Event()
     processing = asyncio.create_task(processor.run(stop), name="warta-inbox-processor")
     try:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import date, datetime, timedelta
+from typing import cast
 
 from sqlalchemy.orm import Session
 from telegram import (
@@ -16,8 +18,11 @@ from telegram import (
     MessageOriginUser,
     Update,
 )
+from telegram.constants import ParseMode
 from telegram.error import TelegramError
+from telegram.ext import JobQueue
 
+from bot import albums
 from bot.base import WartaContext, answer_button, answers_errors, in_worker, log, reply
 from bot.download import download
 from bot.prompts import answer_for, ask
@@ -25,15 +30,20 @@ from bot.render import draft_summary, duration, fit_lines, keyboard, state_label
 from workflow.actions import MAX_ALT_TEXT, NewMedia
 from workflow.catalogue.formats import day_month
 from workflow.catalogue.lookup import Safe, t
+from workflow.clock import utc_now
 from workflow.errors import InvalidValue
 from workflow.greetings import is_greeting
 from workflow.media.refusals import MediaRejected
-from workflow.models import Item, MediaKind, Role
-from workflow.people import known_sections
+from workflow.models import Item, MediaKind, Person, Role
+from workflow.people import find_by_telegram_id, known_sections
 from workflow.queries import items_of_officer, stage_started_at
 from workflow.transitions import OFFICER_WORK, Action
 
-ALBUM_JOB = "album-{chat}-{group}"
+ALBUM_JOB = "albums"
+# The answer's job runs a little after the answer is due, so that it finds it due.
+ALBUM_JOB_MARGIN_SECONDS = 0.05
+# How often every process looks for album answers owed by a process that stopped.
+ALBUM_SWEEP_SECONDS = 2.0
 SECTION_BUTTONS = 12
 
 
@@ -114,7 +124,7 @@ async def on_media(update: Update, context: WartaContext) -> None:
     warta = context.warta
     # An album part holds back the album's answer while it downloads: a slow part must
     # not let the answer go out before it is stored.
-    held = _hold_album_answer(update, context, message.media_group_id)
+    album = await _hold_album_answer(update, context, message.media_group_id)
     try:
         warta.media.check_declared_size(kind, declared)
         temp = warta.media.new_temp_path()
@@ -129,8 +139,8 @@ async def on_media(update: Update, context: WartaContext) -> None:
         stored = await asyncio.to_thread(warta.media.store, temp, kind, name)
     except MediaRejected as refusal:
         await reply(update, media_refusal(refusal, context.lang))
-        if held is not None and message.media_group_id:
-            _answer_album_later(update, context, held, message.media_group_id)
+        if album is not None:
+            await _answer_album_later(context, album, None)
         return
     new = NewMedia(
         kind=stored.kind, sha256=stored.sha256, stored_path=stored.relative_path,
@@ -151,39 +161,64 @@ async def on_media(update: Update, context: WartaContext) -> None:
         return draft_id
 
     draft_id = await in_worker(warta, attach)
-    if message.media_group_id:
-        _answer_album_later(update, context, draft_id, message.media_group_id)
+    if album is not None:
+        await _answer_album_later(context, album, draft_id)
     else:
         await show_draft(update, context, draft_id)
 
 
-def _hold_album_answer(update: Update, context: WartaContext,
-                       group: str | None) -> int | None:
-    """Takes back the album's pending answer; returns the draft it would have shown."""
-    queue, chat = context.job_queue, update.effective_chat
-    if queue is None or chat is None or not group:
-        return None
-    held = None
-    for job in queue.get_jobs_by_name(ALBUM_JOB.format(chat=chat.id, group=group)):
-        job.schedule_removal()
-        held = job.data if isinstance(job.data, int) else held
-    return held
-
-
-def _answer_album_later(update: Update, context: WartaContext, draft_id: int, group: str) -> None:
-    """Album parts arrive as separate updates: answer once, when no part has arrived for
-    `telegram.album_wait_seconds` after the last one was stored."""
-    queue = context.job_queue
+async def _hold_album_answer(update: Update, context: WartaContext,
+                       group: str | None) -> tuple[int, str] | None:
+    """For an album part: holds back the album's answer (bot.albums) while this part is
+    handled; returns (chat, album) to pass to `_answer_album_later`."""
     chat = update.effective_chat
-    if queue is None or chat is None:
-        return
-    _hold_album_answer(update, context, group)
+    if chat is None or not group:
+        return None
+    warta = context.warta
+    await in_worker(warta, lambda session: albums.hold(session, utc_now(), chat.id, group,
+                                                       context.lang))
+    return chat.id, group
 
-    async def answer(_: object) -> None:
-        await show_draft(update, context, draft_id)
 
-    queue.run_once(answer, context.warta.settings.telegram.album_wait_seconds,
-                   data=draft_id, name=ALBUM_JOB.format(chat=chat.id, group=group))
+async def _answer_album_later(context: WartaContext, album: tuple[int, str],
+                              draft_id: int | None) -> None:
+    """Album parts arrive as separate updates: answer once, when no part has arrived for
+    `telegram.album_wait_seconds` after the last one was stored, whichever process
+    handled it. The job here is the punctual way; `answer_due_albums` also runs every
+    ALBUM_SWEEP_SECONDS for answers a stopped process owed."""
+    warta = context.warta
+    wait = timedelta(seconds=warta.settings.telegram.album_wait_seconds)
+    await in_worker(warta, lambda session: albums.part_done(session, utc_now(), wait, *album,
+                                                            draft_id))
+    # PTB types a context's queue by a self-type mypy cannot resolve; it is the app's queue.
+    queue = cast("JobQueue[WartaContext] | None", context.job_queue)
+    if queue is not None:
+        queue.run_once(answer_due_albums, wait.total_seconds() + ALBUM_JOB_MARGIN_SECONDS,
+                       name=ALBUM_JOB)
+
+
+async def answer_due_albums(context: WartaContext) -> None:
+    """Sends every album answer that is due (each taken by one process only)."""
+    warta = context.warta
+    for due in await in_worker(warta, lambda session: albums.take_due(session, utc_now())):
+        if due.draft_id is None:
+            continue  # every part was refused, and each refusal was answered
+        item, officer = await in_worker(warta, functools.partial(_draft_and_officer, due))
+        if item is None or officer is None:
+            continue
+        try:
+            await context.bot.send_message(
+                due.chat_id, draft_summary(item, due.language, warta.zone),
+                parse_mode=ParseMode.HTML, disable_web_page_preview=True,
+                reply_markup=keyboard("draft", item, due.language, officer))
+        except TelegramError as error:  # blocked or gone: nobody left to tell
+            log.warning("album answer to chat %s not sent: %s", due.chat_id, error)
+
+
+def _draft_and_officer(due: albums.DueAnswer, session: Session
+                       ) -> tuple[Item | None, Person | None]:
+    assert due.draft_id is not None
+    return session.get(Item, due.draft_id), find_by_telegram_id(session, due.chat_id)
 
 
 def photo_alt_text(kind: MediaKind, caption: str | None) -> str:

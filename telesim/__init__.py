@@ -3,6 +3,7 @@
 from telesim.control import ControlClient
 from telesim.entities import render_html
 from telesim.errors import ApiError, WaitTimeout
+from telesim.proxy import RoundRobinProxy
 from telesim.ptb import application_builder, running
 from telesim.server import CLOUD_DOWNLOAD_LIMIT, DEFAULT_TOKEN, SEND_METHODS, BotApiDouble
 from telesim.state import ApiCall, SimChat, SimUser, StoredFile, StoredMessage, UploadedFile
@@ -15,6 +16,7 @@ __all__ = [
     "ApiError",
     "BotApiDouble",
     "ControlClient",
+    "RoundRobinProxy",
     "SimChat",
     "SimUser",
     "StoredFile",

@@ -381,11 +381,41 @@ class InboundUpdate(Base):
     )
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # The chat the update belongs to (0: none), whose updates are handled in order by one
+    # process at a time (see ChatClaim).
+    chat_id: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[moment]
     handled_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class ChatClaim(Base):
+    """Which bot process handles a chat's stored updates for now (PostgreSQL, several
+    processes): one holder per chat keeps the chat's updates in order; a holder that stops
+    renewing `until` (crashed, cut off) loses the chat to the next process that looks."""
+
+    __tablename__ = "chat_claims"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    holder: Mapped[str] = mapped_column(String(100))
+    until: Mapped[moment]
+
+
+class AlbumAnswer(Base):
+    """The one answer an officer is owed for an album, whose parts arrive as separate
+    updates and may be handled by different processes: due when no part came for a while,
+    sent by the process whose DELETE takes the row."""
+
+    __tablename__ = "album_answers"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    media_group_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # The draft the parts went to; None while the first part is still being stored.
+    draft_id: Mapped[int | None] = mapped_column(Integer)
+    language: Mapped[str] = mapped_column(String(8), default="id")
+    due_at: Mapped[moment]
 
 
 class Installation(Base):
