@@ -56,8 +56,13 @@ async def in_worker(warta: Context, work: Callable[[Session], Result]) -> Result
         with warta.sessions() as session:
             return work(session)
 
+    return await on_database_thread(warta, run)
+
+
+async def on_database_thread(warta: Context, work: Callable[[], Result]) -> Result:
+    """Runs `work` (which opens its own sessions) in one of the bot's database threads."""
     # The caller's context variables (log fields, the benchmark's step) go along.
-    call = functools.partial(contextvars.copy_context().run, run)
+    call = functools.partial(contextvars.copy_context().run, work)
     return await asyncio.get_running_loop().run_in_executor(_threads(warta), call)
 
 

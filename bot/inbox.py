@@ -32,16 +32,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import logging
 import os
 import socket
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -65,6 +66,7 @@ from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application
 from telegram.warnings import PTBUserWarning
 
+from bot.base import on_database_thread
 from bot.patience import retry_after_seconds
 from bot.unreadable import tell_about_unreadable, update_kind
 from workflow.config import TelegramSettings, derived_secret
@@ -126,6 +128,15 @@ class Health:
     pending_publications: int
 
 
+R = TypeVar("R")
+
+
+class Offload(Protocol):
+    """Runs blocking database work off the event loop and awaits its result."""
+
+    def __call__(self, work: Callable[[], R], /) -> Awaitable[R]: ...
+
+
 class Inbox:
     """The `inbound_updates` table: what came in from Telegram and what is still to handle.
 
@@ -134,9 +145,13 @@ class Inbox:
     """
 
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime],
-                 *, claims: bool | None = None) -> None:
+                 *, claims: bool | None = None, offload: Offload = asyncio.to_thread) -> None:
         self.sessions = sessions
         self.clock = clock
+        # Where the async side runs these methods: serve() passes the bot's database
+        # threads, so that on SQLite the intake and the handlers take turns on one thread
+        # instead of waiting for each other's write lock.
+        self.off_loop = offload
         if claims is None:
             bind = sessions.kw.get("bind")
             claims = bind is not None and bind.dialect.name == "postgresql"
@@ -389,7 +404,7 @@ class Processor:
                 self.arrived.clear()  # before reading, so rows stored meanwhile wake us again
                 try:
                     await self._prune_now_and_then()
-                    rows = await asyncio.to_thread(self.inbox.pending)
+                    rows = await self.inbox.off_loop(self.inbox.pending)
                     if not rows:
                         self.idle.set()
                         await _wait_any(self.arrived, stop, seconds=recheck)
@@ -414,27 +429,27 @@ class Processor:
         while not stop.is_set():
             await _wait_any(stop, seconds=every)
             try:
-                await asyncio.to_thread(self.inbox.renew_claims)
+                await self.inbox.off_loop(self.inbox.renew_claims)
             except Exception as error:  # the next round's claim renews them too
                 log.warning("inbox: could not renew this process's chats: %s", error)
 
     async def _give_back_claims(self) -> None:
         try:
-            await asyncio.to_thread(self.inbox.give_back_claims)
+            await self.inbox.off_loop(self.inbox.give_back_claims)
         except Exception as error:  # they pass to another process after CLAIM_LEASE
             log.warning("inbox: could not give back this process's chats: %s", error)
 
     async def _handle_in_order(self, rows: Sequence[Pending], stop: asyncio.Event) -> None:
         """Each row's attempt is on disk before it is handled and its handled_at right after;
         finishing one and starting the next share a statement."""
-        attempt = await asyncio.to_thread(self.inbox.start_attempt, rows[0])
+        attempt = await self.inbox.off_loop(functools.partial(self.inbox.start_attempt, rows[0]))
         for index, row in enumerate(rows):
             error = await self.handle(row, attempt)
             following = rows[index + 1] if index + 1 < len(rows) else None
             if stop.is_set():
                 following = None
-            attempt = await asyncio.to_thread(self.inbox.finish, row.update_id, error,
-                                              then=following)
+            attempt = await self.inbox.off_loop(functools.partial(
+                self.inbox.finish, row.update_id, error, then=following))
             if following is None:
                 return
 
@@ -477,7 +492,7 @@ class Processor:
 
     async def prune_now(self) -> None:
         self._pruned_at = self.inbox.clock()
-        removed = await asyncio.to_thread(self.inbox.prune)
+        removed = await self.inbox.off_loop(self.inbox.prune)
         if removed:
             log.info("inbox: forgot %d handled updates older than %s", removed, KEEP_HANDLED)
 
@@ -501,7 +516,7 @@ class Poller:
         """Polls until cancelled. Cancelling loses nothing: an update not yet stored was
         not acknowledged either, and Telegram sends it again."""
         await self._delete_webhook()
-        self.offset = await asyncio.to_thread(self.inbox.next_offset)
+        self.offset = await self.inbox.off_loop(self.inbox.next_offset)
         log.info("inbox: long polling from offset %s", self.offset)
         while True:
             updates = await self._fetch()
@@ -562,7 +577,7 @@ class Poller:
 
     async def _store(self, payloads: Sequence[JSON]) -> bool:
         try:
-            fresh = await asyncio.to_thread(self.inbox.store, payloads)
+            fresh = await self.inbox.off_loop(functools.partial(self.inbox.store, payloads))
         except Exception as error:  # not stored, so not acknowledged: Telegram resends
             delay = self.backoff.next()
             log.error("inbox: could not store %d updates (%s); not acknowledged, retrying in "
@@ -653,7 +668,7 @@ class WebhookServer:
         if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
             return web.Response(status=400, text="not a Telegram update")
         try:
-            await asyncio.to_thread(self.inbox.store, [payload])
+            await self.inbox.off_loop(functools.partial(self.inbox.store, [payload]))
         except Exception as error:  # no 200, so Telegram delivers it again later
             log.error("inbox: could not store update %s: %s", payload["update_id"], error)
             return web.Response(status=500)
@@ -663,7 +678,7 @@ class WebhookServer:
     async def on_health(self, _request: web.Request) -> web.Response:
         try:
             # Bounded: an unreachable PostgreSQL can take minutes to fail a connection.
-            health = await asyncio.wait_for(asyncio.to_thread(self.inbox.health),
+            health = await asyncio.wait_for(self.inbox.off_loop(self.inbox.health),
                                             HEALTH_TIMEOUT)
         except Exception as error:
             log.warning("inbox: health check: database unreachable: %s",
@@ -694,7 +709,7 @@ class Service:
         """Waits until every stored update is handled (for tests and benchmarks)."""
         async with asyncio.timeout(timeout):
             while True:
-                if self.processor.idle.is_set() and not await asyncio.to_thread(
+                if self.processor.idle.is_set() and not await self.inbox.off_loop(
                         self.inbox.any_pending):
                     return
                 await asyncio.sleep(0.02)
@@ -712,7 +727,8 @@ async def serve(application: App, warta: Context, *, webhook: WebhookOptions | N
     """
     if application.updater is not None:
         raise ValueError("build the application with ApplicationBuilder().updater(None)")
-    inbox = Inbox(warta.sessions, warta.now)
+    inbox = Inbox(warta.sessions, warta.now,
+                  offload=lambda work: on_database_thread(warta, work))
     await application.initialize()
     try:
         if application.post_init is not None:
@@ -738,9 +754,9 @@ async def _running_inbox(application: App, inbox: Inbox, webhook: WebhookOptions
     processor = Processor(application, inbox)
     service = Service(application, inbox, processor)
     await processor.prune_now()  # before the poller reads its offset from what is stored
-    if await asyncio.to_thread(inbox.forget_dead_neighbours):
+    if await inbox.off_loop(inbox.forget_dead_neighbours):
         log.info("inbox: chats held by a stopped process on this machine are taken over")
-    if await asyncio.to_thread(inbox.any_pending):
+    if await inbox.off_loop(inbox.any_pending):
         log.info("inbox: updates stored and not handled yet are handled first")
     stop = asyncio.Event()
     processing = asyncio.create_task(processor.run(stop), name="warta-inbox-processor")
