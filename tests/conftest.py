@@ -206,10 +206,3 @@ def office(session: Session, clock: Clock) -> Office:
 def office_factory(clock: Clock) -> object:
     """Builds the office in a database of the test's choosing."""
     return lambda session: Office(session, clock.now)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Grouped tests (the fault suites: one xdist group, run one after another on one
-    worker, minutes long) are handed out first. Handed out where they are collected, they
-    start after a quarter of the run and the other worker finishes long before them."""
-    items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
