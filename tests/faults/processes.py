@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import select
@@ -80,6 +81,66 @@ class DoubleProcess:
             self.process.wait()
 
 
+# `warta run` is started again after every kill -9, well over a hundred times in a fault
+# run. A fresh interpreter spends a second or more of each life importing Python
+# modules (PTB, SQLAlchemy, Pillow, the product) before it does anything a crash could
+# hurt. So each life is forked from a server that imported them once: from there on it is
+# the same `warta --config FILE run` (the CLI's main, its own pid, environment, working
+# directory and log), and kill -9 ends it the same way.
+PRELOADED = ["warta.cli", "warta.wiring", "workflow.logs"]
+_forks = multiprocessing.get_context("forkserver")
+_forks.set_forkserver_preload(PRELOADED)
+
+
+def _warta_main(args: list[str], log_path: str, env: dict[str, str], cwd: str) -> None:
+    """The child's body: what `warta ARGS` does, output appended to `log_path`."""
+    from warta.cli import main
+
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    code = main(args)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    sys.exit(code)
+
+
+class ForkedProcess:
+    """The part of `subprocess.Popen` BotProcess uses, for a multiprocessing child."""
+
+    def __init__(self, process: multiprocessing.process.BaseProcess) -> None:
+        self._process = process
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.exitcode
+
+    def poll(self) -> int | None:
+        return self._process.exitcode
+
+    def kill(self) -> None:
+        self._process.kill()
+
+    def send_signal(self, number: int) -> None:
+        assert self._process.pid is not None
+        os.kill(self._process.pid, number)
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._process.join(timeout)
+        code = self._process.exitcode
+        if code is None:
+            raise subprocess.TimeoutExpired("warta run", timeout or 0.0)
+        return code
+
+
 class BotProcess:
     """`warta --config FILE run` as a child process: start, kill -9, stop."""
 
@@ -87,21 +148,20 @@ class BotProcess:
         self.config = config
         self.log_path = log_path
         self.env = env
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: ForkedProcess | None = None
         self.starts = 0
         self.kills = 0
         self.ended_by_us = False
 
     def start(self) -> None:
         assert not self.alive, "already running"
-        script = Path(sys.executable).with_name("warta")
-        command = [str(script)] if script.exists() else [sys.executable, "-m", "warta.cli"]
         with self.log_path.open("ab") as log:
             log.write(f"--- start {self.starts + 1} at {time.time():.3f}\n".encode())
-            log.flush()
-            self.process = subprocess.Popen(
-                [*command, "--config", str(self.config), "run"],
-                stdout=log, stderr=subprocess.STDOUT, cwd=self.config.parent, env=self.env)
+        child = _forks.Process(target=_warta_main, name="warta run", args=(
+            ["--config", str(self.config), "run"], str(self.log_path), self.env,
+            str(self.config.parent)))
+        child.start()
+        self.process = ForkedProcess(child)
         self.starts += 1
         self.ended_by_us = False
 
