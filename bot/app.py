@@ -43,6 +43,7 @@ from bot.base import (
     log,
     parse_id,
     reply,
+    send_queued_with,
 )
 from bot.commands import COMMANDS, guarded
 from bot.menus import Menus
@@ -101,7 +102,9 @@ def build_application(warta: Context, builder: Any | None = None,
     limiter = AIORateLimiter(max_retries=3) if warta.settings.telegram.rate_limit else None
     builder = builder.rate_limiter(Patient(limiter))
     app: WartaApp = builder.post_init(_post_init).post_shutdown(_post_shutdown).build()
-    app.bot_data.update(warta=warta, notifier=Notifier(warta),
+    notifier = Notifier(warta)
+    send_queued_with(warta, notifier)
+    app.bot_data.update(warta=warta, notifier=notifier,
                         menus=Menus(warta.settings.web.public_url))
 
     app.add_handler(TypeHandler(Update, common.identify), group=-1)
@@ -155,7 +158,7 @@ async def _post_shutdown(app: WartaApp) -> None:
 
 
 async def _notify_tick(context: WartaContext) -> None:
-    context.kick_notifier()
+    context.kick_notifier(look=True)
 
 
 async def on_button(update: Update, context: WartaContext) -> None:

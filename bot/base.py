@@ -9,7 +9,7 @@ import logging
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import httpx
 from sqlalchemy.orm import Session
@@ -19,11 +19,12 @@ from telegram.error import BadRequest
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.render import refusal_text
+from workflow import outbox
 from workflow.catalogue.lookup import plain
 from workflow.context import Context
 from workflow.errors import WorkflowError
 from workflow.logs import bind
-from workflow.models import MessageCopy, Person
+from workflow.models import MessageCopy, OutboxMessage, Person
 from workflow.transaction import transaction
 
 log = logging.getLogger("warta.bot")
@@ -49,14 +50,52 @@ def _threads(warta: Context) -> ThreadPoolExecutor:
     return _THREADS[warta]
 
 
+class Sender(Protocol):
+    """Who sends the notifications the bot's own workflow calls queue (the notifier)."""
+
+    def read_for(self, session: Session, rows: list[OutboxMessage]) -> object:
+        """In the database thread, with the session that queued them: what they need."""
+
+    def take(self, batch: object) -> None:
+        """On the event loop: the rows (as read_for returned them) are this sender's."""
+
+
+_SENDERS: weakref.WeakKeyDictionary[Context, Sender] = weakref.WeakKeyDictionary()
+
+
+def send_queued_with(warta: Context, sender: Sender) -> None:
+    """From now on the notifications queued in `in_worker` go straight to `sender`."""
+    _SENDERS[warta] = sender
+
+
 async def in_worker(warta: Context, work: Callable[[Session], Result]) -> Result:
     """Runs `work` with a session of its own in a database thread and returns its result
-    (ORM objects come back detached, with what was loaded kept: expire_on_commit is off)."""
+    (ORM objects come back detached, with what was loaded kept: expire_on_commit is off).
+
+    The notifications it queues are handed to the sender with what the transaction already
+    loaded (workflow.outbox.send_from_here): nobody leases or reads them back."""
+    sender = _SENDERS.get(warta)
+    handed: list[object] = []
+
     def run() -> Result:
         with warta.sessions() as session:
-            return work(session)
+            if sender is None:
+                return work(session)
+            outbox.send_from_here(session)
+            try:
+                return work(session)
+            finally:
+                # Also when `work` failed after a commit: what committed is sent.
+                rows = outbox.committed_here(session)
+                if rows:
+                    handed.append(sender.read_for(session, rows))
 
-    return await on_database_thread(warta, run)
+    try:
+        return await on_database_thread(warta, run)
+    finally:
+        for batch in handed:
+            assert sender is not None
+            sender.take(batch)
 
 
 async def on_database_thread(warta: Context, work: Callable[[], Result]) -> Result:
@@ -100,11 +139,12 @@ class WartaContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
             return self.person.language
         return self.warta.settings.office.language
 
-    def kick_notifier(self) -> None:
-        """Sends what the last workflow call queued, without waiting for the next tick."""
+    def kick_notifier(self, *, look: bool | None = None) -> None:
+        """Sends what the last workflow call queued, without waiting for the next tick
+        (`look`: also what else is due in the outbox; see Notifier.kick)."""
         notifier = self.application.bot_data.get("notifier")
         if notifier is not None:
-            notifier.kick(self.application)
+            notifier.kick(self.application, look=look)
 
 
 WartaApp = Application[ExtBot[None], WartaContext, dict[Any, Any], dict[Any, Any],

@@ -62,7 +62,7 @@ def _registered(session: Session, warta: Context, telegram_id: int, language_cod
                 ) -> tuple[Person, bool] | None:
     """The active person behind a Telegram id (None for strangers and the deactivated), and
     whether their language changed now (taken from their Telegram app on a first update)."""
-    person = people.find_by_telegram_id(session, telegram_id)
+    person = people.who_is(session, telegram_id)
     if person is None or not person.active:
         return None
     default = person.language

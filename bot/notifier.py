@@ -9,6 +9,10 @@ everything its messages need (items, people, audit rows, card copies) in a few s
 the sends then run on the event loop without touching the database. A crash after a send
 and before that next call sends the batch's delivered rows again when their lease ends
 (at least once, as before, with a window of one batch).
+What the bot's own handlers queue skips the lease and the read: the transaction inserts
+its rows leased to this notifier and hands them over with what it loaded (Notifier.take,
+via bot.base.in_worker); they are sent first, without a look at the outbox, and a crash
+before they go out leaves them to whoever looks once the lease has run out.
 Cards (the IT team's claim card, each official's decision card) are remembered in
 `message_copies`, so when the item moves every copy is edited and no stale button remains.
 """
@@ -16,6 +20,7 @@ Cards (the IT team's claim card, each official's decision card) are remembered i
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import random
 from collections.abc import Sequence
@@ -23,8 +28,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.util import identity_key
 from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -88,6 +95,7 @@ ADDRESSING = frozenset({"chat_id", "language"})
 JOIN_REQUEST = "join.request"  # the admins' card with the approve / refuse buttons
 JOIN_DECIDED = "join.decided"  # delivered by editing every admin's card of the request
 BATCH = 50
+KEEP_CARDS = 500  # cards sent lately, remembered for the batches read while they went out
 
 
 @dataclass
@@ -114,6 +122,9 @@ class Known:
 class Batch:
     rows: list[OutboxMessage]
     known: Known
+    # Handed over by the transaction that queued it: the cards this notifier had sent up to
+    # this point were saved when it read its card copies (later ones are added, see take).
+    cards_saved: int | None = None
 
 
 @dataclass
@@ -160,9 +171,29 @@ def known(session: Session, rows: Sequence[OutboxMessage], telegram: TelegramSet
         found.events = {e.id: e for e in session.scalars(
             select(AuditEvent).where(AuditEvent.id.in_(event_ids)))}
     item_ids = {row.item_id for row in rows if row.item_id}
-    if item_ids:
-        found.items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_(item_ids)))}
+    found.items = _held(session, Item, item_ids, ITEM_DRAWN_FROM)
+    if item_ids - found.items.keys():
+        found.items |= {i.id: i for i in session.scalars(
+            select(Item).where(Item.id.in_(item_ids - found.items.keys())))}
     return found
+
+
+# What cards and notices draw from an item: its columns, its people, media and decisions.
+ITEM_DRAWN_FROM = frozenset(
+    {column.key for column in sa_inspect(Item).column_attrs}
+    | {"officer", "editor", "decided_by", "media", "decisions"})
+
+
+def _held(session: Session, model: type[Item], ids: set[int],
+          needed: frozenset[str]) -> dict[int, Item]:
+    """Those of `ids` the session holds with `needed` loaded: the rows were handed over by
+    the transaction that queued them (bot.base.in_worker), which left them as committed."""
+    held = {}
+    for key in ids:
+        found = session.identity_map.get(identity_key(model, key))
+        if isinstance(found, model) and not needed & sa_inspect(found).unloaded:
+            held[key] = found
+    return held
 
 
 def _role_of(target: str, telegram: TelegramSettings) -> Role | None:
@@ -183,33 +214,63 @@ class Notifier:
         self.rng = rng or random.Random()
         self.wanted = False  # rows may have been queued since the running flush looked
         self.scheduled = False  # a flush task is created and has not started yet
+        # Rows the bot's own workflow calls queued, leased to us and read with their
+        # transaction (bot.base.in_worker): sent first, without a look at the outbox.
+        self.handed: collections.deque[Batch] = collections.deque()
+        self.look = False  # a kick that handed nothing: something else may have queued
+        # The cards sent lately, numbered, with whom they went to; those up to
+        # `cards_saved` are in message_copies.
+        self.cards: list[tuple[int, MessageCopy, Person | None]] = []
+        self.cards_sent = 0
+        self.cards_saved = 0
 
-    def kick(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    def read_for(self, session: Session, rows: list[OutboxMessage]) -> Batch:
+        saved = self.cards_saved  # before the read: what it is sure to find
+        return Batch(rows, known(session, rows, self.warta.settings.telegram), saved)
+
+    def take(self, batch: object) -> None:
+        assert isinstance(batch, Batch)
+        self.handed.append(batch)
+
+    def kick(self, application: Application[Any, Any, Any, Any, Any, Any],
+             *, look: bool | None = None) -> None:
         """Asks for a flush without waiting for it: after a workflow call, and on each tick.
         While one runs (or is about to) it is told to look again, instead of a second
-        one queueing behind it for every update."""
+        one queueing behind it for every update. It looks at the outbox when `look` says
+        so, by default when nothing was handed to it: the handler's rows were, and what
+        others queue (the sweeper, the publisher) is found on the next tick."""
         self.wanted = True
+        self.look = self.look or (not self.handed if look is None else look)
         if not (self.lock.locked() or self.scheduled):
             self.scheduled = True
             application.create_task(self.flush(application.bot))
 
-    async def flush(self, bot: Bot) -> int:
-        """Sends every due notification; returns how many went out."""
+    async def flush(self, bot: Bot, *, look: bool = True) -> int:
+        """Sends what was handed to it, and every due notification in the outbox unless
+        only handed rows were asked for; returns how many went out."""
         sent = 0
         self.scheduled = False
         async with self.lock:
-            self.wanted = True
+            self.wanted, self.look = True, self.look or look
             while self.wanted:
                 self.wanted = False
-                sent += await self._drain(bot)
+                look, self.look = self.look, False
+                sent += await self._drain(bot, look)
         return sent
 
-    async def _drain(self, bot: Bot) -> int:
+    async def _drain(self, bot: Bot, look: bool) -> int:
         sent = 0
         delivered = Delivered()
-        for _ in range(100):  # bounded: a flood of rows waits for the next tick
+        while self.handed:
+            handed = self.handed.popleft()
+            self._add_unsaved_cards(handed)
+            for row in handed.rows:
+                sent += await self._deliver_one(bot, row, handed.known, delivered)
+        for _ in range(100 if look else 0):  # bounded: a flood waits for the next tick
             done, delivered = delivered, Delivered()
+            sent_so_far = self.cards_sent
             batch = await in_worker(self.warta, functools.partial(self._next_batch, done=done))
+            self.cards_saved = sent_so_far
             if batch is None:
                 break
             for row in batch.rows:
@@ -219,8 +280,31 @@ class Notifier:
                 # so looking again here would only cost a read.
                 break
         if delivered.row_ids:
+            sent_so_far = self.cards_sent
             await in_worker(self.warta, lambda session: self._finish(session, delivered))
+            self.cards_saved = sent_so_far
         return sent
+
+    def _card_sent(self, card: MessageCopy, person: Person | None) -> None:
+        self.cards_sent += 1
+        self.cards.append((self.cards_sent, card, person))
+        del self.cards[:-KEEP_CARDS]
+
+    def _add_unsaved_cards(self, batch: Batch) -> None:
+        """A handed batch read its items' card copies when its action ran, perhaps while
+        an earlier batch was still sending cards of the same item: those are added, so
+        that no copy is left with stale buttons."""
+        if batch.cards_saved is None:
+            return
+        for number, card, person in self.cards:
+            if number <= batch.cards_saved or card.item_id not in batch.known.items:
+                continue
+            copies = batch.known.copies.setdefault(card.item_id, [])
+            if all((c.chat_id, c.message_id) != (card.chat_id, card.message_id)
+                   for c in copies):
+                copies.append(card)
+                if person is not None:
+                    batch.known.by_chat.setdefault(card.chat_id, person)
 
     def _next_batch(self, session: Session, done: Delivered) -> Batch | None:
         """Marks `done` done and leases the next due rows (one transaction), then reads
@@ -298,7 +382,10 @@ class Notifier:
                 await self._record_progress(row, *last)
             lang = person.language if person else \
                 row.payload.get("language") or self.warta.settings.office.language
-            last = chat_id, await self._send(bot, known, row, item, person, chat_id, lang)
+            card = await self._send(bot, known, row, item, person, chat_id, lang)
+            if card is not None:
+                self._card_sent(card, person)
+            last = chat_id, card
         return last[1] if last else None
 
     def _recipients(self, known: Known, row: OutboxMessage) -> list[tuple[Person | None, int]]:

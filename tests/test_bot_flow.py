@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.botkit import IT_CHAT, Office, office_settings, replace_telegram, start_office
+from tests.conftest import Clock
 from tests.test_media import jpeg_bytes, mp4_bytes, pdf_bytes
 from workflow.models import Role, Status
+from workflow.outbox import DEFAULT_LEASE
 from workflow.people import add_person
 
 
@@ -174,3 +177,31 @@ async def test_claim_cards_are_not_sent_twice_when_one_editor_fails(tmp_path: Pa
         for editor in (office.editor, second):
             cards = [m for m in double.messages(editor) if "Kerja bakti" in m.plain and m.buttons]
             assert len(cards) == 1, editor
+
+
+async def test_a_notice_handed_over_but_never_sent_goes_out_once_its_lease_ends(
+        tmp_path: Path) -> None:
+    """The bot's handler hands the rows it queued to its own notifier, leased to it: if
+    that notifier never sends them (the process died after the commit), nobody else sends
+    them while the lease lasts, and the next look after it sends them, once."""
+    clock = Clock(datetime(2026, 12, 2, 3, 0, tzinfo=UTC))  # a Wednesday, office hours
+    async for office in start_office(tmp_path, clock=clock):
+        double = office.double
+        notifier = office.app.bot_data["notifier"]
+        lost: list[object] = []
+        notifier.take = lost.append  # the batch dies with the process
+        await double.send_text(office.officer, "Gotong royong di Desa Lenggang")
+        summary = await double.wait_for_message(office.officer, contains="Draf #")
+        await double.click(office.officer, summary, "📤 Kirim")
+        await double.wait_for_message(office.officer, contains="diteruskan")
+        assert lost
+        await office.flush()
+        await double.settle()
+        assert not [m for m in double.messages(office.it_chat) if "Gotong royong" in m.plain]
+        clock.advance(seconds=DEFAULT_LEASE.total_seconds() + 1)
+        await office.flush()
+        await office.flush()
+        cards = await double.wait_for_message(office.it_chat, contains="Gotong royong")
+        await double.settle()
+        assert [m for m in double.messages(office.it_chat) if "Gotong royong" in m.plain] \
+            == [cards]

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, func, insert, literal, select, update
+from sqlalchemy import case, func, inspect, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from workflow import checklist, transitions
+from workflow import checklist, outbox, transitions
 from workflow.acting import Acting, acting_for
 from workflow.audience import Audience, Staff, deciders, told_of
 from workflow.config import ChecklistSettings, NoteSettings
@@ -33,6 +33,7 @@ from workflow.errors import (
     WrongState,
 )
 from workflow.models import (
+    DECISION_VERBS,
     WITH_ROLES,
     AuditEvent,
     Installation,
@@ -47,7 +48,6 @@ from workflow.models import (
     Status,
     UtcDateTime,
 )
-from workflow.outbox import notification_values
 from workflow.post_html import Span
 from workflow.transaction import transaction
 from workflow.transitions import TRANSITIONS, Action, Transition, WebsiteJob
@@ -411,10 +411,10 @@ class Workflow:
         with self._acting(session, actor, item_id, Action.OPEN_CORRECTION, now, reason) as act:
             item = act.item
             if act.person is not None and act.person.has_role(Role.EDITOR):
-                item.editor_id = act.person.id
+                item.editor = act.person
             item.claimed_at = now
             # This version is decided anew; the earlier decision stays in the audit.
-            item.decided_by_id, item.decided_at = None, None
+            item.decided_by, item.decided_at = None, None
             return act.move(data={"revision": revision(session, item.id) + 1})
 
     def take_down(
@@ -788,7 +788,8 @@ def _clean_note(note: str | None, transition: Transition, notes: NoteSettings) -
 
 
 def _decided(item: Item, person: Person | None, now: datetime) -> None:
-    item.decided_by_id = person.id if person is not None else None
+    # The relationship, not only its column: cards are drawn from this object (bot.notifier).
+    item.decided_by = person
     item.decided_at = now
 
 
@@ -807,6 +808,7 @@ def _audit(
     event = AuditEvent(
         item_id=item.id if item is not None else None,
         actor_id=person.id if person is not None else None,
+        actor=person,  # loaded, for the cards drawn from this transaction (see below)
         action=action,
         from_state=source,
         to_state=target,
@@ -816,6 +818,10 @@ def _audit(
     )
     session.add(event)
     session.flush()
+    if item is not None and action in DECISION_VERBS and "decisions" not in inspect(item).unloaded:
+        # The item leaves this transaction as it is now (the notifier draws its cards from
+        # it, bot.base.in_worker), not as it was loaded.
+        set_committed_value(item, "decisions", [*item.decisions, event])
     return event
 
 
@@ -853,15 +859,12 @@ def _queue_notifications(
 
 def _queue(session: Session, item: Item, event: AuditEvent, now: datetime, template: str,
            told: Sequence[tuple[str, int | None]], key: str = "notify") -> None:
-    """The notification rows, in one INSERT (executemany) whoever many they are."""
-    rows = [notification_values(target=target, template=template,
-                                payload={"event_id": event.id, "note": event.note},
-                                key=f"{key}:{event.id}:{target}:{recipient_id or ''}",
-                                now=now, item_id=item.id, recipient_id=recipient_id)
+    rows = [outbox.notification_values(target=target, template=template,
+                                       payload={"event_id": event.id, "note": event.note},
+                                       key=f"{key}:{event.id}:{target}:{recipient_id or ''}",
+                                       now=now, item_id=item.id, recipient_id=recipient_id)
             for target, recipient_id in told]
-    if rows:
-        # render_nulls: a row without a recipient is not a statement of its own.
-        session.execute(insert(OutboxMessage).execution_options(render_nulls=True), rows)
+    outbox.queue(session, rows)
 
 
 def _queue_website_job(session: Session, item: Item, job_kind: WebsiteJob, now: datetime

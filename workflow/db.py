@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "warta_write"  # execution option: this transaction will write
+READ_ALONE_OPTION = "warta_read_alone"  # execution option: one read, nothing after it
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -46,9 +47,13 @@ def make_engine(url: str, **options: Any) -> Engine:
         # "database is locked" when another writer went first; a write transaction takes
         # the lock up front instead (IMMEDIATE), so two officials tapping at once are
         # serialised, not errored. Reads stay deferred and never block anyone (WAL).
-        if connection.get_execution_options().get(WRITE_OPTION):
+        # A single read needs no transaction around it (one statement is its own snapshot),
+        # so it is not given one: a statement less on every update that only asks who is
+        # there. The COMMIT or ROLLBACK that ends it is then a no-op for pysqlite.
+        options = connection.get_execution_options()
+        if options.get(WRITE_OPTION):
             connection.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
+        elif not options.get(READ_ALONE_OPTION):
             connection.exec_driver_sql("BEGIN")
 
     return engine
@@ -57,6 +62,13 @@ def make_engine(url: str, **options: Any) -> Engine:
 def begin_write(session: Session) -> None:
     """Marks the session's new transaction as a writing one (see `_begin` above)."""
     session.connection(execution_options={WRITE_OPTION: True})
+
+
+def read_alone(session: Session) -> None:
+    """Marks the session's next transaction as a single read (see `_begin` above); the
+    caller ends it before doing anything else."""
+    if not session.in_transaction():
+        session.connection(execution_options={READ_ALONE_OPTION: True})
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -149,6 +149,10 @@ class PersonRole(Base):
     role: Mapped[str] = mapped_column(String(20), primary_key=True)
 
 
+# The audit verbs of an official's decision (Item.decisions).
+DECISION_VERBS = ("workflow.approve", "workflow.reject")
+
+
 class Item(Base):
     """One piece of news on its way from an officer's phone to the website."""
 
@@ -200,7 +204,7 @@ class Item(Base):
         foreign_keys="AuditEvent.item_id",
         order_by="AuditEvent.id",
         primaryjoin="and_(AuditEvent.item_id == Item.id, "
-        "AuditEvent.action.in_(('workflow.approve', 'workflow.reject')))",
+        f"AuditEvent.action.in_({DECISION_VERBS!r}))",
         viewonly=True,
         # With every item, not when first read: cards are drawn from items whose session
         # has closed (loading it only when read saved ~3 statements an update but failed

@@ -11,6 +11,11 @@ Notification rows (kind "notify"):
 - `target`: "person" (with `recipient_id`), "it_team", "alert" or "cards" (edit every
   copy of the item's card); `template`: what happened (`item.<action>`, `deadline.*`,
   `digest.daily`); `payload`: facts for the message (event id, note, ...).
+
+A writer that sends what it queues itself (the bot, right after its handler's commit) says
+so on its session (`send_from_here`): its rows go in already leased to it, and come back
+after the commit (`committed_here`) with what the transaction loaded, so that nobody
+leases or reads them again. If it dies first, the lease runs out and any worker takes them.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -28,6 +33,11 @@ from workflow.models import OutboxKind, OutboxMessage
 from workflow.transaction import transaction
 
 DEFAULT_LEASE = timedelta(minutes=2)
+# Keys in Session.info: the session's writer sends its own rows; rows queued in the open
+# transaction; rows committed and not yet taken by the writer.
+_SENDS_ITSELF = "outbox.sends_itself"
+_QUEUED = "outbox.queued"
+_COMMITTED = "outbox.committed"
 
 
 def notification_values(
@@ -57,6 +67,44 @@ def notification_values(
         "remote_url": "",
         "last_error": "",
     }
+
+
+def queue(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Notification rows (see notification_values) in one INSERT, whoever many they are;
+    leased to the session's writer if it sends them itself."""
+    if not rows:
+        return
+    # render_nulls: a row without a recipient is not a statement of its own.
+    statement = insert(OutboxMessage).execution_options(render_nulls=True)
+    if not session.info.get(_SENDS_ITSELF):
+        session.execute(statement, rows)
+        return
+    leased = [{**row, "attempts": 1, "next_attempt_at": row["next_attempt_at"] + DEFAULT_LEASE}
+              for row in rows]
+    made = session.scalars(statement.returning(OutboxMessage), leased).all()
+    session.info.setdefault(_QUEUED, []).extend(made)
+
+
+def send_from_here(session: Session) -> None:
+    """This session's writer sends the notification rows it queues (see the module doc)."""
+    session.info[_SENDS_ITSELF] = True
+
+
+def committed_here(session: Session) -> list[OutboxMessage]:
+    """The rows this session queued, leased to it, whose transactions have committed."""
+    rows: list[OutboxMessage] = session.info.pop(_COMMITTED, [])
+    return rows
+
+
+@event.listens_for(Session, "after_commit")
+def _queued_rows_committed(session: Session) -> None:
+    if _QUEUED in session.info:
+        session.info.setdefault(_COMMITTED, []).extend(session.info.pop(_QUEUED))
+
+
+@event.listens_for(Session, "after_rollback")
+def _queued_rows_gone(session: Session) -> None:
+    session.info.pop(_QUEUED, None)
 
 
 def insert_once(session: Session, rows: Sequence[dict[str, Any]]) -> int:

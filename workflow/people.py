@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from workflow.actions import MAX_NAME, release_claims_of
 from workflow.config import LANGUAGES
+from workflow.db import read_alone
 from workflow.errors import InvalidValue, NotAllowed, NotFound, NotRegistered
 from workflow.models import WITH_ROLES, AuditEvent, Person, PersonRole, Role
 from workflow.transaction import transaction
@@ -37,6 +38,15 @@ def find_by_telegram_id(session: Session, telegram_id: int) -> Person | None:
     return session.scalars(
         select(Person).where(Person.telegram_id == telegram_id).options(WITH_ROLES)
     ).unique().one_or_none()
+
+
+def who_is(session: Session, telegram_id: int) -> Person | None:
+    """The person behind a Telegram id, read alone at the start of a session (the bot asks
+    this on every update, before anything else)."""
+    read_alone(session)
+    person = find_by_telegram_id(session, telegram_id)
+    session.commit()
+    return person
 
 
 def active_person(session: Session, telegram_id: int) -> Person:
