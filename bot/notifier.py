@@ -218,6 +218,7 @@ class Notifier:
         # transaction (bot.base.in_worker): sent first, without a look at the outbox.
         self.handed: collections.deque[Batch] = collections.deque()
         self.look = False  # a kick that handed nothing: something else may have queued
+        self.taken = False  # a batch was handed over since the last kick
         # The cards sent lately, numbered, with whom they went to; those up to
         # `cards_saved` are in message_copies.
         self.cards: list[tuple[int, MessageCopy, Person | None]] = []
@@ -231,16 +232,19 @@ class Notifier:
     def take(self, batch: object) -> None:
         assert isinstance(batch, Batch)
         self.handed.append(batch)
+        self.taken = True
 
     def kick(self, application: Application[Any, Any, Any, Any, Any, Any],
              *, look: bool | None = None) -> None:
         """Asks for a flush without waiting for it: after a workflow call, and on each tick.
         While one runs (or is about to) it is told to look again, instead of a second
         one queueing behind it for every update. It looks at the outbox when `look` says
-        so, by default when nothing was handed to it: the handler's rows were, and what
-        others queue (the sweeper, the publisher) is found on the next tick."""
+        so, by default when nothing was handed to it since the last kick: the handler's
+        rows were, and what others queue (the sweeper, the publisher) is found on the next
+        tick."""
         self.wanted = True
-        self.look = self.look or (not self.handed if look is None else look)
+        self.look = self.look or (not self.taken if look is None else look)
+        self.taken = False
         if not (self.lock.locked() or self.scheduled):
             self.scheduled = True
             application.create_task(self.flush(application.bot))
