@@ -23,10 +23,10 @@ import asyncio
 import collections
 import functools
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import or_, select, update
@@ -95,6 +95,7 @@ ADDRESSING = frozenset({"chat_id", "language"})
 JOIN_REQUEST = "join.request"  # the admins' card with the approve / refuse buttons
 JOIN_DECIDED = "join.decided"  # delivered by editing every admin's card of the request
 BATCH = 50
+Result = TypeVar("Result")
 KEEP_CARDS = 500  # cards sent lately, remembered for the batches read while they went out
 
 
@@ -272,9 +273,7 @@ class Notifier:
                 sent += await self._deliver_one(bot, row, handed.known, delivered)
         for _ in range(100 if look else 0):  # bounded: a flood waits for the next tick
             done, delivered = delivered, Delivered()
-            sent_so_far = self.cards_sent
-            batch = await in_worker(self.warta, functools.partial(self._next_batch, done=done))
-            self.cards_saved = sent_so_far
+            batch = await self._saving(functools.partial(self._next_batch, done=done))
             if batch is None:
                 break
             for row in batch.rows:
@@ -284,10 +283,16 @@ class Notifier:
                 # so looking again here would only cost a read.
                 break
         if delivered.row_ids:
-            sent_so_far = self.cards_sent
-            await in_worker(self.warta, lambda session: self._finish(session, delivered))
-            self.cards_saved = sent_so_far
+            await self._saving(lambda session: self._finish(session, delivered))
         return sent
+
+    async def _saving(self, work: Callable[[Session], Result]) -> Result:
+        """Runs `work`, which saves the delivered rows and their cards: every card sent
+        before it started is then in message_copies (see _add_unsaved_cards)."""
+        sent_so_far = self.cards_sent
+        result = await in_worker(self.warta, work)
+        self.cards_saved = sent_so_far
+        return result
 
     def _card_sent(self, card: MessageCopy, person: Person | None) -> None:
         self.cards_sent += 1
